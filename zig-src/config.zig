@@ -1,0 +1,176 @@
+//! Server configuration: every bound of the library (queues, buffers, loops,
+//! tables) comes from this one struct. Values arrive from the C ABI
+//! (abi/config_c.zig) and are validated here, without I/O.
+
+const std = @import("std");
+
+pub const LogLevel = enum(u8) { err = 0, warn = 1, info = 2, debug = 3, trace = 4 };
+
+pub const Config = struct {
+    // Network and TLS.
+    cert_path: [:0]const u8,
+    key_path: [:0]const u8,
+    bind_address: [:0]const u8 = "127.0.0.1",
+    port: u16 = 4433,
+
+    // QUIC transport (spec 4.1, stream counts raised so one connection can
+    // carry hundreds of concurrent requests without waiting on MAX_STREAMS).
+    idle_timeout_ms: u64 = 30_000,
+    initial_max_data: u64 = 16 * 1024 * 1024,
+    initial_max_stream_data_bidi_local: u64 = 1024 * 1024,
+    initial_max_stream_data_bidi_remote: u64 = 1024 * 1024,
+    initial_max_stream_data_uni: u64 = 1024 * 1024,
+    initial_max_streams_bidi: u64 = 256,
+    initial_max_streams_uni: u64 = 16,
+    max_recv_udp_payload_size: u64 = 1500,
+    max_send_udp_payload_size: u64 = 1350,
+    disable_active_migration: bool = true,
+    enable_pacing: bool = true,
+    cc_algorithm: [:0]const u8 = "cubic",
+    enable_dgram: bool = false,
+    dgram_recv_queue_len: u64 = 0,
+    dgram_send_queue_len: u64 = 0,
+    grease: bool = true,
+
+    // Capacity bounds of the library's own structures.
+    max_connections: u32 = 4096,
+    max_requests: u32 = 16384,
+    event_queue_bytes: u32 = 4 * 1024 * 1024,
+    command_queue_bytes: u32 = 4 * 1024 * 1024,
+    recv_batch_packets: u32 = 64,
+    body_chunk_bytes: u32 = 64 * 1024,
+
+    // HTTP limits (spec 4.1 defaults).
+    max_request_headers_size: u32 = 16 * 1024,
+    max_request_body_size: u64 = 100 * 1024 * 1024,
+    max_path_length: u32 = 2048,
+    max_header_count: u32 = 100,
+    max_header_name_length: u32 = 256,
+    max_header_value_length: u32 = 8192,
+    max_active_requests_per_conn: u32 = 0,
+    max_pending_response_bytes: u32 = 1024 * 1024,
+
+    // Logging and diagnostics.
+    qlog_dir: ?[:0]const u8 = null,
+    keylog_path: ?[:0]const u8 = null,
+    log_level: LogLevel = .warn,
+
+    pub const Error = error{
+        CertPathMissing,
+        KeyPathMissing,
+        BindAddressInvalid,
+        CcAlgorithmInvalid,
+        LimitOutOfRange,
+    };
+
+    /// Returns the first violated rule. Bounds are checked so that every
+    /// record the loop may produce fits in the queue that carries it.
+    pub fn validate(config: *const Config) Error!void {
+        if (config.cert_path.len == 0) return error.CertPathMissing;
+        if (config.key_path.len == 0) return error.KeyPathMissing;
+        _ = parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
+        if (!isKnownCcAlgorithm(config.cc_algorithm)) return error.CcAlgorithmInvalid;
+
+        try inRange(config.max_recv_udp_payload_size, 1200, 65527);
+        try inRange(config.max_send_udp_payload_size, 1200, 65527);
+        try inRange(config.max_connections, 1, 1 << 20);
+        try inRange(config.max_requests, 1, 1 << 24);
+        try inRange(config.recv_batch_packets, 1, 1024);
+        try inRange(config.body_chunk_bytes, 1024, 1024 * 1024);
+        try inRange(config.max_header_count, 1, 4096);
+        try inRange(config.max_header_name_length, 1, 65535);
+        try inRange(config.max_header_value_length, 1, 65535);
+        try inRange(config.max_path_length, 1, 65535);
+        try inRange(config.max_request_headers_size, 256, 1024 * 1024);
+        try inRange(config.max_pending_response_bytes, 1024, 1 << 30);
+        if (config.enable_dgram) {
+            try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
+            try inRange(config.dgram_send_queue_len, 1, 1 << 16);
+        }
+
+        const largest_event = record_overhead_bytes + @max(
+            config.max_request_headers_size + 4 * config.max_header_count,
+            config.body_chunk_bytes,
+        );
+        try inRange(config.event_queue_bytes, 2 * largest_event, 1 << 30);
+        try inRange(config.command_queue_bytes, 64 * 1024, 1 << 30);
+    }
+
+    /// Capacity of the connection-ID table: every connection holds its own
+    /// CID and, until it is freed, the client's original DCID as an alias.
+    pub fn cidTableCapacity(config: *const Config) u32 {
+        return std.math.ceilPowerOfTwoAssert(u32, config.max_connections * 4);
+    }
+};
+
+/// Bytes of framing around every queued event or command (see queue/wire.zig).
+pub const record_overhead_bytes: u32 = 32;
+
+fn inRange(value: u64, min: u64, max: u64) Config.Error!void {
+    if (value < min or value > max) return error.LimitOutOfRange;
+}
+
+fn isKnownCcAlgorithm(name: []const u8) bool {
+    const known = [_][]const u8{ "reno", "cubic", "bbr2", "bbr2_gcongestion" };
+    for (known) |k| if (std.mem.eql(u8, k, name)) return true;
+    return false;
+}
+
+pub fn parseBindAddress(host: []const u8, port: u16) !std.net.Address {
+    return std.net.Address.parseIp(host, port);
+}
+
+const testing = std.testing;
+
+fn testConfig() Config {
+    return .{ .cert_path = "cert.pem", .key_path = "key.pem" };
+}
+
+test "defaults validate" {
+    const config = testConfig();
+    try config.validate();
+    try testing.expectEqual(@as(u32, 16384), config.cidTableCapacity());
+}
+
+test "missing paths are rejected" {
+    var config = testConfig();
+    config.cert_path = "";
+    try testing.expectError(error.CertPathMissing, config.validate());
+    config = testConfig();
+    config.key_path = "";
+    try testing.expectError(error.KeyPathMissing, config.validate());
+}
+
+test "bind address must be a numeric IP" {
+    var config = testConfig();
+    config.bind_address = "localhost";
+    try testing.expectError(error.BindAddressInvalid, config.validate());
+    config.bind_address = "::1";
+    try config.validate();
+    config.bind_address = "0.0.0.0";
+    try config.validate();
+}
+
+test "limits out of range are rejected" {
+    var config = testConfig();
+    config.max_send_udp_payload_size = 1000;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config = testConfig();
+    config.max_connections = 0;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config = testConfig();
+    config.event_queue_bytes = 1024;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config = testConfig();
+    config.enable_dgram = true;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.dgram_recv_queue_len = 64;
+    config.dgram_send_queue_len = 64;
+    try config.validate();
+}
+
+test "unknown congestion control is rejected" {
+    var config = testConfig();
+    config.cc_algorithm = "vegas";
+    try testing.expectError(error.CcAlgorithmInvalid, config.validate());
+}

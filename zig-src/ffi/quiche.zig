@@ -1,0 +1,182 @@
+//! Extern declarations for the subset of quiche's C API (quiche.h, 0.28.0)
+//! that the library uses. Only the loop thread may call anything here.
+
+const std = @import("std");
+const posix = std.posix;
+
+pub const protocol_version: u32 = 0x00000001;
+pub const max_conn_id_len: usize = 20;
+pub const h3_application_protocol = "\x02h3";
+
+/// quiche_error: transport-level results (negative values).
+pub const err_done: isize = -1;
+pub const err_buffer_too_short: isize = -2;
+pub const err_stream_stopped: isize = -15;
+pub const err_stream_reset: isize = -16;
+
+/// quiche_h3_error values we branch on.
+pub const h3_err_done: i64 = -1;
+pub const h3_err_stream_blocked: i64 = -13;
+pub const h3_transport_err_stream_reset: i64 = -1016;
+pub const h3_transport_err_stream_stopped: i64 = -1015;
+
+/// HTTP/3 application error codes (RFC 9114, section 8.1).
+pub const h3_no_error: u64 = 0x100;
+pub const h3_general_protocol_error: u64 = 0x101;
+pub const h3_internal_error: u64 = 0x102;
+pub const h3_request_rejected: u64 = 0x10b;
+pub const h3_request_cancelled: u64 = 0x10c;
+pub const h3_message_error: u64 = 0x10e;
+
+pub const Config = opaque {};
+pub const Conn = opaque {};
+pub const H3Config = opaque {};
+pub const H3Conn = opaque {};
+pub const H3Event = opaque {};
+pub const StreamIter = opaque {};
+
+pub const H3EventType = enum(c_int) {
+    headers = 0,
+    data = 1,
+    finished = 2,
+    goaway = 3,
+    reset = 4,
+    priority_update = 5,
+    _,
+};
+
+pub const RecvInfo = extern struct {
+    from: *posix.sockaddr,
+    from_len: posix.socklen_t,
+    to: *posix.sockaddr,
+    to_len: posix.socklen_t,
+};
+
+pub const SendInfo = extern struct {
+    from: posix.sockaddr.storage,
+    from_len: posix.socklen_t,
+    to: posix.sockaddr.storage,
+    to_len: posix.socklen_t,
+    at: posix.timespec,
+};
+
+pub const H3Header = extern struct {
+    name: [*]const u8,
+    name_len: usize,
+    value: [*]const u8,
+    value_len: usize,
+};
+
+pub const HeaderCallback = *const fn (
+    name: [*]u8,
+    name_len: usize,
+    value: [*]u8,
+    value_len: usize,
+    argp: ?*anyopaque,
+) callconv(.c) c_int;
+
+pub extern fn quiche_version() [*:0]const u8;
+pub extern fn quiche_version_is_supported(version: u32) bool;
+
+pub extern fn quiche_config_new(version: u32) ?*Config;
+pub extern fn quiche_config_free(config: *Config) void;
+pub extern fn quiche_config_load_cert_chain_from_pem_file(config: *Config, path: [*:0]const u8) c_int;
+pub extern fn quiche_config_load_priv_key_from_pem_file(config: *Config, path: [*:0]const u8) c_int;
+pub extern fn quiche_config_set_application_protos(config: *Config, protos: [*]const u8, protos_len: usize) c_int;
+pub extern fn quiche_config_verify_peer(config: *Config, v: bool) void;
+pub extern fn quiche_config_grease(config: *Config, v: bool) void;
+pub extern fn quiche_config_log_keys(config: *Config) void;
+pub extern fn quiche_config_set_max_idle_timeout(config: *Config, v: u64) void;
+pub extern fn quiche_config_set_max_recv_udp_payload_size(config: *Config, v: usize) void;
+pub extern fn quiche_config_set_max_send_udp_payload_size(config: *Config, v: usize) void;
+pub extern fn quiche_config_set_initial_max_data(config: *Config, v: u64) void;
+pub extern fn quiche_config_set_initial_max_stream_data_bidi_local(config: *Config, v: u64) void;
+pub extern fn quiche_config_set_initial_max_stream_data_bidi_remote(config: *Config, v: u64) void;
+pub extern fn quiche_config_set_initial_max_stream_data_uni(config: *Config, v: u64) void;
+pub extern fn quiche_config_set_initial_max_streams_bidi(config: *Config, v: u64) void;
+pub extern fn quiche_config_set_initial_max_streams_uni(config: *Config, v: u64) void;
+pub extern fn quiche_config_set_disable_active_migration(config: *Config, v: bool) void;
+pub extern fn quiche_config_set_cc_algorithm_name(config: *Config, algo: [*:0]const u8) c_int;
+pub extern fn quiche_config_enable_pacing(config: *Config, v: bool) void;
+pub extern fn quiche_config_enable_dgram(config: *Config, enabled: bool, recv_queue_len: usize, send_queue_len: usize) void;
+
+pub extern fn quiche_header_info(
+    buf: [*]const u8,
+    buf_len: usize,
+    dcil: usize,
+    version: *u32,
+    type: *u8,
+    scid: [*]u8,
+    scid_len: *usize,
+    dcid: [*]u8,
+    dcid_len: *usize,
+    token: [*]u8,
+    token_len: *usize,
+) c_int;
+
+pub extern fn quiche_accept(
+    scid: [*]const u8,
+    scid_len: usize,
+    odcid: ?[*]const u8,
+    odcid_len: usize,
+    local: *const posix.sockaddr,
+    local_len: posix.socklen_t,
+    peer: *const posix.sockaddr,
+    peer_len: posix.socklen_t,
+    config: *Config,
+) ?*Conn;
+
+pub extern fn quiche_negotiate_version(
+    scid: [*]const u8,
+    scid_len: usize,
+    dcid: [*]const u8,
+    dcid_len: usize,
+    out: [*]u8,
+    out_len: usize,
+) isize;
+
+pub extern fn quiche_conn_recv(conn: *Conn, buf: [*]u8, buf_len: usize, info: *const RecvInfo) isize;
+pub extern fn quiche_conn_send(conn: *Conn, out: [*]u8, out_len: usize, out_info: *SendInfo) isize;
+pub extern fn quiche_conn_timeout_as_nanos(conn: *const Conn) u64;
+pub extern fn quiche_conn_on_timeout(conn: *Conn) void;
+pub extern fn quiche_conn_close(conn: *Conn, app: bool, err: u64, reason: [*]const u8, reason_len: usize) c_int;
+pub extern fn quiche_conn_is_established(conn: *const Conn) bool;
+pub extern fn quiche_conn_is_in_early_data(conn: *const Conn) bool;
+pub extern fn quiche_conn_is_closed(conn: *const Conn) bool;
+pub extern fn quiche_conn_is_draining(conn: *const Conn) bool;
+pub extern fn quiche_conn_set_qlog_path(conn: *Conn, path: [*:0]const u8, title: [*:0]const u8, desc: [*:0]const u8) bool;
+pub extern fn quiche_conn_set_keylog_path(conn: *Conn, path: [*:0]const u8) bool;
+pub extern fn quiche_conn_stream_shutdown(conn: *Conn, stream_id: u64, direction: c_int, err: u64) c_int;
+pub extern fn quiche_conn_free(conn: *Conn) void;
+
+pub const shutdown_read: c_int = 0;
+pub const shutdown_write: c_int = 1;
+
+pub extern fn quiche_h3_config_new() ?*H3Config;
+pub extern fn quiche_h3_config_free(config: *H3Config) void;
+pub extern fn quiche_h3_config_set_max_field_section_size(config: *H3Config, v: u64) void;
+pub extern fn quiche_h3_conn_new_with_transport(conn: *Conn, config: *H3Config) ?*H3Conn;
+pub extern fn quiche_h3_conn_free(conn: *H3Conn) void;
+pub extern fn quiche_h3_conn_poll(conn: *H3Conn, quic_conn: *Conn, ev: *?*H3Event) i64;
+pub extern fn quiche_h3_event_type(ev: *H3Event) H3EventType;
+pub extern fn quiche_h3_event_for_each_header(ev: *H3Event, cb: HeaderCallback, argp: ?*anyopaque) c_int;
+pub extern fn quiche_h3_event_headers_has_more_frames(ev: *H3Event) bool;
+pub extern fn quiche_h3_event_free(ev: *H3Event) void;
+pub extern fn quiche_h3_send_response(
+    conn: *H3Conn,
+    quic_conn: *Conn,
+    stream_id: u64,
+    headers: [*]const H3Header,
+    headers_len: usize,
+    fin: bool,
+) c_int;
+pub extern fn quiche_h3_send_body(
+    conn: *H3Conn,
+    quic_conn: *Conn,
+    stream_id: u64,
+    body: [*]const u8,
+    body_len: usize,
+    fin: bool,
+) isize;
+pub extern fn quiche_h3_recv_body(conn: *H3Conn, quic_conn: *Conn, stream_id: u64, out: [*]u8, out_len: usize) isize;
+pub extern fn quiche_h3_send_goaway(conn: *H3Conn, quic_conn: *Conn, id: u64) c_int;

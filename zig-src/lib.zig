@@ -1,0 +1,1 @@
+comptime { _ = @import("config.zig"); }

@@ -1,0 +1,190 @@
+//! Byte layout of the records that cross between the loop thread and the
+//! application: events (loop -> app) and commands (app -> loop). Every record
+//! starts with the same 16-byte header, little-endian:
+//!
+//!   u32 length (whole record, unpadded) | u8 kind | u8 flags | u16 aux | u64 id
+//!
+//! Records sit 8-byte aligned in the queues; a reader steps by
+//! `paddedLength(length)`. The same layout is decoded in ts/wire.ts and
+//! documented in include/zig_h3.h. Nothing in a record points at memory:
+//! strings and bodies are copied in, so the reader owns what it drained.
+
+const std = @import("std");
+const assert = std.debug.assert;
+
+pub const header_bytes = 16;
+pub const alignment = 8;
+
+pub const EventKind = enum(u8) {
+    /// id = request id; payload: u64 conn_id, u64 stream_id, u32 route_id,
+    /// u32 header_count, header block (pseudo-headers included, in wire order).
+    request = 1,
+    /// id = request id; payload: body bytes.
+    body = 2,
+    /// id = request id; the request body is complete.
+    body_end = 3,
+    /// id = request id; the stream was reset or the connection closed before
+    /// the response finished. payload: u64 application error code. The id is
+    /// dead after this event.
+    reset = 4,
+    /// id = request id; the response was fully handed to QUIC. The id is dead
+    /// after this event.
+    complete = 5,
+};
+
+pub const CommandKind = enum(u8) {
+    /// id = request id; aux = status; payload: u32 header_count, header block.
+    /// flags.fin: no body follows.
+    head = 1,
+    /// id = request id; payload: body bytes. flags.fin: last body chunk.
+    body = 2,
+    /// id = request id; payload: u32 header_count, header block. Ends the response.
+    trailers = 3,
+    /// id = request id; payload: u64 application error code.
+    reset = 4,
+};
+
+pub const flag_fin: u8 = 1;
+
+pub const Header = extern struct {
+    length: u32,
+    kind: u8,
+    flags: u8,
+    aux: u16,
+    id: u64,
+
+    comptime {
+        assert(@sizeOf(Header) == header_bytes);
+    }
+};
+
+pub fn paddedLength(length: usize) usize {
+    return std.mem.alignForward(usize, length, alignment);
+}
+
+pub fn readHeader(record: []const u8) Header {
+    assert(record.len >= header_bytes);
+    return .{
+        .length = std.mem.readInt(u32, record[0..4], .little),
+        .kind = record[4],
+        .flags = record[5],
+        .aux = std.mem.readInt(u16, record[6..8], .little),
+        .id = std.mem.readInt(u64, record[8..16], .little),
+    };
+}
+
+/// Builds one record in a caller-owned buffer. Writes past the buffer are
+/// reported once, by `finish`, so encoders can stay straight-line code.
+pub const RecordWriter = struct {
+    buffer: []u8,
+    len: usize = header_bytes,
+    overflow: bool = false,
+
+    pub fn init(buffer: []u8, kind: u8, flags: u8, aux: u16, id: u64) RecordWriter {
+        assert(buffer.len >= header_bytes);
+        buffer[4] = kind;
+        buffer[5] = flags;
+        std.mem.writeInt(u16, buffer[6..8], aux, .little);
+        std.mem.writeInt(u64, buffer[8..16], id, .little);
+        return .{ .buffer = buffer };
+    }
+
+    pub fn int(writer: *RecordWriter, comptime T: type, value: T) void {
+        const size = @sizeOf(T);
+        if (writer.len + size > writer.buffer.len) {
+            writer.overflow = true;
+            return;
+        }
+        std.mem.writeInt(T, writer.buffer[writer.len..][0..size], value, .little);
+        writer.len += size;
+    }
+
+    pub fn bytes(writer: *RecordWriter, data: []const u8) void {
+        if (writer.len + data.len > writer.buffer.len) {
+            writer.overflow = true;
+            return;
+        }
+        @memcpy(writer.buffer[writer.len..][0..data.len], data);
+        writer.len += data.len;
+    }
+
+    /// A header field: u16 name length, u16 value length, name, value.
+    pub fn field(writer: *RecordWriter, name: []const u8, value: []const u8) void {
+        assert(name.len <= std.math.maxInt(u16) and value.len <= std.math.maxInt(u16));
+        writer.int(u16, @intCast(name.len));
+        writer.int(u16, @intCast(value.len));
+        writer.bytes(name);
+        writer.bytes(value);
+    }
+
+    pub fn finish(writer: *RecordWriter) error{RecordTooLarge}![]u8 {
+        if (writer.overflow or writer.len > std.math.maxInt(u32)) return error.RecordTooLarge;
+        std.mem.writeInt(u32, writer.buffer[0..4], @intCast(writer.len), .little);
+        return writer.buffer[0..writer.len];
+    }
+};
+
+pub const FieldIterator = struct {
+    data: []const u8,
+    remaining: u32,
+
+    pub const Field = struct { name: []const u8, value: []const u8 };
+
+    /// Returns error.Malformed when the block is shorter than its count says,
+    /// so a bad command can never read outside its record.
+    pub fn next(it: *FieldIterator) error{Malformed}!?Field {
+        if (it.remaining == 0) return null;
+        if (it.data.len < 4) return error.Malformed;
+        const name_len = std.mem.readInt(u16, it.data[0..2], .little);
+        const value_len = std.mem.readInt(u16, it.data[2..4], .little);
+        if (it.data.len < 4 + @as(usize, name_len) + value_len) return error.Malformed;
+        const name = it.data[4..][0..name_len];
+        const value = it.data[4 + name_len ..][0..value_len];
+        it.data = it.data[4 + @as(usize, name_len) + value_len ..];
+        it.remaining -= 1;
+        return .{ .name = name, .value = value };
+    }
+};
+
+/// Reads a `u32 count, fields...` block that fills the rest of a record.
+pub fn fieldBlock(payload: []const u8) error{Malformed}!FieldIterator {
+    if (payload.len < 4) return error.Malformed;
+    return .{ .data = payload[4..], .remaining = std.mem.readInt(u32, payload[0..4], .little) };
+}
+
+const testing = std.testing;
+
+test "record round trip with a field block" {
+    var buffer: [128]u8 = undefined;
+    var writer = RecordWriter.init(&buffer, @intFromEnum(CommandKind.head), flag_fin, 200, 0xAABB_0000_0001);
+    writer.int(u32, 2);
+    writer.field("content-type", "text/plain");
+    writer.field("x", "");
+    const record = try writer.finish();
+    const header = readHeader(record);
+    try testing.expectEqual(@as(u32, @intCast(record.len)), header.length);
+    try testing.expectEqual(@as(u8, 1), header.kind);
+    try testing.expectEqual(flag_fin, header.flags);
+    try testing.expectEqual(@as(u16, 200), header.aux);
+    try testing.expectEqual(@as(u64, 0xAABB_0000_0001), header.id);
+    var fields = try fieldBlock(record[header_bytes..]);
+    const first = (try fields.next()).?;
+    try testing.expectEqualStrings("content-type", first.name);
+    try testing.expectEqualStrings("text/plain", first.value);
+    const second = (try fields.next()).?;
+    try testing.expectEqualStrings("x", second.name);
+    try testing.expectEqualStrings("", second.value);
+    try testing.expect((try fields.next()) == null);
+}
+
+test "overflow is reported, truncated blocks are malformed" {
+    var buffer: [20]u8 = undefined;
+    var writer = RecordWriter.init(&buffer, 2, 0, 0, 1);
+    writer.bytes("0123456789");
+    try testing.expectError(error.RecordTooLarge, writer.finish());
+
+    const truncated = [_]u8{ 1, 0, 0, 0, 5, 0, 5, 0, 'a', 'b' };
+    var fields = try fieldBlock(&truncated);
+    try testing.expectError(error.Malformed, fields.next());
+    try testing.expectError(error.Malformed, fieldBlock(&[_]u8{ 1, 0 }));
+}

@@ -1,0 +1,9 @@
+//! Root of `zig build test`: every module with unit tests is listed here.
+test {
+    _ = @import("config.zig");
+    _ = @import("quic/cid_table.zig");
+    _ = @import("quic/timer_heap.zig");
+    _ = @import("h3/router.zig");
+    _ = @import("queue/wire.zig");
+    _ = @import("queue/record_queue.zig");
+}
