@@ -9,7 +9,7 @@ const std = @import("std");
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
-    const optimize = b.standardOptimizeOption(.{ .preferred_optimize_mode = .ReleaseSafe });
+    const optimize = b.standardOptimizeOption(.{});
 
     const quiche_archive = buildQuiche(b);
 
@@ -18,14 +18,25 @@ pub fn build(b: *std.Build) void {
         .target = target,
         .optimize = optimize,
         .link_libc = true,
+        .pic = true,
     });
-    linkQuiche(lib_module, quiche_archive);
-    const lib = b.addLibrary(.{
-        .name = "zigquicheh3",
-        .linkage = .dynamic,
-        .root_module = lib_module,
-    });
-    b.installArtifact(lib);
+    const object = b.addObject(.{ .name = "zigquicheh3", .root_module = lib_module });
+    object.bundle_compiler_rt = true;
+
+    // The system linker makes the shared library because it honours the
+    // version script: only zig_h3_* is exported, and quiche, BoringSSL and
+    // Rust's std stay local so they can never interpose on (or be
+    // interposed by) the same libraries in the host process. Bun itself
+    // bundles BoringSSL. (No --gc-sections: combined with hidden symbols it
+    // drops part of the TLS segment and glibc then aborts in pthread_create.)
+    const link = b.addSystemCommand(&.{ "cc", "-shared", "-Wl,--exclude-libs,ALL", "-Wl,-z,now", "-Wl,-z,noexecstack", "-o" });
+    const shared_library = link.addOutputFileArg("libzigquicheh3.so");
+    link.addFileArg(object.getEmittedBin());
+    link.addFileArg(quiche_archive.path);
+    link.addPrefixedFileArg("-Wl,--version-script=", b.path("zig-src/abi/exports.map"));
+    link.addArgs(&.{ "-lpthread", "-ldl", "-lm", "-lgcc_s" });
+    link.step.dependOn(quiche_archive.step);
+    b.getInstallStep().dependOn(&b.addInstallLibFile(shared_library, "libzigquicheh3.so").step);
 
     const test_module = b.createModule(.{
         .root_source_file = b.path("zig-src/tests.zig"),
@@ -35,6 +46,7 @@ pub fn build(b: *std.Build) void {
     });
     linkQuiche(test_module, quiche_archive);
     const unit_tests = b.addTest(.{ .root_module = test_module });
+    unit_tests.step.dependOn(quiche_archive.step);
     const run_tests = b.addRunArtifact(unit_tests);
     const test_step = b.step("test", "Run the Zig unit tests");
     test_step.dependOn(&run_tests.step);
@@ -65,5 +77,4 @@ fn linkQuiche(module: *std.Build.Module, archive: QuicheArchive) void {
     module.linkSystemLibrary("dl", .{});
     module.linkSystemLibrary("m", .{});
     module.linkSystemLibrary("gcc_s", .{});
-    _ = archive.step;
 }

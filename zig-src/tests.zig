@@ -4,6 +4,10 @@ test {
     _ = @import("quic/cid_table.zig");
     _ = @import("quic/timer_heap.zig");
     _ = @import("h3/router.zig");
+    _ = @import("h3/request_head.zig");
+    _ = @import("h3/requests.zig");
     _ = @import("queue/wire.zig");
     _ = @import("queue/record_queue.zig");
+    _ = @import("abi/config_c.zig");
+    _ = @import("abi/status.zig");
 }

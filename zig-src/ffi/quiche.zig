@@ -180,3 +180,12 @@ pub extern fn quiche_h3_send_body(
 ) isize;
 pub extern fn quiche_h3_recv_body(conn: *H3Conn, quic_conn: *Conn, stream_id: u64, out: [*]u8, out_len: usize) isize;
 pub extern fn quiche_h3_send_goaway(conn: *H3Conn, quic_conn: *Conn, id: u64) c_int;
+pub extern fn quiche_h3_send_additional_headers(
+    conn: *H3Conn,
+    quic_conn: *Conn,
+    stream_id: u64,
+    headers: [*]const H3Header,
+    headers_len: usize,
+    is_trailer_section: bool,
+    fin: bool,
+) c_int;

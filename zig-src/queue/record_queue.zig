@@ -83,6 +83,26 @@ pub const RecordQueue = struct {
         return offset;
     }
 
+    /// True when a record of `length` bytes could be pushed now and still
+    /// leave `keep_free` bytes. With a single producer the answer stays true
+    /// until that producer pushes, since the consumer only frees space. A
+    /// false answer counts as a refused push (see `refused_push`).
+    pub fn hasRoomFor(queue: *RecordQueue, length: usize, keep_free: usize) bool {
+        const padded = wire.paddedLength(length);
+        queue.mutex.lock();
+        defer queue.mutex.unlock();
+        const capacity = queue.buffer.len;
+        const needed = if (queue.used == 0)
+            padded
+        else if (queue.tail >= queue.head)
+            (if (capacity - queue.tail >= padded) padded else if (queue.head >= padded) capacity - queue.tail + padded else capacity + 1)
+        else
+            (if (queue.head - queue.tail >= padded) padded else capacity + 1);
+        const fits = queue.used + needed + keep_free <= capacity;
+        if (!fits) queue.refused_push = true;
+        return fits;
+    }
+
     pub const Drained = struct { bytes: usize, producer_was_refused: bool };
 
     /// Copies whole records (each padded to 8 bytes) into `out` until the
@@ -147,6 +167,26 @@ test "push reports empty-to-non-empty once, drain returns records in order" {
     try testing.expectEqual(@as(u64, 1), wire.readHeader(out[0..]).id);
     try testing.expectEqual(@as(u64, 2), wire.readHeader(out[24..]).id);
     try testing.expect(try queue.push(makeRecord(&scratch, 3, 0)));
+}
+
+test "hasRoomFor agrees with push" {
+    var queue = try RecordQueue.init(testing.allocator, 128);
+    defer queue.deinit(testing.allocator);
+    var scratch: [128]u8 = undefined;
+    var out: [128]u8 = undefined;
+    var prng = std.Random.DefaultPrng.init(11);
+    const random = prng.random();
+    var round: usize = 0;
+    while (round < 5000) : (round += 1) {
+        if (random.uintLessThan(u8, 3) > 0) {
+            const body = random.uintLessThan(usize, 60);
+            const room = queue.hasRoomFor(16 + body, 0);
+            const pushed = if (queue.push(makeRecord(&scratch, 1, body))) |_| true else |_| false;
+            try testing.expectEqual(room, pushed);
+        } else {
+            _ = queue.drain(out[0 .. 16 + random.uintLessThan(usize, 112)]);
+        }
+    }
 }
 
 test "full queue refuses, wraps, and never splits or loses a record" {

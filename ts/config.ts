@@ -1,0 +1,92 @@
+// Marshals server options into the C struct zig_h3_config. Every field is
+// 8 bytes, in this order (slot 0 holds struct_size and abi_version as two
+// u32s), matching include/zig_h3.h; tests/abi.test.ts checks the order.
+import { ptr } from "bun:ffi";
+import { native } from "./loader.ts";
+import { check } from "./errors.ts";
+
+export const CONFIG_FIELDS = [
+  "cert_path",
+  "key_path",
+  "bind_address",
+  "port",
+  "idle_timeout_ms",
+  "initial_max_data",
+  "initial_max_stream_data_bidi_local",
+  "initial_max_stream_data_bidi_remote",
+  "initial_max_stream_data_uni",
+  "initial_max_streams_bidi",
+  "initial_max_streams_uni",
+  "max_recv_udp_payload_size",
+  "max_send_udp_payload_size",
+  "disable_active_migration",
+  "enable_pacing",
+  "cc_algorithm",
+  "enable_dgram",
+  "dgram_recv_queue_len",
+  "dgram_send_queue_len",
+  "grease",
+  "max_connections",
+  "max_requests",
+  "event_queue_bytes",
+  "command_queue_bytes",
+  "recv_batch_packets",
+  "body_chunk_bytes",
+  "max_request_headers_size",
+  "max_request_body_size",
+  "max_path_length",
+  "max_header_count",
+  "max_header_name_length",
+  "max_header_value_length",
+  "max_active_requests_per_conn",
+  "max_pending_response_bytes",
+  "qlog_dir",
+  "keylog_path",
+  "log_level",
+] as const;
+
+export type ConfigField = (typeof CONFIG_FIELDS)[number];
+const STRING_FIELDS = new Set<ConfigField>(["cert_path", "key_path", "bind_address", "cc_algorithm", "qlog_dir", "keylog_path"]);
+
+export type NativeConfig = Partial<Record<ConfigField, string | number | boolean | undefined>>;
+
+/**
+ * A filled zig_h3_config. `keepAlive` holds the C strings the struct points
+ * at; it must stay reachable until zig_h3_server_new returns (the library
+ * copies them).
+ */
+export interface MarshalledConfig {
+  buffer: Uint8Array;
+  keepAlive: Uint8Array[];
+}
+
+export function marshalConfig(values: NativeConfig): MarshalledConfig {
+  const lib = native();
+  const size = Number(lib.zig_h3_config_size());
+  if (size !== (CONFIG_FIELDS.length + 1) * 8) {
+    throw new Error(`zig_h3_config is ${size} bytes in the library but ${(CONFIG_FIELDS.length + 1) * 8} here: library and TypeScript package versions differ`);
+  }
+  const buffer = new Uint8Array(size);
+  check(lib.zig_h3_config_init(ptr(buffer)), "zig_h3_config_init");
+  const view = new DataView(buffer.buffer);
+  const keepAlive: Uint8Array[] = [];
+  CONFIG_FIELDS.forEach((field, index) => {
+    const value = values[field];
+    if (value === undefined) return;
+    const offset = (index + 1) * 8;
+    if (STRING_FIELDS.has(field)) {
+      if (typeof value !== "string") throw new TypeError(`${field} must be a string`);
+      if (value.includes("\0")) throw new TypeError(`${field} must not contain NUL characters`);
+      const cstring = new TextEncoder().encode(value + "\0");
+      keepAlive.push(cstring);
+      view.setBigUint64(offset, BigInt(ptr(cstring)), true);
+    } else {
+      const number = typeof value === "boolean" ? Number(value) : value;
+      if (typeof number !== "number" || !Number.isSafeInteger(number) || number < 0) {
+        throw new TypeError(`${field} must be a non-negative integer, got ${String(value)}`);
+      }
+      view.setBigUint64(offset, BigInt(number), true);
+    }
+  });
+  return { buffer, keepAlive };
+}

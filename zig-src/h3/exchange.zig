@@ -1,0 +1,458 @@
+//! The HTTP/3 exchange on the loop thread, over quiche's h3 module (stage 1
+//! of docs/ARCHITECTURE.md): request heads and bodies become events for the
+//! application; the application's commands become response heads, bodies and
+//! trailers, written as stream capacity allows. Requests the application
+//! never sees (404, 405, malformed heads, overload) are answered here.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const quiche = @import("../ffi/quiche.zig");
+const wire = @import("../queue/wire.zig");
+const Engine = @import("../quic/engine.zig").Engine;
+const RequestHead = @import("request_head.zig").RequestHead;
+const requests_mod = @import("requests.zig");
+const Request = requests_mod.Request;
+const Outcome = requests_mod.Outcome;
+
+/// Polls quiche's h3 layer until it has nothing more for this connection.
+pub fn pollConnection(engine: *Engine, conn_slot: u32) void {
+    const connection = engine.connections.get(conn_slot);
+    const h3_conn = connection.h3_conn.?;
+    while (true) {
+        var event: ?*quiche.H3Event = null;
+        const stream = quiche.quiche_h3_conn_poll(h3_conn, connection.quiche_conn, &event);
+        // Done, or an h3 error after which quiche has already closed the
+        // connection with the right code.
+        if (stream < 0) return;
+        const stream_id: u64 = @intCast(stream);
+        defer quiche.quiche_h3_event_free(event.?);
+        switch (quiche.quiche_h3_event_type(event.?)) {
+            .headers => onHeaders(engine, conn_slot, stream_id, event.?),
+            .data => onData(engine, conn_slot, stream_id),
+            .finished => onFinished(engine, conn_slot, stream_id),
+            .reset => onReset(engine, conn_slot, stream_id),
+            .goaway, .priority_update => {},
+            _ => {},
+        }
+    }
+}
+
+fn onHeaders(engine: *Engine, conn_slot: u32, stream_id: u64, event: *quiche.H3Event) void {
+    const connection = engine.connections.get(conn_slot);
+    // A second HEADERS on a known stream is the request's trailer section;
+    // it is accepted and, for now, not forwarded.
+    if (connection.streams.contains(stream_id)) return;
+    engine.stats.requests_received.inc();
+    const slot = engine.requests.acquire(conn_slot, stream_id) orelse {
+        engine.stats.requests_rejected.inc();
+        refuseStream(engine, conn_slot, stream_id);
+        return;
+    };
+    connection.streams.put(engine.allocator, stream_id, slot) catch {
+        engine.requests.release(engine.allocator, slot);
+        refuseStream(engine, conn_slot, stream_id);
+        return;
+    };
+    engine.stats.requests_active.inc();
+    const request = engine.requests.get(slot);
+    request.request_finished = !quiche.quiche_h3_event_headers_has_more_frames(event);
+
+    const config = engine.config;
+    var head = RequestHead.init(engine.record_buffer, engine.requests.idOf(slot), connection.serial, stream_id, .{
+        .max_header_count = config.max_header_count,
+        .max_header_name_length = config.max_header_name_length,
+        .max_header_value_length = config.max_header_value_length,
+        .max_request_headers_size = config.max_request_headers_size,
+        .max_path_length = config.max_path_length,
+    });
+    _ = quiche.quiche_h3_event_for_each_header(event, collectField, &head);
+    if (head.finish()) |rejection| return respondInternal(engine, slot, rejection.status());
+
+    const route_id = switch (engine.router.match(head.method.?, head.path orelse "")) {
+        .found => |id| id,
+        .not_found => return respondInternal(engine, slot, 404),
+        .method_not_allowed => return respondInternal(engine, slot, 405),
+    };
+    head.setRoute(route_id);
+    if (!pushData(engine, head.record())) return respondInternal(engine, slot, 503);
+    request.visible_to_app = true;
+    if (request.request_finished) pushControl(engine, .body_end, engine.requests.idOf(slot), null);
+}
+
+fn collectField(name: [*]u8, name_len: usize, value: [*]u8, value_len: usize, argp: ?*anyopaque) callconv(.c) c_int {
+    const head: *RequestHead = @ptrCast(@alignCast(argp.?));
+    head.add(name[0..name_len], value[0..value_len]);
+    return 0;
+}
+
+/// No request slot is free: refuse the stream so the client may retry
+/// elsewhere (RFC 9114 8.1, H3_REQUEST_REJECTED).
+fn refuseStream(engine: *Engine, conn_slot: u32, stream_id: u64) void {
+    const quiche_conn = engine.connections.get(conn_slot).quiche_conn;
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_read, quiche.h3_request_rejected);
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, quiche.h3_request_rejected);
+}
+
+fn onData(engine: *Engine, conn_slot: u32, stream_id: u64) void {
+    const connection = engine.connections.get(conn_slot);
+    const slot = connection.streams.get(stream_id) orelse return discardBody(engine, conn_slot, stream_id);
+    const request = engine.requests.get(slot);
+    if (!request.visible_to_app) return discardBody(engine, conn_slot, stream_id);
+    if (request.body_paused) return;
+    readBody(engine, slot);
+}
+
+fn discardBody(engine: *Engine, conn_slot: u32, stream_id: u64) void {
+    const connection = engine.connections.get(conn_slot);
+    while (quiche.quiche_h3_recv_body(connection.h3_conn.?, connection.quiche_conn, stream_id, engine.recv_buffer.ptr, engine.recv_buffer.len) > 0) {}
+}
+
+/// Moves body bytes from quiche into BODY events while the event queue has
+/// room. When it has none the request pauses: quiche keeps the bytes and
+/// flow control stops the peer, which is the backpressure.
+fn readBody(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    const connection = engine.connections.get(request.conn_slot);
+    const chunk = engine.config.body_chunk_bytes;
+    const id = engine.requests.idOf(slot);
+    while (true) {
+        if (!engine.events.hasRoomFor(wire.header_bytes + chunk, engine.control_reserve_bytes)) {
+            if (!request.body_paused) {
+                request.body_paused = true;
+                engine.stats.event_queue_full.inc();
+                engine.paused_bodies.appendAssumeCapacity(id);
+            }
+            return;
+        }
+        var writer = wire.RecordWriter.init(engine.record_buffer, @intFromEnum(wire.EventKind.body), 0, 0, id);
+        const space = engine.record_buffer[wire.header_bytes..][0..chunk];
+        const received = quiche.quiche_h3_recv_body(connection.h3_conn.?, connection.quiche_conn, request.stream_id, space.ptr, space.len);
+        if (received <= 0) return;
+        writer.len += @intCast(received);
+        request.received_body_bytes += @intCast(received);
+        const pushed = pushRecord(engine, writer.finish() catch unreachable) catch unreachable; // room was checked.
+        _ = pushed;
+    }
+}
+
+/// Retries paused request bodies after the application drained events.
+pub fn resumePausedBodies(engine: *Engine) void {
+    // Each paused request is visited once; readBody appends it again at the
+    // end if the queue fills once more.
+    var visits = engine.paused_bodies.items.len;
+    while (visits > 0) : (visits -= 1) {
+        const id = engine.paused_bodies.items[0];
+        const slot = engine.requests.slotOf(id) orelse {
+            _ = engine.paused_bodies.orderedRemove(0);
+            continue;
+        };
+        if (!engine.events.hasRoomFor(wire.header_bytes + engine.config.body_chunk_bytes, engine.control_reserve_bytes)) return;
+        _ = engine.paused_bodies.orderedRemove(0);
+        const request = engine.requests.get(slot);
+        request.body_paused = false;
+        readBody(engine, slot);
+        engine.markDirty(request.conn_slot);
+    }
+}
+
+fn onFinished(engine: *Engine, conn_slot: u32, stream_id: u64) void {
+    const slot = engine.connections.get(conn_slot).streams.get(stream_id) orelse return;
+    const request = engine.requests.get(slot);
+    if (request.request_finished) return;
+    request.request_finished = true;
+    if (request.visible_to_app) pushControl(engine, .body_end, engine.requests.idOf(slot), null);
+}
+
+fn onReset(engine: *Engine, conn_slot: u32, stream_id: u64) void {
+    const slot = engine.connections.get(conn_slot).streams.get(stream_id) orelse return;
+    const quiche_conn = engine.connections.get(conn_slot).quiche_conn;
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, quiche.h3_request_cancelled);
+    finishRequest(engine, slot, .reset, quiche.h3_request_cancelled);
+}
+
+/// Ends a request: tells the application (if it knew of it) and frees the
+/// slot. After this the request id no longer resolves.
+fn finishRequest(engine: *Engine, slot: u32, outcome: Outcome, error_code: u64) void {
+    const request = engine.requests.get(slot);
+    const id = engine.requests.idOf(slot);
+    if (request.visible_to_app) {
+        switch (outcome) {
+            .complete => pushControl(engine, .complete, id, null),
+            .reset => pushControl(engine, .reset, id, error_code),
+        }
+    }
+    switch (outcome) {
+        .complete => engine.stats.responses_completed.inc(),
+        .reset => engine.stats.requests_reset.inc(),
+    }
+    engine.stats.requests_active.dec();
+    _ = engine.connections.get(request.conn_slot).streams.remove(request.stream_id);
+    engine.requests.release(engine.allocator, slot);
+}
+
+/// Called before a connection is freed: every request on it ends as reset.
+pub fn abortConnectionRequests(engine: *Engine, conn_slot: u32) void {
+    const connection = engine.connections.get(conn_slot);
+    while (connection.streams.count() > 0) {
+        var it = connection.streams.valueIterator();
+        const slot = it.next().?.*;
+        finishRequest(engine, slot, .reset, quiche.h3_request_cancelled);
+    }
+}
+
+/// Queues a ready-made response for a request the application never sees.
+fn respondInternal(engine: *Engine, slot: u32, status: u16) void {
+    const request = engine.requests.get(slot);
+    const reason: []const u8 = switch (status) {
+        400 => "Bad Request\n",
+        404 => "Not Found\n",
+        405 => "Method Not Allowed\n",
+        414 => "URI Too Long\n",
+        431 => "Request Header Fields Too Large\n",
+        503 => "Service Unavailable\n",
+        else => "Error\n",
+    };
+    if (status == 503) engine.stats.requests_rejected.inc();
+    var buffer: [128]u8 = undefined;
+    var writer = wire.RecordWriter.init(&buffer, 0, 0, 0, 0);
+    writer.int(u16, status);
+    writer.int(u32, 1);
+    writer.field("content-type", "text/plain");
+    const encoded = writer.finish() catch unreachable;
+    request.head = engine.allocator.dupe(u8, encoded[wire.header_bytes..]) catch return failRequest(engine, slot);
+    request.body.appendSlice(engine.allocator, reason) catch return failRequest(engine, slot);
+    request.end_requested = true;
+    queueOutput(engine, slot);
+}
+
+/// Allocation failed while building a response: reset the stream rather
+/// than leave the client waiting.
+fn failRequest(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, quiche.h3_internal_error);
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, quiche.h3_internal_error);
+    finishRequest(engine, slot, .reset, quiche.h3_internal_error);
+}
+
+fn queueOutput(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    engine.markDirty(request.conn_slot);
+    if (request.in_output_list) return;
+    const connection = engine.connections.get(request.conn_slot);
+    connection.output.append(engine.allocator, engine.requests.idOf(slot)) catch return failRequest(engine, slot);
+    request.in_output_list = true;
+}
+
+/// Writes pending response bytes of every request of this connection that
+/// has some, keeping in the list those still blocked on stream capacity.
+pub fn flushOutput(engine: *Engine, conn_slot: u32) void {
+    const connection = engine.connections.get(conn_slot);
+    var index: usize = 0;
+    while (index < connection.output.items.len) {
+        const id = connection.output.items[index];
+        const slot = engine.requests.slotOf(id) orelse {
+            _ = connection.output.swapRemove(index);
+            continue;
+        };
+        switch (writeResponse(engine, slot)) {
+            .blocked, .waiting => index += 1,
+            .finished => {
+                _ = connection.output.swapRemove(index);
+                engine.requests.get(slot).in_output_list = false;
+                completeResponse(engine, slot);
+            },
+            .failed => {
+                _ = connection.output.swapRemove(index);
+                engine.requests.get(slot).in_output_list = false;
+                failRequest(engine, slot);
+            },
+        }
+    }
+}
+
+const WriteResult = enum { blocked, waiting, finished, failed };
+
+/// Advances one response: head, then body, then trailers or FIN.
+fn writeResponse(engine: *Engine, slot: u32) WriteResult {
+    const request = engine.requests.get(slot);
+    const connection = engine.connections.get(request.conn_slot);
+    const h3_conn = connection.h3_conn orelse return .failed;
+    if (!request.head_sent) {
+        const head = request.head orelse return .waiting;
+        const fin = request.end_requested and request.pendingBody().len == 0 and request.trailers == null;
+        const count = encodeFields(engine, head[2..], std.mem.readInt(u16, head[0..2], .little)) orelse return .failed;
+        const rc = quiche.quiche_h3_send_response(h3_conn, connection.quiche_conn, request.stream_id, engine.response_fields.ptr, count, fin);
+        if (rc == quiche.h3_err_stream_blocked) return .blocked;
+        if (rc < 0) return .failed;
+        request.head_sent = true;
+        engine.allocator.free(head);
+        request.head = null;
+        if (fin) return .finished;
+    }
+    while (request.pendingBody().len > 0) {
+        const pending = request.pendingBody();
+        const fin = request.end_requested and request.trailers == null;
+        const written = quiche.quiche_h3_send_body(h3_conn, connection.quiche_conn, request.stream_id, pending.ptr, pending.len, fin);
+        if (written == quiche.h3_err_done or written == quiche.h3_err_stream_blocked) return .blocked;
+        if (written < 0) return .failed;
+        request.body_offset += @intCast(written);
+        if (request.body_offset == request.body.items.len) {
+            request.body.clearRetainingCapacity();
+            request.body_offset = 0;
+            if (fin) return .finished;
+        } else return .blocked;
+    }
+    if (!request.end_requested) return .waiting;
+    if (request.trailers) |trailers| {
+        const count = encodeFields(engine, trailers, null) orelse return .failed;
+        const rc = quiche.quiche_h3_send_additional_headers(h3_conn, connection.quiche_conn, request.stream_id, engine.response_fields.ptr, count, true, true);
+        if (rc == quiche.h3_err_stream_blocked) return .blocked;
+        if (rc < 0) return .failed;
+        return .finished;
+    }
+    const written = quiche.quiche_h3_send_body(h3_conn, connection.quiche_conn, request.stream_id, "", 0, true);
+    if (written == quiche.h3_err_done or written == quiche.h3_err_stream_blocked) return .blocked;
+    if (written < 0) return .failed;
+    return .finished;
+}
+
+/// Points engine.response_fields at a u32-counted field block, prefixed by
+/// `:status` when a status is given. The block outlives the quiche call.
+fn encodeFields(engine: *Engine, block: []const u8, status: ?u16) ?usize {
+    var fields = wire.fieldBlock(block) catch return null;
+    var count: usize = 0;
+    const status_text = struct {
+        var buffer: [3]u8 = undefined;
+    };
+    if (status) |code| {
+        if (code < 100 or code > 999) return null;
+        _ = std.fmt.bufPrint(&status_text.buffer, "{d}", .{code}) catch return null;
+        engine.response_fields[0] = .{ .name = ":status", .name_len = 7, .value = &status_text.buffer, .value_len = 3 };
+        count = 1;
+    }
+    while (fields.next() catch return null) |field| {
+        if (count == engine.response_fields.len) return null;
+        engine.response_fields[count] = .{ .name = field.name.ptr, .name_len = field.name.len, .value = field.value.ptr, .value_len = field.value.len };
+        count += 1;
+    }
+    return count;
+}
+
+/// The whole response reached quiche. If the client is still sending a
+/// body nobody will read, stop it (RFC 9114 4.1: H3_NO_ERROR).
+fn completeResponse(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    if (!request.request_finished) {
+        const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+        _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, quiche.h3_no_error);
+    }
+    finishRequest(engine, slot, .complete, 0);
+}
+
+/// Applies every queued command in order. Commands naming a request that
+/// already ended are counted and dropped: that is the normal race between a
+/// client reset and a handler still writing, not an error.
+pub fn applyCommands(engine: *Engine) void {
+    while (true) {
+        const drained = engine.commands.drain(engine.command_buffer);
+        if (drained.bytes == 0) return;
+        var offset: usize = 0;
+        while (offset < drained.bytes) {
+            const record = engine.command_buffer[offset..];
+            const header = wire.readHeader(record);
+            offset += wire.paddedLength(header.length);
+            applyCommand(engine, header, record[wire.header_bytes..header.length]);
+        }
+    }
+}
+
+fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void {
+    const slot = engine.requests.slotOf(header.id) orelse {
+        engine.stats.stale_commands.inc();
+        return;
+    };
+    const request = engine.requests.get(slot);
+    if (!request.visible_to_app) {
+        engine.stats.stale_commands.inc();
+        return;
+    }
+    const fin = header.flags & wire.flag_fin != 0;
+    const kind = std.meta.intToEnum(wire.CommandKind, header.kind) catch return failRequest(engine, slot);
+    switch (kind) {
+        .head => {
+            if (request.head != null or request.head_sent) return failRequest(engine, slot);
+            const head = engine.allocator.alloc(u8, 2 + payload.len) catch return failRequest(engine, slot);
+            std.mem.writeInt(u16, head[0..2], header.aux, .little);
+            @memcpy(head[2..], payload);
+            request.head = head;
+            if (fin) request.end_requested = true;
+        },
+        .body => {
+            if (request.end_requested) return failRequest(engine, slot);
+            request.body.appendSlice(engine.allocator, payload) catch return failRequest(engine, slot);
+            if (fin) request.end_requested = true;
+        },
+        .trailers => {
+            if (request.end_requested) return failRequest(engine, slot);
+            request.trailers = engine.allocator.dupe(u8, payload) catch return failRequest(engine, slot);
+            request.end_requested = true;
+        },
+        .reset => {
+            const code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else quiche.h3_request_cancelled;
+            const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+            _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, code);
+            _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, code);
+            engine.markDirty(request.conn_slot);
+            return finishRequest(engine, slot, .reset, code);
+        },
+    }
+    queueOutput(engine, slot);
+}
+
+/// Data records (request heads, body chunks) leave room for control records.
+fn pushData(engine: *Engine, record: []const u8) bool {
+    if (!engine.events.hasRoomFor(record.len, engine.control_reserve_bytes)) {
+        engine.stats.event_queue_full.inc();
+        return false;
+    }
+    _ = pushRecord(engine, record) catch unreachable;
+    return true;
+}
+
+/// Control records end a request's story for the application, so they are
+/// never dropped: data records leave a reserve for them, and should the queue
+/// still be full they wait, in order, in `pending_control` for the next
+/// iteration.
+fn pushControl(engine: *Engine, kind: wire.EventKind, id: u64, error_code: ?u64) void {
+    const control = Engine.PendingControl{ .kind = kind, .id = id, .error_code = error_code };
+    if (engine.pending_control.items.len > 0 or !pushControlRecord(engine, control)) {
+        engine.pending_control.append(engine.allocator, control) catch {
+            // Out of memory with a full queue: the application loses the end
+            // of this request, which it will see as a request that never ends.
+            engine.stats.event_queue_full.inc();
+        };
+    }
+}
+
+fn pushControlRecord(engine: *Engine, control: Engine.PendingControl) bool {
+    var buffer: [24]u8 = undefined;
+    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(control.kind), 0, 0, control.id);
+    if (control.error_code) |code| writer.int(u64, code);
+    pushRecord(engine, writer.finish() catch unreachable) catch return false;
+    return true;
+}
+
+/// Pushes control records that found the queue full earlier, oldest first.
+pub fn flushPendingControl(engine: *Engine) void {
+    var sent: usize = 0;
+    for (engine.pending_control.items) |control| {
+        if (!pushControlRecord(engine, control)) break;
+        sent += 1;
+    }
+    engine.pending_control.replaceRangeAssumeCapacity(0, sent, &.{});
+}
+
+fn pushRecord(engine: *Engine, record: []const u8) !void {
+    if (try engine.events.push(record)) engine.ringDoorbell();
+}

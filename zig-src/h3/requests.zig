@@ -1,0 +1,138 @@
+//! Request slots. A request id is `generation << 32 | slot`: the generation
+//! changes every time a slot is reused, so an id the application still holds
+//! after the request ended simply stops resolving instead of reaching another
+//! request. This is what lets the application hold handles without ever
+//! holding loop memory.
+
+const std = @import("std");
+const assert = std.debug.assert;
+
+pub const Outcome = enum { complete, reset };
+
+pub const Request = struct {
+    generation: u32 = 0,
+    active: bool = false,
+    conn_slot: u32 = 0,
+    stream_id: u64 = 0,
+    /// A REQUEST event was queued, so the application must hear how it ends.
+    visible_to_app: bool = false,
+    /// Encoded response head not yet handed to quiche: u16 status, then a
+    /// u32-counted field block (queue/wire.zig).
+    head: ?[]u8 = null,
+    head_sent: bool = false,
+    body: std.ArrayListUnmanaged(u8) = .empty,
+    body_offset: usize = 0,
+    trailers: ?[]u8 = null,
+    end_requested: bool = false,
+    fin_sent: bool = false,
+    request_finished: bool = false,
+    body_paused: bool = false,
+    in_output_list: bool = false,
+    received_body_bytes: u64 = 0,
+
+    pub fn pendingBody(request: *const Request) []const u8 {
+        return request.body.items[request.body_offset..];
+    }
+
+    fn freeOwned(request: *Request, allocator: std.mem.Allocator) void {
+        if (request.head) |head| allocator.free(head);
+        if (request.trailers) |trailers| allocator.free(trailers);
+        request.body.deinit(allocator);
+    }
+};
+
+pub const RequestTable = struct {
+    slots: []Request,
+    free_slots: []u32,
+    free_len: u32,
+
+    pub fn init(allocator: std.mem.Allocator, capacity: u32) !RequestTable {
+        assert(capacity > 0);
+        const slots = try allocator.alloc(Request, capacity);
+        errdefer allocator.free(slots);
+        const free_slots = try allocator.alloc(u32, capacity);
+        @memset(slots, .{});
+        // Pop order hands out slot 0 first; generations start at 1 so id 0
+        // never names a request.
+        for (free_slots, 0..) |*slot, i| slot.* = @intCast(capacity - 1 - i);
+        return .{ .slots = slots, .free_slots = free_slots, .free_len = capacity };
+    }
+
+    pub fn deinit(table: *RequestTable, allocator: std.mem.Allocator) void {
+        for (table.slots) |*request| if (request.active) request.freeOwned(allocator);
+        allocator.free(table.slots);
+        allocator.free(table.free_slots);
+        table.* = undefined;
+    }
+
+    pub fn activeCount(table: *const RequestTable) u32 {
+        return @as(u32, @intCast(table.slots.len)) - table.free_len;
+    }
+
+    pub fn acquire(table: *RequestTable, conn_slot: u32, stream_id: u64) ?u32 {
+        if (table.free_len == 0) return null;
+        table.free_len -= 1;
+        const slot = table.free_slots[table.free_len];
+        const request = &table.slots[slot];
+        assert(!request.active);
+        const generation = request.generation +% 1;
+        request.* = .{
+            .generation = if (generation == 0) 1 else generation,
+            .active = true,
+            .conn_slot = conn_slot,
+            .stream_id = stream_id,
+        };
+        return slot;
+    }
+
+    pub fn release(table: *RequestTable, allocator: std.mem.Allocator, slot: u32) void {
+        const request = &table.slots[slot];
+        assert(request.active);
+        request.freeOwned(allocator);
+        request.* = .{ .generation = request.generation };
+        table.free_slots[table.free_len] = slot;
+        table.free_len += 1;
+    }
+
+    pub fn idOf(table: *const RequestTable, slot: u32) u64 {
+        return (@as(u64, table.slots[slot].generation) << 32) | slot;
+    }
+
+    /// Resolves an id to its slot only while that request is alive.
+    pub fn slotOf(table: *const RequestTable, id: u64) ?u32 {
+        const slot: u32 = @truncate(id);
+        const generation: u32 = @intCast(id >> 32);
+        if (slot >= table.slots.len) return null;
+        const request = &table.slots[slot];
+        if (!request.active or request.generation != generation) return null;
+        return slot;
+    }
+
+    pub fn get(table: *RequestTable, slot: u32) *Request {
+        assert(table.slots[slot].active);
+        return &table.slots[slot];
+    }
+};
+
+const testing = std.testing;
+
+test "stale ids stop resolving once a slot is reused" {
+    var table = try RequestTable.init(testing.allocator, 2);
+    defer table.deinit(testing.allocator);
+    const a = table.acquire(1, 0).?;
+    const id_a = table.idOf(a);
+    try testing.expect(id_a != 0);
+    try testing.expectEqual(@as(?u32, a), table.slotOf(id_a));
+    const b = table.acquire(1, 4).?;
+    try testing.expect(table.acquire(1, 8) == null);
+    try table.get(a).body.appendSlice(testing.allocator, "owned bytes are freed on release");
+    table.release(testing.allocator, a);
+    try testing.expectEqual(@as(?u32, null), table.slotOf(id_a));
+    const c = table.acquire(2, 12).?;
+    try testing.expectEqual(a, c);
+    try testing.expect(table.idOf(c) != id_a);
+    try testing.expectEqual(@as(?u32, null), table.slotOf(id_a));
+    try testing.expectEqual(@as(?u32, null), table.slotOf(0xFFFF_FFFF_0000_0009));
+    try testing.expectEqual(@as(u32, 2), table.activeCount());
+    _ = b;
+}

@@ -1,0 +1,72 @@
+//! Non-blocking UDP socket owned by the loop thread.
+
+const std = @import("std");
+const posix = std.posix;
+const linux = std.os.linux;
+
+pub const BindError = error{ AddressInUse, AddressNotAvailable, PermissionDenied, SocketFailed };
+
+pub const Socket = struct {
+    fd: posix.socket_t,
+    /// The bound address, with the real port when port 0 was asked for.
+    local: std.net.Address,
+
+    pub fn bind(address: std.net.Address, buffer_bytes: u32) BindError!Socket {
+        const fd = posix.socket(
+            address.any.family,
+            posix.SOCK.DGRAM | posix.SOCK.NONBLOCK | posix.SOCK.CLOEXEC,
+            posix.IPPROTO.UDP,
+        ) catch return error.SocketFailed;
+        errdefer posix.close(fd);
+        // Larger kernel buffers absorb bursts while the loop is busy; failure
+        // only costs performance, so it is not an error.
+        const size = std.mem.toBytes(@as(c_int, @intCast(buffer_bytes)));
+        posix.setsockopt(fd, posix.SOL.SOCKET, posix.SO.RCVBUF, &size) catch {};
+        posix.setsockopt(fd, posix.SOL.SOCKET, posix.SO.SNDBUF, &size) catch {};
+        posix.bind(fd, &address.any, address.getOsSockLen()) catch |err| return switch (err) {
+            error.AddressInUse => error.AddressInUse,
+            error.AddressNotAvailable => error.AddressNotAvailable,
+            error.AccessDenied => error.PermissionDenied,
+            else => error.SocketFailed,
+        };
+        var local: std.net.Address = undefined;
+        var len: posix.socklen_t = @sizeOf(std.net.Address);
+        posix.getsockname(fd, &local.any, &len) catch return error.SocketFailed;
+        return .{ .fd = fd, .local = local };
+    }
+
+    pub fn close(socket: *Socket) void {
+        posix.close(socket.fd);
+        socket.* = undefined;
+    }
+
+    pub const Datagram = struct { len: usize, peer: posix.sockaddr.storage, peer_len: posix.socklen_t };
+
+    /// Returns null when no datagram is waiting.
+    pub fn receive(socket: *const Socket, buffer: []u8) ?Datagram {
+        var datagram: Datagram = .{ .len = 0, .peer = undefined, .peer_len = @sizeOf(posix.sockaddr.storage) };
+        const rc = linux.recvfrom(socket.fd, buffer.ptr, buffer.len, 0, @ptrCast(&datagram.peer), &datagram.peer_len);
+        switch (linux.E.init(rc)) {
+            .SUCCESS => {
+                datagram.len = rc;
+                return datagram;
+            },
+            // Transient errors (ICMP-reported unreachable peers among them)
+            // must not stop the loop; the next datagram may be fine.
+            else => return null,
+        }
+    }
+
+    pub const SendResult = enum { sent, would_block, failed };
+
+    /// A packet the kernel refuses is lost like any other UDP loss; quiche's
+    /// recovery retransmits what it carried.
+    pub fn send(socket: *const Socket, data: []const u8, peer: *const posix.sockaddr.storage, peer_len: posix.socklen_t) SendResult {
+        const rc = linux.sendto(socket.fd, data.ptr, data.len, 0, @ptrCast(peer), peer_len);
+        return switch (linux.E.init(rc)) {
+            .SUCCESS => .sent,
+            .AGAIN => .would_block,
+            else => .failed,
+        };
+    }
+};

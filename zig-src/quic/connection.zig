@@ -1,0 +1,79 @@
+//! One QUIC connection and the fixed pool of them. The pool is allocated at
+//! start-up (max_connections slots) so accepting a connection allocates only
+//! inside quiche.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const posix = std.posix;
+const quiche = @import("../ffi/quiche.zig");
+const ConnectionId = @import("connection_id.zig").ConnectionId;
+
+pub const Connection = struct {
+    quiche_conn: *quiche.Conn,
+    h3_conn: ?*quiche.H3Conn = null,
+    /// Our own CID and the client's original DCID, both keys in the CID table.
+    scid: ConnectionId,
+    odcid: ConnectionId,
+    /// Number the application sees; never reused within a server's life.
+    serial: u64,
+    /// Request stream id -> request slot.
+    streams: std.AutoHashMapUnmanaged(u64, u32) = .empty,
+    /// Ids of requests with response bytes waiting for stream capacity.
+    output: std.ArrayListUnmanaged(u64) = .empty,
+    dirty: bool = false,
+
+    pub fn deinit(connection: *Connection, allocator: std.mem.Allocator) void {
+        if (connection.h3_conn) |h3_conn| quiche.quiche_h3_conn_free(h3_conn);
+        quiche.quiche_conn_free(connection.quiche_conn);
+        connection.streams.deinit(allocator);
+        connection.output.deinit(allocator);
+        connection.* = undefined;
+    }
+};
+
+pub const ConnectionPool = struct {
+    slots: []?Connection,
+    free_slots: []u32,
+    free_len: u32,
+
+    pub fn init(allocator: std.mem.Allocator, capacity: u32) !ConnectionPool {
+        const slots = try allocator.alloc(?Connection, capacity);
+        errdefer allocator.free(slots);
+        const free_slots = try allocator.alloc(u32, capacity);
+        @memset(slots, null);
+        for (free_slots, 0..) |*slot, i| slot.* = @intCast(capacity - 1 - i);
+        return .{ .slots = slots, .free_slots = free_slots, .free_len = capacity };
+    }
+
+    /// Every connection must have been removed (and freed) first.
+    pub fn deinit(pool: *ConnectionPool, allocator: std.mem.Allocator) void {
+        assert(pool.free_len == pool.slots.len);
+        allocator.free(pool.slots);
+        allocator.free(pool.free_slots);
+        pool.* = undefined;
+    }
+
+    pub fn liveCount(pool: *const ConnectionPool) u32 {
+        return @as(u32, @intCast(pool.slots.len)) - pool.free_len;
+    }
+
+    pub fn insert(pool: *ConnectionPool, connection: Connection) ?u32 {
+        if (pool.free_len == 0) return null;
+        pool.free_len -= 1;
+        const slot = pool.free_slots[pool.free_len];
+        assert(pool.slots[slot] == null);
+        pool.slots[slot] = connection;
+        return slot;
+    }
+
+    pub fn get(pool: *ConnectionPool, slot: u32) *Connection {
+        return &(pool.slots[slot].?);
+    }
+
+    pub fn remove(pool: *ConnectionPool, slot: u32) void {
+        assert(pool.slots[slot] != null);
+        pool.slots[slot] = null;
+        pool.free_slots[pool.free_len] = slot;
+        pool.free_len += 1;
+    }
+};

@@ -1,0 +1,380 @@
+//! The loop thread. It alone owns every quiche object; the application
+//! reaches it only through the command queue, and hears from it only through
+//! the event queue (see docs/ARCHITECTURE.md). One iteration: wait on epoll
+//! (socket, wake eventfd) up to the nearest connection timer, read a bounded
+//! batch of packets, apply queued commands, fire expired timers, then flush
+//! every connection touched in this iteration.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const posix = std.posix;
+const quiche = @import("../ffi/quiche.zig");
+const Config = @import("../config.zig").Config;
+const Stats = @import("../stats.zig").Stats;
+const Socket = @import("../net/udp.zig").Socket;
+const Poller = @import("../net/poller.zig").Poller;
+const signalEventFd = @import("../net/poller.zig").signalEventFd;
+const ConnectionId = @import("connection_id.zig").ConnectionId;
+const connection_id = @import("connection_id.zig");
+const CidTable = @import("cid_table.zig").CidTable;
+const TimerHeap = @import("timer_heap.zig").TimerHeap;
+const connection_mod = @import("connection.zig");
+const Connection = connection_mod.Connection;
+const ConnectionPool = connection_mod.ConnectionPool;
+const RequestTable = @import("../h3/requests.zig").RequestTable;
+const Router = @import("../h3/router.zig").Router;
+const RecordQueue = @import("../queue/record_queue.zig").RecordQueue;
+const exchange = @import("../h3/exchange.zig");
+
+const socket_tag: u64 = 1;
+const packet_type_initial: u8 = 1;
+/// Packets written per connection per flush before yielding to others.
+const max_packets_per_flush = 256;
+/// Upper bound on one epoll wait, so a lost wake-up costs at most this.
+const max_wait_ms = 1000;
+
+pub const Engine = struct {
+    allocator: std.mem.Allocator,
+    config: *const Config,
+    quiche_config: *quiche.Config,
+    h3_config: *quiche.H3Config,
+    socket: *const Socket,
+    poller: *Poller,
+    router: *const Router,
+    events: *RecordQueue,
+    commands: *RecordQueue,
+    doorbell_fd: i32,
+    stop_requested: *std.atomic.Value(bool),
+    stats: *Stats,
+
+    connections: ConnectionPool,
+    cids: CidTable,
+    timers: TimerHeap,
+    requests: RequestTable,
+    dirty: std.ArrayListUnmanaged(u32),
+    dirty_next: std.ArrayListUnmanaged(u32),
+    paused_bodies: std.ArrayListUnmanaged(u64),
+    pending_control: std.ArrayListUnmanaged(PendingControl) = .empty,
+    next_serial: u64 = 1,
+    /// Events for control records (end, reset, complete) always have room:
+    /// data records (requests, body chunks) must leave this much free.
+    control_reserve_bytes: usize,
+
+    recv_buffer: []u8,
+    send_buffer: []u8,
+    record_buffer: []u8,
+    command_buffer: []u8,
+    response_fields: []quiche.H3Header,
+
+    pub const Deps = struct {
+        config: *const Config,
+        quiche_config: *quiche.Config,
+        h3_config: *quiche.H3Config,
+        socket: *const Socket,
+        poller: *Poller,
+        router: *const Router,
+        events: *RecordQueue,
+        commands: *RecordQueue,
+        doorbell_fd: i32,
+        stop_requested: *std.atomic.Value(bool),
+        stats: *Stats,
+    };
+
+    pub const PendingControl = struct { kind: @import("../queue/wire.zig").EventKind, id: u64, error_code: ?u64 };
+
+    pub const max_response_fields = 256;
+    /// Two control records (body end, then complete or reset) of 24 bytes.
+    pub const control_bytes_per_request = 48;
+
+    pub fn init(allocator: std.mem.Allocator, deps: Deps) !Engine {
+        const config = deps.config;
+        var engine: Engine = undefined;
+        engine.allocator = allocator;
+        inline for (@typeInfo(Deps).@"struct".fields) |field| @field(engine, field.name) = @field(deps, field.name);
+        engine.next_serial = 1;
+        engine.pending_control = .empty;
+        engine.control_reserve_bytes = @as(usize, config.max_requests) * control_bytes_per_request;
+
+        engine.connections = try ConnectionPool.init(allocator, config.max_connections);
+        errdefer engine.connections.deinit(allocator);
+        engine.cids = try CidTable.init(allocator, config.cidTableCapacity());
+        errdefer engine.cids.deinit(allocator);
+        engine.timers = try TimerHeap.init(allocator, config.max_connections);
+        errdefer engine.timers.deinit(allocator);
+        engine.requests = try RequestTable.init(allocator, config.max_requests);
+        errdefer engine.requests.deinit(allocator);
+        engine.dirty = try .initCapacity(allocator, config.max_connections);
+        errdefer engine.dirty.deinit(allocator);
+        engine.dirty_next = try .initCapacity(allocator, config.max_connections);
+        errdefer engine.dirty_next.deinit(allocator);
+        engine.paused_bodies = try .initCapacity(allocator, config.max_requests);
+        errdefer engine.paused_bodies.deinit(allocator);
+
+        engine.recv_buffer = try allocator.alloc(u8, 65536);
+        errdefer allocator.free(engine.recv_buffer);
+        engine.send_buffer = try allocator.alloc(u8, config.max_send_udp_payload_size);
+        errdefer allocator.free(engine.send_buffer);
+        engine.record_buffer = try allocator.alloc(u8, largestEventRecord(config));
+        errdefer allocator.free(engine.record_buffer);
+        engine.command_buffer = try allocator.alloc(u8, config.command_queue_bytes);
+        errdefer allocator.free(engine.command_buffer);
+        engine.response_fields = try allocator.alloc(quiche.H3Header, max_response_fields);
+        return engine;
+    }
+
+    pub fn largestEventRecord(config: *const Config) usize {
+        const head = 48 + @as(usize, config.max_request_headers_size) + 4 * @as(usize, config.max_header_count);
+        return @max(head, 16 + @as(usize, config.body_chunk_bytes));
+    }
+
+    /// All connections must have been closed by `run` returning.
+    pub fn deinit(engine: *Engine) void {
+        const allocator = engine.allocator;
+        engine.closeAll();
+        engine.connections.deinit(allocator);
+        engine.cids.deinit(allocator);
+        engine.timers.deinit(allocator);
+        engine.requests.deinit(allocator);
+        engine.dirty.deinit(allocator);
+        engine.dirty_next.deinit(allocator);
+        engine.paused_bodies.deinit(allocator);
+        engine.pending_control.deinit(allocator);
+        allocator.free(engine.recv_buffer);
+        allocator.free(engine.send_buffer);
+        allocator.free(engine.record_buffer);
+        allocator.free(engine.command_buffer);
+        allocator.free(engine.response_fields);
+        engine.* = undefined;
+    }
+
+    /// Runs until stop is requested, then closes every connection.
+    pub fn run(engine: *Engine) void {
+        engine.poller.watch(engine.socket.fd, socket_tag) catch return;
+        var ready: [Poller.max_events]std.os.linux.epoll_event = undefined;
+        while (!engine.stop_requested.load(.acquire)) {
+            for (engine.poller.wait(&ready, engine.waitTimeoutMs())) |event| {
+                if (event.data.u64 == socket_tag) engine.receivePackets() else engine.poller.consumeWake();
+            }
+            exchange.flushPendingControl(engine);
+            exchange.applyCommands(engine);
+            exchange.resumePausedBodies(engine);
+            engine.fireTimers(nowNs());
+            engine.flushDirty();
+        }
+        engine.closeAll();
+    }
+
+    fn waitTimeoutMs(engine: *Engine) i32 {
+        if (engine.dirty.items.len > 0) return 0;
+        const next = engine.timers.peek() orelse return max_wait_ms;
+        const now = nowNs();
+        if (next.deadline_ns <= now) return 0;
+        const wait_ms = (next.deadline_ns - now + std.time.ns_per_ms - 1) / std.time.ns_per_ms;
+        return @intCast(@min(wait_ms, max_wait_ms));
+    }
+
+    fn receivePackets(engine: *Engine) void {
+        var count: u32 = 0;
+        while (count < engine.config.recv_batch_packets) : (count += 1) {
+            var datagram = engine.socket.receive(engine.recv_buffer) orelse return;
+            engine.stats.packets_received.inc();
+            engine.processPacket(engine.recv_buffer[0..datagram.len], &datagram.peer, datagram.peer_len);
+        }
+    }
+
+    fn processPacket(engine: *Engine, packet: []u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) void {
+        var version: u32 = 0;
+        var packet_type: u8 = 0;
+        var scid: [connection_id.max_len]u8 = undefined;
+        var scid_len: usize = scid.len;
+        var dcid: [connection_id.max_len]u8 = undefined;
+        var dcid_len: usize = dcid.len;
+        var token: [256]u8 = undefined;
+        var token_len: usize = token.len;
+        const rc = quiche.quiche_header_info(packet.ptr, packet.len, connection_id.local_len, &version, &packet_type, &scid, &scid_len, &dcid, &dcid_len, &token, &token_len);
+        if (rc < 0) {
+            engine.stats.packets_invalid.inc();
+            return;
+        }
+        const slot = engine.cids.get(dcid[0..dcid_len]) orelse
+            engine.accept(packet.len, version, packet_type, scid[0..scid_len], dcid[0..dcid_len], peer, peer_len) orelse return;
+        const connection = engine.connections.get(slot);
+
+        const local = &engine.socket.local;
+        const recv_info = quiche.RecvInfo{
+            .from = @ptrCast(peer),
+            .from_len = peer_len,
+            .to = @constCast(&local.any),
+            .to_len = local.getOsSockLen(),
+        };
+        if (quiche.quiche_conn_recv(connection.quiche_conn, packet.ptr, packet.len, &recv_info) < 0) {
+            engine.stats.packets_invalid.inc();
+        }
+        if (connection.h3_conn == null and
+            (quiche.quiche_conn_is_established(connection.quiche_conn) or quiche.quiche_conn_is_in_early_data(connection.quiche_conn)))
+        {
+            connection.h3_conn = quiche.quiche_h3_conn_new_with_transport(connection.quiche_conn, engine.h3_config);
+            if (connection.h3_conn == null) {
+                const reason = "h3 setup failed";
+                _ = quiche.quiche_conn_close(connection.quiche_conn, true, quiche.h3_internal_error, reason, reason.len);
+            }
+        }
+        if (connection.h3_conn != null) exchange.pollConnection(engine, slot);
+        engine.markDirty(slot);
+    }
+
+    /// Creates a connection for a client Initial, answers unknown versions
+    /// with version negotiation, and drops everything else.
+    fn accept(engine: *Engine, packet_len: usize, version: u32, packet_type: u8, scid: []const u8, dcid: []const u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) ?u32 {
+        if (packet_type != packet_type_initial) return null;
+        if (!quiche.quiche_version_is_supported(version)) {
+            engine.negotiateVersion(scid, dcid, peer, peer_len);
+            return null;
+        }
+        // RFC 9000 14.1: a client Initial is padded to at least 1200 bytes.
+        if (packet_len < 1200) return null;
+        if (engine.connections.liveCount() >= engine.config.max_connections or
+            engine.cids.count + 2 > engine.cids.maxEntries())
+        {
+            engine.stats.connections_refused.inc();
+            return null;
+        }
+        const local_cid = ConnectionId.random();
+        const local = &engine.socket.local;
+        const quiche_conn = quiche.quiche_accept(&local_cid.bytes, local_cid.len, null, 0, &local.any, local.getOsSockLen(), @ptrCast(peer), peer_len, engine.quiche_config) orelse {
+            engine.stats.packets_invalid.inc();
+            return null;
+        };
+        const serial = engine.next_serial;
+        engine.next_serial += 1;
+        const slot = engine.connections.insert(.{
+            .quiche_conn = quiche_conn,
+            .scid = local_cid,
+            .odcid = ConnectionId.from(dcid),
+            .serial = serial,
+        }).?;
+        // Capacity was checked above, so neither put can fail.
+        engine.cids.put(local_cid.slice(), slot) catch unreachable;
+        engine.cids.put(dcid, slot) catch unreachable;
+        engine.enableDiagnostics(quiche_conn, serial);
+        engine.stats.connections_accepted.inc();
+        engine.stats.connections_active.inc();
+        return slot;
+    }
+
+    fn negotiateVersion(engine: *Engine, scid: []const u8, dcid: []const u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) void {
+        const written = quiche.quiche_negotiate_version(scid.ptr, scid.len, dcid.ptr, dcid.len, engine.send_buffer.ptr, engine.send_buffer.len);
+        if (written <= 0) return;
+        engine.stats.version_negotiations.inc();
+        _ = engine.socket.send(engine.send_buffer[0..@intCast(written)], peer, peer_len);
+    }
+
+    fn enableDiagnostics(engine: *Engine, quiche_conn: *quiche.Conn, serial: u64) void {
+        if (engine.config.qlog_dir) |dir| {
+            var path_buffer: [std.fs.max_path_bytes]u8 = undefined;
+            if (std.fmt.bufPrintZ(&path_buffer, "{s}/conn-{d}.sqlog", .{ dir, serial })) |path| {
+                _ = quiche.quiche_conn_set_qlog_path(quiche_conn, path.ptr, "zig-quiche-h3", "server connection");
+            } else |_| {}
+        }
+        if (engine.config.keylog_path) |path| {
+            _ = quiche.quiche_conn_set_keylog_path(quiche_conn, path.ptr);
+        }
+    }
+
+    pub fn markDirty(engine: *Engine, slot: u32) void {
+        const connection = engine.connections.get(slot);
+        if (connection.dirty) return;
+        connection.dirty = true;
+        engine.dirty.appendAssumeCapacity(slot);
+    }
+
+    fn fireTimers(engine: *Engine, now_ns: u64) void {
+        while (engine.timers.peek()) |next| {
+            if (next.deadline_ns > now_ns) break;
+            engine.timers.remove(next.slot);
+            quiche.quiche_conn_on_timeout(engine.connections.get(next.slot).quiche_conn);
+            engine.markDirty(next.slot);
+        }
+    }
+
+    /// Flushes every connection touched this iteration. Connections marked
+    /// again while flushing (send budget used up) go to the next iteration.
+    fn flushDirty(engine: *Engine) void {
+        std.mem.swap(std.ArrayListUnmanaged(u32), &engine.dirty, &engine.dirty_next);
+        engine.dirty.clearRetainingCapacity();
+        for (engine.dirty_next.items) |slot| {
+            engine.connections.get(slot).dirty = false;
+            engine.flushConnection(slot);
+        }
+        engine.dirty_next.clearRetainingCapacity();
+    }
+
+    fn flushConnection(engine: *Engine, slot: u32) void {
+        const connection = engine.connections.get(slot);
+        exchange.flushOutput(engine, slot);
+        var packets: u32 = 0;
+        while (packets < max_packets_per_flush) : (packets += 1) {
+            var send_info: quiche.SendInfo = undefined;
+            const written = quiche.quiche_conn_send(connection.quiche_conn, engine.send_buffer.ptr, engine.send_buffer.len, &send_info);
+            if (written < 0) break;
+            switch (engine.socket.send(engine.send_buffer[0..@intCast(written)], &send_info.to, send_info.to_len)) {
+                .sent => engine.stats.packets_sent.inc(),
+                .would_block, .failed => engine.stats.send_failures.inc(),
+            }
+        } else engine.markDirty(slot);
+
+        if (quiche.quiche_conn_is_closed(connection.quiche_conn)) {
+            engine.freeConnection(slot);
+            return;
+        }
+        const timeout_ns = quiche.quiche_conn_timeout_as_nanos(connection.quiche_conn);
+        if (timeout_ns == std.math.maxInt(u64)) engine.timers.remove(slot) else engine.timers.set(slot, nowNs() +| timeout_ns);
+    }
+
+    fn freeConnection(engine: *Engine, slot: u32) void {
+        const connection = engine.connections.get(slot);
+        exchange.abortConnectionRequests(engine, slot);
+        _ = engine.cids.remove(connection.scid.slice());
+        _ = engine.cids.remove(connection.odcid.slice());
+        engine.timers.remove(slot);
+        if (connection.dirty) {
+            // Keep the dirty list free of dead slots.
+            for (engine.dirty.items, 0..) |dirty_slot, i| if (dirty_slot == slot) {
+                _ = engine.dirty.swapRemove(i);
+                break;
+            };
+        }
+        connection.deinit(engine.allocator);
+        engine.connections.remove(slot);
+        engine.stats.connections_active.dec();
+    }
+
+    /// Sends CONNECTION_CLOSE (H3_NO_ERROR) to every peer, best effort, and
+    /// frees every connection. Used on stop and on teardown.
+    fn closeAll(engine: *Engine) void {
+        for (engine.connections.slots, 0..) |*maybe, i| {
+            const connection = if (maybe.*) |*c| c else continue;
+            const reason = "server stopping";
+            _ = quiche.quiche_conn_close(connection.quiche_conn, true, quiche.h3_no_error, reason, reason.len);
+            var send_info: quiche.SendInfo = undefined;
+            var packets: u32 = 0;
+            while (packets < 8) : (packets += 1) {
+                const written = quiche.quiche_conn_send(connection.quiche_conn, engine.send_buffer.ptr, engine.send_buffer.len, &send_info);
+                if (written < 0) break;
+                _ = engine.socket.send(engine.send_buffer[0..@intCast(written)], &send_info.to, send_info.to_len);
+            }
+            engine.freeConnection(@intCast(i));
+        }
+    }
+
+    /// Rings the application's doorbell; called when the event queue went
+    /// from empty to non-empty, so there is at most one ring per batch.
+    pub fn ringDoorbell(engine: *Engine) void {
+        signalEventFd(engine.doorbell_fd);
+    }
+};
+
+pub fn nowNs() u64 {
+    const ts = posix.clock_gettime(.MONOTONIC) catch unreachable;
+    return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
+}

@@ -1,0 +1,235 @@
+//! Server lifecycle: everything that can fail (config, TLS files, socket
+//! bind) fails in `create`, so the application gets a precise error before
+//! any thread exists. `start` spawns the loop thread; `stop` joins it.
+//! State transitions are serialised by the application (the C ABI documents
+//! that create/start/stop/destroy of one server are not called concurrently).
+
+const std = @import("std");
+const assert = std.debug.assert;
+const posix = std.posix;
+const linux = std.os.linux;
+const quiche = @import("ffi/quiche.zig");
+const shim = @import("ffi/shim.zig");
+const config_mod = @import("config.zig");
+const Config = config_mod.Config;
+const Stats = @import("stats.zig").Stats;
+const Socket = @import("net/udp.zig").Socket;
+const Poller = @import("net/poller.zig").Poller;
+const Router = @import("h3/router.zig").Router;
+const RecordQueue = @import("queue/record_queue.zig").RecordQueue;
+const wire = @import("queue/wire.zig");
+const Engine = @import("quic/engine.zig").Engine;
+
+pub const CreateError = Config.Error || error{
+    OutOfMemory,
+    QuicheConfigFailed,
+    CertNotFound,
+    CertInvalid,
+    KeyNotFound,
+    KeyInvalid,
+    AddressInUse,
+    AddressNotAvailable,
+    PermissionDenied,
+    SocketFailed,
+};
+
+pub const State = enum { created, running, stopped };
+
+pub const Server = struct {
+    allocator: std.mem.Allocator,
+    /// Owns the copies of every string in `config`.
+    arena: std.heap.ArenaAllocator,
+    config: Config,
+    quiche_config: *quiche.Config,
+    h3_config: *quiche.H3Config,
+    socket: Socket,
+    poller: Poller,
+    doorbell_fd: i32,
+    router: Router = .{},
+    events: RecordQueue,
+    commands: RecordQueue,
+    stats: Stats = .{},
+    stop_requested: std.atomic.Value(bool) = .init(false),
+    engine: Engine,
+    thread: ?std.Thread = null,
+    state: State = .created,
+
+    pub fn create(allocator: std.mem.Allocator, config_in: Config) CreateError!*Server {
+        try config_in.validate();
+        const server = try allocator.create(Server);
+        errdefer allocator.destroy(server);
+        server.* = .{
+            .allocator = allocator,
+            .arena = .init(allocator),
+            .config = undefined,
+            .quiche_config = undefined,
+            .h3_config = undefined,
+            .socket = undefined,
+            .poller = undefined,
+            .doorbell_fd = -1,
+            .events = undefined,
+            .commands = undefined,
+            .engine = undefined,
+        };
+        errdefer server.arena.deinit();
+        server.config = try copyConfig(server.arena.allocator(), config_in);
+        const config = &server.config;
+
+        server.quiche_config = try makeQuicheConfig(config);
+        errdefer quiche.quiche_config_free(server.quiche_config);
+        server.h3_config = try makeH3Config(config);
+        errdefer quiche.quiche_h3_config_free(server.h3_config);
+
+        const address = config_mod.parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
+        server.socket = try Socket.bind(address, 4 * 1024 * 1024);
+        errdefer server.socket.close();
+        server.poller = Poller.init() catch return error.SocketFailed;
+        errdefer server.poller.deinit();
+        server.doorbell_fd = posix.eventfd(0, linux.EFD.NONBLOCK | linux.EFD.CLOEXEC) catch return error.SocketFailed;
+        errdefer posix.close(server.doorbell_fd);
+
+        server.events = try RecordQueue.init(allocator, std.mem.alignForward(usize, config.event_queue_bytes, wire.alignment));
+        errdefer server.events.deinit(allocator);
+        server.commands = try RecordQueue.init(allocator, std.mem.alignForward(usize, config.command_queue_bytes, wire.alignment));
+        errdefer server.commands.deinit(allocator);
+        server.engine = try Engine.init(allocator, .{
+            .config = config,
+            .quiche_config = server.quiche_config,
+            .h3_config = server.h3_config,
+            .socket = &server.socket,
+            .poller = &server.poller,
+            .router = &server.router,
+            .events = &server.events,
+            .commands = &server.commands,
+            .doorbell_fd = server.doorbell_fd,
+            .stop_requested = &server.stop_requested,
+            .stats = &server.stats,
+        });
+        return server;
+    }
+
+    /// Stops the loop if it runs, then frees everything `create` made.
+    pub fn destroy(server: *Server) void {
+        server.stop();
+        const allocator = server.allocator;
+        server.engine.deinit();
+        server.events.deinit(allocator);
+        server.commands.deinit(allocator);
+        server.router.deinit(allocator);
+        posix.close(server.doorbell_fd);
+        server.poller.deinit();
+        server.socket.close();
+        quiche.quiche_h3_config_free(server.h3_config);
+        quiche.quiche_config_free(server.quiche_config);
+        server.arena.deinit();
+        allocator.destroy(server);
+    }
+
+    pub fn port(server: *const Server) u16 {
+        return server.socket.local.getPort();
+    }
+
+    /// Routes are fixed once the loop runs: the router is read by the loop
+    /// thread without a lock.
+    pub fn addRoute(server: *Server, method: []const u8, pattern: []const u8, route_id: u32) !void {
+        if (server.state != .created) return error.InvalidState;
+        try server.router.add(server.allocator, method, pattern, route_id);
+    }
+
+    pub fn start(server: *Server) !void {
+        if (server.state != .created) return error.InvalidState;
+        server.thread = try std.Thread.spawn(.{}, Engine.run, .{&server.engine});
+        server.state = .running;
+    }
+
+    /// Immediate stop: every connection is closed with H3_NO_ERROR and the
+    /// loop thread is joined. Idempotent.
+    pub fn stop(server: *Server) void {
+        if (server.state != .running) {
+            if (server.state == .created) server.state = .stopped;
+            return;
+        }
+        server.stop_requested.store(true, .release);
+        server.poller.wake();
+        server.thread.?.join();
+        server.thread = null;
+        server.state = .stopped;
+    }
+
+    /// Copies whole event records into `out`. Safe from any one thread
+    /// (normally the application's). Wakes the loop when it had paused a
+    /// request body because the queue was full.
+    pub fn poll(server: *Server, out: []u8) error{BufferTooSmall}!usize {
+        const drained = server.events.drain(out);
+        if (drained.producer_was_refused) server.poller.wake();
+        if (drained.bytes == 0 and server.events.nextRecordLength() > out.len) return error.BufferTooSmall;
+        return drained.bytes;
+    }
+
+    /// Validates and queues a batch of command records; returns how many
+    /// bytes were taken (whole records), fewer than given when the queue
+    /// filled up. Wakes the loop once per batch.
+    pub fn submit(server: *Server, batch: []const u8) error{MalformedCommand}!usize {
+        var offset: usize = 0;
+        var wake = false;
+        while (offset < batch.len) {
+            if (batch.len - offset < wire.header_bytes) return error.MalformedCommand;
+            const header = wire.readHeader(batch[offset..]);
+            if (header.length < wire.header_bytes or header.length > batch.len - offset) return error.MalformedCommand;
+            _ = std.meta.intToEnum(wire.CommandKind, header.kind) catch return error.MalformedCommand;
+            const was_empty = server.commands.push(batch[offset..][0..header.length]) catch break;
+            wake = wake or was_empty;
+            offset += @min(wire.paddedLength(header.length), batch.len - offset);
+        }
+        if (wake) server.poller.wake();
+        return offset;
+    }
+};
+
+fn copyConfig(arena: std.mem.Allocator, config: Config) !Config {
+    var copy = config;
+    copy.cert_path = try arena.dupeZ(u8, config.cert_path);
+    copy.key_path = try arena.dupeZ(u8, config.key_path);
+    copy.bind_address = try arena.dupeZ(u8, config.bind_address);
+    copy.cc_algorithm = try arena.dupeZ(u8, config.cc_algorithm);
+    if (config.qlog_dir) |dir| copy.qlog_dir = try arena.dupeZ(u8, dir);
+    if (config.keylog_path) |path| copy.keylog_path = try arena.dupeZ(u8, path);
+    return copy;
+}
+
+fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
+    const quiche_config = quiche.quiche_config_new(quiche.protocol_version) orelse return error.QuicheConfigFailed;
+    errdefer quiche.quiche_config_free(quiche_config);
+    std.fs.cwd().access(config.cert_path, .{}) catch return error.CertNotFound;
+    if (quiche.quiche_config_load_cert_chain_from_pem_file(quiche_config, config.cert_path.ptr) != 0) return error.CertInvalid;
+    std.fs.cwd().access(config.key_path, .{}) catch return error.KeyNotFound;
+    if (quiche.quiche_config_load_priv_key_from_pem_file(quiche_config, config.key_path.ptr) != 0) return error.KeyInvalid;
+    const alpn = quiche.h3_application_protocol;
+    if (quiche.quiche_config_set_application_protos(quiche_config, alpn, alpn.len) != 0) return error.QuicheConfigFailed;
+    if (quiche.quiche_config_set_cc_algorithm_name(quiche_config, config.cc_algorithm.ptr) != 0) return error.CcAlgorithmInvalid;
+    quiche.quiche_config_verify_peer(quiche_config, false);
+    quiche.quiche_config_grease(quiche_config, config.grease);
+    quiche.quiche_config_set_max_idle_timeout(quiche_config, config.idle_timeout_ms);
+    quiche.quiche_config_set_max_recv_udp_payload_size(quiche_config, config.max_recv_udp_payload_size);
+    quiche.quiche_config_set_max_send_udp_payload_size(quiche_config, config.max_send_udp_payload_size);
+    quiche.quiche_config_set_initial_max_data(quiche_config, config.initial_max_data);
+    quiche.quiche_config_set_initial_max_stream_data_bidi_local(quiche_config, config.initial_max_stream_data_bidi_local);
+    quiche.quiche_config_set_initial_max_stream_data_bidi_remote(quiche_config, config.initial_max_stream_data_bidi_remote);
+    quiche.quiche_config_set_initial_max_stream_data_uni(quiche_config, config.initial_max_stream_data_uni);
+    quiche.quiche_config_set_initial_max_streams_bidi(quiche_config, config.initial_max_streams_bidi);
+    quiche.quiche_config_set_initial_max_streams_uni(quiche_config, config.initial_max_streams_uni);
+    quiche.quiche_config_set_disable_active_migration(quiche_config, config.disable_active_migration);
+    quiche.quiche_config_enable_pacing(quiche_config, config.enable_pacing);
+    if (config.enable_dgram) quiche.quiche_config_enable_dgram(quiche_config, true, config.dgram_recv_queue_len, config.dgram_send_queue_len);
+    if (config.keylog_path != null) quiche.quiche_config_log_keys(quiche_config);
+    return quiche_config;
+}
+
+fn makeH3Config(config: *const Config) CreateError!*quiche.H3Config {
+    const h3_config = quiche.quiche_h3_config_new() orelse return error.QuicheConfigFailed;
+    // quiche refuses a field section over this limit as a connection error;
+    // ours (max_request_headers_size) is smaller and answers 431 instead, so
+    // quiche's is set well above it.
+    quiche.quiche_h3_config_set_max_field_section_size(h3_config, @as(u64, config.max_request_headers_size) * 4);
+    return h3_config;
+}

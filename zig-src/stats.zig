@@ -1,0 +1,52 @@
+//! Counters the loop thread updates and any thread may read. Relaxed atomics:
+//! each counter is independently monotonic (or a gauge), and readers want a
+//! recent value, not a consistent snapshot across counters.
+
+const std = @import("std");
+
+pub const Stats = struct {
+    packets_received: Counter = .{},
+    packets_sent: Counter = .{},
+    packets_invalid: Counter = .{},
+    send_failures: Counter = .{},
+    version_negotiations: Counter = .{},
+    connections_accepted: Counter = .{},
+    connections_refused: Counter = .{},
+    connections_active: Counter = .{},
+    requests_received: Counter = .{},
+    requests_active: Counter = .{},
+    responses_completed: Counter = .{},
+    requests_reset: Counter = .{},
+    requests_rejected: Counter = .{},
+    stale_commands: Counter = .{},
+    event_queue_full: Counter = .{},
+
+    /// Names in field order; the C struct zig_h3_stats has the same fields.
+    pub const field_count = @typeInfo(Stats).@"struct".fields.len;
+
+    pub fn snapshot(stats: *const Stats, out: *[field_count]u64) void {
+        inline for (@typeInfo(Stats).@"struct".fields, 0..) |field, i| {
+            out[i] = @field(stats, field.name).get();
+        }
+    }
+};
+
+pub const Counter = struct {
+    value: std.atomic.Value(u64) = .init(0),
+
+    pub fn add(counter: *Counter, n: u64) void {
+        _ = counter.value.fetchAdd(n, .monotonic);
+    }
+
+    pub fn inc(counter: *Counter) void {
+        counter.add(1);
+    }
+
+    pub fn dec(counter: *Counter) void {
+        _ = counter.value.fetchSub(1, .monotonic);
+    }
+
+    pub fn get(counter: *const Counter) u64 {
+        return counter.value.load(.monotonic);
+    }
+};
