@@ -138,7 +138,10 @@ pub const Server = struct {
 
     pub fn start(server: *Server) !void {
         if (server.state != .created) return error.InvalidState;
-        server.thread = try std.Thread.spawn(.{}, Engine.run, .{&server.engine});
+        const thread = try std.Thread.spawn(.{}, Engine.run, .{&server.engine});
+        // A name makes the loop thread visible in /proc, top and gdb.
+        thread.setName("zig-h3-loop") catch {};
+        server.thread = thread;
         server.state = .running;
     }
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sets up everything this project needs from its own files, idempotently:
+# Debian packages, Bun (npm), Zig (PyPI), quiche (crates.io, via build.zig),
+# the library, and a development certificate. Re-running it is cheap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ZIG_VERSION=0.15.2
+ZIG_DIR=.toolchain/zig
+APT_PACKAGES=(ngtcp2-client openssl)
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+missing_packages() {
+  local missing=()
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  echo "${missing[@]:-}"
+}
+
+install_debian_packages() {
+  local missing
+  missing=$(missing_packages)
+  [[ -z "$missing" ]] && return 0
+  step "Installing Debian packages: $missing"
+  local sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -q $missing >/dev/null 2>&1 ||
+    { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q $missing >/dev/null; }
+}
+
+install_node_packages() {
+  if [[ -x node_modules/.bin/bun && node_modules/.package-lock.json -nt package-lock.json ]]; then return 0; fi
+  step "Installing npm packages (Bun, mitata, types)"
+  npm ci --no-audit --no-fund --loglevel=error
+}
+
+install_zig() {
+  if [[ -x "$ZIG_DIR/ziglang/zig" && "$("$ZIG_DIR/ziglang/zig" version)" == "$ZIG_VERSION" ]]; then return 0; fi
+  step "Installing Zig $ZIG_VERSION from PyPI into $ZIG_DIR"
+  rm -rf "$ZIG_DIR"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$ZIG_DIR" "ziglang==$ZIG_VERSION"
+}
+
+build_library() {
+  step "Building libzigquicheh3.so (quiche + BoringSSL on first run: a few minutes)"
+  "${ZIG:-$ZIG_DIR/ziglang/zig}" build -Doptimize=ReleaseSafe
+}
+
+install_debian_packages
+install_node_packages
+install_zig
+build_library
+./scripts/gen-dev-cert.sh >/dev/null
+step "Ready: zig-out/lib/libzigquicheh3.so ($(node_modules/.bin/bun --version) / zig $("${ZIG:-$ZIG_DIR/ziglang/zig}" version))"

@@ -1,0 +1,47 @@
+// Clients we did not write: Bun's own HTTP/3 fetch and ngtcp2's gtlsclient.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export function h3fetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, protocol: "http3", tls: { rejectUnauthorized: false } } as RequestInit);
+}
+
+export interface GtlsResult {
+  exitCode: number;
+  status: number | null;
+  headers: [string, string][];
+  body: Uint8Array;
+  log: string;
+}
+
+/** Fetches one URL with gtlsclient (ngtcp2 + nghttp3 + GnuTLS) and parses what it printed. */
+export async function gtlsclient(host: string, port: number, path: string): Promise<GtlsResult> {
+  const downloads = mkdtempSync(join(tmpdir(), "gtls-"));
+  try {
+    const child = Bun.spawn(
+      ["gtlsclient", "--exit-on-all-streams-close", "--no-quic-dump", `--download=${downloads}`, host, String(port), `https://${host}:${port}${path}`],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    const timer = setTimeout(() => child.kill(), 20_000);
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    clearTimeout(timer);
+    const log = stdout + stderr;
+    const headers: [string, string][] = [];
+    let status: number | null = null;
+    for (const match of log.matchAll(/^http: stream 0x0 \[([^:\]]*|:[^:\]]+): ([^\]]*)\]$/gm)) {
+      if (match[1] === ":status") status = Number(match[2]);
+      else headers.push([match[1]!, match[2]!]);
+    }
+    const file = join(downloads, path.split("/").pop() || "index.html");
+    let body = new Uint8Array(0);
+    try {
+      body = new Uint8Array(readFileSync(file));
+    } catch {
+      // No body was downloaded; the caller's assertions will say so.
+    }
+    return { exitCode, status, headers, body, log };
+  } finally {
+    rmSync(downloads, { recursive: true, force: true });
+  }
+}

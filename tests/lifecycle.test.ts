@@ -1,0 +1,110 @@
+// Start/stop hygiene and start-up errors.
+import { describe, expect, test } from "bun:test";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { serve, ZigH3Error } from "../ts/index.ts";
+import { makeCertificate } from "./helpers/certs.ts";
+import { h3fetch } from "./helpers/clients.ts";
+
+const tls = makeCertificate();
+const hello = { "/hello": () => new Response("hi") };
+const openFds = () => readdirSync("/proc/self/fd").length;
+const threadNames = () => readdirSync("/proc/self/task").map((task) => readFileSync(`/proc/self/task/${task}/comm`, "utf8").trim());
+const loopThreads = () => threadNames().filter((name) => name === "zig-h3-loop").length;
+// JavaScriptCore starts its GC and JIT helpers lazily, whenever it decides
+// to; they are the engine's, not ours, and are left out of the comparison.
+const ENGINE_HELPERS = new Set(["HeapHelper", "JITWorker"]);
+const otherThreads = () => threadNames().filter((name) => !ENGINE_HELPERS.has(name) && name !== "zig-h3-loop").sort();
+
+describe("lifecycle", () => {
+  test("20 start/stop cycles leave fds and threads where they started", async () => {
+    // One warm-up cycle lets Bun create its lazily started I/O threads.
+    await serve({ port: 0, tls, routes: hello }).stop();
+    await Bun.sleep(50);
+    const fdsBefore = openFds();
+    const threadsBefore = otherThreads();
+    expect(loopThreads()).toBe(0);
+    for (let cycle = 0; cycle < 20; cycle++) {
+      const server = serve({ port: 0, tls, routes: hello });
+      expect(server.port).toBeGreaterThan(0);
+      expect(loopThreads()).toBe(1);
+      // Ours: socket, epoll, wake eventfd, doorbell eventfd (Bun may add its own).
+      expect(openFds()).toBeGreaterThanOrEqual(fdsBefore + 4);
+      await server.stop();
+    }
+    await Bun.sleep(50);
+    expect(openFds()).toBe(fdsBefore);
+    expect(loopThreads()).toBe(0);
+    expect(otherThreads()).toEqual(threadsBefore);
+  });
+
+  test("stop is idempotent and asyncDispose stops", async () => {
+    const server = serve({ port: 0, tls, routes: hello });
+    await Promise.all([server.stop(), server.stop()]);
+    await server.stop();
+    {
+      await using disposable = serve({ port: 0, tls, routes: hello });
+      expect(disposable.port).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe("start-up errors are thrown, not crashes", () => {
+  test("missing certificate file", () => {
+    const missing = join(tls.dir, "does-not-exist.pem");
+    let error: unknown;
+    try {
+      serve({ port: 0, tls: { cert: missing, key: tls.key }, routes: hello });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ZigH3Error);
+    expect((error as ZigH3Error).code).toBe("ZIG_H3_ERR_CERT_NOT_FOUND");
+    expect((error as Error).message).toContain(missing);
+    expect((error as Error).message).toContain("certificate file not found");
+  });
+
+  test("malformed PEM certificate and key", () => {
+    const garbage = join(tls.dir, "garbage.pem");
+    writeFileSync(garbage, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n");
+    expect(() => serve({ port: 0, tls: { cert: garbage, key: tls.key }, routes: hello })).toThrow(
+      expect.objectContaining({ code: "ZIG_H3_ERR_CERT_INVALID" }),
+    );
+    expect(() => serve({ port: 0, tls: { cert: tls.cert, key: garbage }, routes: hello })).toThrow(
+      expect.objectContaining({ code: "ZIG_H3_ERR_KEY_INVALID" }),
+    );
+  });
+
+  test("port already in use, while the first server keeps serving", async () => {
+    const first = serve({ port: 0, tls, routes: hello });
+    try {
+      let error: unknown;
+      try {
+        serve({ port: first.port, tls, routes: hello });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ZigH3Error);
+      expect((error as ZigH3Error).code).toBe("ZIG_H3_ERR_ADDRESS_IN_USE");
+      expect((error as Error).message).toContain(`127.0.0.1:${first.port}`);
+      const response = await h3fetch(new URL("/hello", first.url));
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe("hi");
+    } finally {
+      await first.stop();
+    }
+  });
+
+  test("bad options are TypeErrors with a message", () => {
+    expect(() => serve({ port: 70000, tls, routes: hello })).toThrow(TypeError);
+    expect(() => serve({ port: 0, tls, routes: { "no-slash": () => new Response() } })).toThrow(/must be a string starting with/);
+    expect(() => serve({ port: 0, tls, routes: { "/x": { get: () => new Response() } } })).toThrow(/uppercase HTTP method/);
+    expect(() => serve({ port: 0, tls, limits: { max_connections: -1 } })).toThrow(/non-negative integer/);
+  });
+
+  test("a limit out of range is a typed library error", () => {
+    expect(() => serve({ port: 0, tls, routes: hello, limits: { max_send_udp_payload_size: 100 } })).toThrow(
+      expect.objectContaining({ code: "ZIG_H3_ERR_CONFIG_INVALID" }),
+    );
+  });
+});
