@@ -42,7 +42,7 @@ install_zig() {
   if [[ -x "$ZIG_DIR/ziglang/zig" && "$("$ZIG_DIR/ziglang/zig" version)" == "$ZIG_VERSION" ]]; then return 0; fi
   step "Installing Zig $ZIG_VERSION from PyPI into $ZIG_DIR"
   rm -rf "$ZIG_DIR"
-  python3 -m pip install --quiet --disable-pip-version-check --target "$ZIG_DIR" "ziglang==$ZIG_VERSION"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$ZIG_DIR" "ziglang==$ZIG_VERSION"
 }
 
 build_library() {

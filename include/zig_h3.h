@@ -1,0 +1,232 @@
+/*
+ * zig_h3.h - C ABI of libzigquicheh3, an HTTP/3 server library (Zig over
+ * Cloudflare quiche). ABI version 1.
+ *
+ * Threads. zig_h3_server_start spawns one loop thread that alone touches
+ * QUIC state. The application talks to it through two bounded queues of
+ * records (layout below): it drains EVENTS with zig_h3_poll and queues
+ * COMMANDS with zig_h3_submit. Nothing the library hands out points at its
+ * own memory: zig_h3_poll copies events into the caller's buffer.
+ * zig_h3_poll and zig_h3_submit may be called from any thread, but one
+ * server's events should be drained by one thread at a time. new / start /
+ * stop / free of one server must not run concurrently with each other or
+ * with any other call on that server.
+ *
+ * Waking. The loop signals the eventfd returned by zig_h3_server_event_fd
+ * when the event queue goes from empty to non-empty (at most once per
+ * batch); read it (8 bytes), then call zig_h3_poll until it returns 0.
+ *
+ * Errors. Functions return ZIG_H3_OK (0) or a negative ZIG_H3_ERR_* code;
+ * functions returning a count return it when >= 0. zig_h3_status_name and
+ * zig_h3_status_message describe any code.
+ */
+#ifndef ZIG_H3_H
+#define ZIG_H3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZIG_H3_ABI_VERSION 1
+
+/* Status codes. */
+#define ZIG_H3_OK 0
+#define ZIG_H3_ERR_INVALID_ARGUMENT -1      /* a pointer is NULL or a value out of range */
+#define ZIG_H3_ERR_ABI_MISMATCH -2          /* config struct_size smaller than ABI version 1 */
+#define ZIG_H3_ERR_OUT_OF_MEMORY -3
+#define ZIG_H3_ERR_INVALID_STATE -4         /* e.g. zig_h3_route after start, start twice */
+#define ZIG_H3_ERR_CONFIG_INVALID -5        /* a limit outside its allowed range */
+#define ZIG_H3_ERR_CC_ALGORITHM_INVALID -6  /* cc_algorithm not reno, cubic, bbr2 */
+#define ZIG_H3_ERR_CERT_NOT_FOUND -10
+#define ZIG_H3_ERR_CERT_INVALID -11         /* not a PEM certificate chain */
+#define ZIG_H3_ERR_KEY_NOT_FOUND -12
+#define ZIG_H3_ERR_KEY_INVALID -13          /* not a PEM key, or not the certificate's key */
+#define ZIG_H3_ERR_ADDRESS_INVALID -20      /* bind_address is not a numeric IP */
+#define ZIG_H3_ERR_ADDRESS_IN_USE -21
+#define ZIG_H3_ERR_ADDRESS_NOT_AVAILABLE -22
+#define ZIG_H3_ERR_PERMISSION_DENIED -23
+#define ZIG_H3_ERR_SOCKET_FAILED -24
+#define ZIG_H3_ERR_ROUTE_INVALID -30        /* method not uppercase, pattern malformed */
+#define ZIG_H3_ERR_ROUTE_DUPLICATE -31
+#define ZIG_H3_ERR_TOO_MANY_ROUTES -32      /* more than 1024 */
+#define ZIG_H3_ERR_BUFFER_TOO_SMALL -41     /* the next event does not fit the poll buffer */
+#define ZIG_H3_ERR_MALFORMED_COMMAND -42
+#define ZIG_H3_ERR_THREAD_FAILED -50
+#define ZIG_H3_ERR_QUICHE_FAILED -51
+
+typedef struct zig_h3_server zig_h3_server; /* opaque */
+
+/*
+ * Server configuration. Every field after the first slot is 8 bytes (a
+ * uint64_t or a pointer), so field i sits at byte offset 8*i. Fill it with
+ * zig_h3_config_init, then override. Booleans are 0 or 1. Strings are
+ * NUL-terminated and copied by zig_h3_server_new. Defaults in brackets.
+ */
+typedef struct zig_h3_config {
+    uint32_t struct_size;  /* sizeof(zig_h3_config), set by zig_h3_config_init */
+    uint32_t abi_version;  /* ZIG_H3_ABI_VERSION */
+    const char *cert_path; /* PEM certificate chain (required) */
+    const char *key_path;  /* PEM private key (required) */
+    const char *bind_address; /* numeric IPv4/IPv6 ["127.0.0.1"] */
+    uint64_t port;         /* UDP port; 0 = ephemeral, see zig_h3_server_port [4433] */
+    /* QUIC transport */
+    uint64_t idle_timeout_ms;                     /* [30000] */
+    uint64_t initial_max_data;                    /* [16 MiB] */
+    uint64_t initial_max_stream_data_bidi_local;  /* [1 MiB] */
+    uint64_t initial_max_stream_data_bidi_remote; /* [1 MiB] */
+    uint64_t initial_max_stream_data_uni;         /* [1 MiB] */
+    uint64_t initial_max_streams_bidi;            /* [256] */
+    uint64_t initial_max_streams_uni;             /* [16] */
+    uint64_t max_recv_udp_payload_size;           /* 1200..65527 [1500] */
+    uint64_t max_send_udp_payload_size;           /* 1200..65527 [1350] */
+    uint64_t disable_active_migration;            /* [1] */
+    uint64_t enable_pacing;                       /* [1] */
+    const char *cc_algorithm;                     /* "reno" | "cubic" | "bbr2" ["cubic"] */
+    uint64_t enable_dgram;                        /* [0] */
+    uint64_t dgram_recv_queue_len;                /* 1..65536 when enabled [0] */
+    uint64_t dgram_send_queue_len;                /* 1..65536 when enabled [0] */
+    uint64_t grease;                              /* [1] */
+    /* Capacity bounds of the library's own structures */
+    uint64_t max_connections;     /* [4096] */
+    uint64_t max_requests;        /* live requests, all connections [16384] */
+    uint64_t event_queue_bytes;   /* [4 MiB] */
+    uint64_t command_queue_bytes; /* [4 MiB] */
+    uint64_t recv_batch_packets;  /* packets read per wake-up [64] */
+    uint64_t body_chunk_bytes;    /* largest BODY event payload [64 KiB] */
+    /* HTTP limits */
+    uint64_t max_request_headers_size;     /* name+value+32 per field; over it: 431 [16384] */
+    uint64_t max_request_body_size;        /* [100 MiB] */
+    uint64_t max_path_length;              /* over it: 414 [2048] */
+    uint64_t max_header_count;             /* over it: 431 [100] */
+    uint64_t max_header_name_length;       /* over it: 431 [256] */
+    uint64_t max_header_value_length;      /* over it: 431 [8192] */
+    uint64_t max_active_requests_per_conn; /* 0 = no cap [0] */
+    uint64_t max_pending_response_bytes;   /* [1 MiB] */
+    /* Diagnostics */
+    const char *qlog_dir;    /* one qlog file per connection, or NULL [NULL] */
+    const char *keylog_path; /* TLS key log (SSLKEYLOGFILE format), or NULL [NULL] */
+    uint64_t log_level;      /* 0 error .. 4 trace [1] */
+} zig_h3_config;
+
+/* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
+const char *zig_h3_version(void);
+
+/* "ZIG_H3_ERR_..." / a sentence, for any code (unknown codes included); static. */
+const char *zig_h3_status_name(int status);
+const char *zig_h3_status_message(int status);
+
+/* sizeof(zig_h3_config) as this library knows it. */
+size_t zig_h3_config_size(void);
+
+/* Fills *config with defaults. Errors: INVALID_ARGUMENT (NULL). */
+int zig_h3_config_init(zig_h3_config *config);
+
+/*
+ * Validates the config, loads certificate and key, binds the UDP socket and
+ * allocates every bounded structure; no thread yet. On success *out is the
+ * server (free it with zig_h3_server_free); on error *out is NULL.
+ * Errors: INVALID_ARGUMENT, ABI_MISMATCH, CONFIG_INVALID,
+ * CC_ALGORITHM_INVALID, CERT_NOT_FOUND, CERT_INVALID, KEY_NOT_FOUND,
+ * KEY_INVALID, ADDRESS_INVALID, ADDRESS_IN_USE, ADDRESS_NOT_AVAILABLE,
+ * PERMISSION_DENIED, SOCKET_FAILED, OUT_OF_MEMORY, QUICHE_FAILED.
+ */
+int zig_h3_server_new(const zig_h3_config *config, zig_h3_server **out);
+
+/* Stops the server if running, closes its fds and frees it. The handle is
+ * invalid afterwards. Errors: INVALID_ARGUMENT (NULL). */
+int zig_h3_server_free(zig_h3_server *server);
+
+/* Spawns the loop thread. Once only. Errors: INVALID_ARGUMENT,
+ * INVALID_STATE (already started or stopped), THREAD_FAILED. */
+int zig_h3_server_start(zig_h3_server *server);
+
+/* Closes every connection (CONNECTION_CLOSE, H3_NO_ERROR), ends their
+ * requests with RESET events and joins the loop thread. Idempotent.
+ * Errors: INVALID_ARGUMENT. */
+int zig_h3_server_stop(zig_h3_server *server);
+
+/* The bound UDP port (useful with port 0), or INVALID_ARGUMENT. */
+int zig_h3_server_port(const zig_h3_server *server);
+
+/* The doorbell eventfd (owned by the server; do not close it), or
+ * INVALID_ARGUMENT. */
+int zig_h3_server_event_fd(const zig_h3_server *server);
+
+/*
+ * Routes METHOD (uppercase, or "*" for any) + PATTERN to route_id, which
+ * REQUEST events carry. Patterns: exact segments, ":name" for one segment,
+ * a final "*" for the rest. First registered wins; a GET route also answers
+ * HEAD. Unmatched paths get 404, matched paths with another method 405,
+ * from the loop thread. Only before zig_h3_server_start.
+ * Errors: INVALID_ARGUMENT, INVALID_STATE, ROUTE_INVALID, ROUTE_DUPLICATE,
+ * TOO_MANY_ROUTES, OUT_OF_MEMORY.
+ */
+int zig_h3_route(zig_h3_server *server, const char *method, const char *pattern, uint32_t route_id);
+
+/*
+ * Copies whole event records into buffer (each padded to 8 bytes) and
+ * returns the number of bytes written, 0 when no event is queued.
+ * Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL (the next record is larger
+ * than capacity; 1 MiB always suffices with default limits).
+ */
+int64_t zig_h3_poll(zig_h3_server *server, uint8_t *buffer, size_t capacity);
+
+/*
+ * Queues command records (each padded to 8 bytes, the last may be unpadded)
+ * and wakes the loop once. Returns how many bytes were taken: whole records,
+ * fewer than len when the command queue is full (resubmit the rest later).
+ * Commands naming a request that already ended are ignored (counted in
+ * stale_commands): that is the normal race with a client reset.
+ * Errors: INVALID_ARGUMENT, MALFORMED_COMMAND (bad length or kind).
+ */
+int64_t zig_h3_submit(zig_h3_server *server, const uint8_t *batch, size_t len);
+
+/*
+ * Copies up to count counters into out, in this order: packets_received,
+ * packets_sent, packets_invalid, send_failures, version_negotiations,
+ * connections_accepted, connections_refused, connections_active,
+ * requests_received, requests_active, responses_completed, requests_reset,
+ * requests_rejected, stale_commands, event_queue_full. Returns how many
+ * counters exist (out may be NULL to ask). Errors: INVALID_ARGUMENT.
+ */
+int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count);
+
+/*
+ * Record layout (little-endian), events and commands alike:
+ *   u32 length (whole record, unpadded) | u8 kind | u8 flags | u16 aux | u64 id
+ * followed by the payload. A field block is: u32 count, then per field
+ * u16 name_len, u16 value_len, name bytes, value bytes.
+ *
+ * Events (zig_h3_poll); id = request id:
+ *   1 REQUEST   u64 conn_id, u64 stream_id, u32 route_id, field block
+ *               (pseudo-headers first, as received)
+ *   2 BODY      body bytes
+ *   3 BODY_END  the request body is complete
+ *   4 RESET     u64 HTTP/3 error code; the request ended early; id is dead
+ *   5 COMPLETE  the response was fully handed to QUIC; id is dead
+ *
+ * Commands (zig_h3_submit); flags bit 0 = FIN:
+ *   1 HEAD      aux = status; field block (lowercase names, no pseudo-
+ *               headers); FIN = no body follows
+ *   2 BODY      body bytes; FIN = last chunk
+ *   3 TRAILERS  field block; ends the response
+ *   4 RESET     u64 HTTP/3 error code; resets the stream both ways
+ */
+#define ZIG_H3_EVENT_REQUEST 1
+#define ZIG_H3_EVENT_BODY 2
+#define ZIG_H3_EVENT_BODY_END 3
+#define ZIG_H3_EVENT_RESET 4
+#define ZIG_H3_EVENT_COMPLETE 5
+#define ZIG_H3_COMMAND_HEAD 1
+#define ZIG_H3_COMMAND_BODY 2
+#define ZIG_H3_COMMAND_TRAILERS 3
+#define ZIG_H3_COMMAND_RESET 4
+#define ZIG_H3_FLAG_FIN 1
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZIG_H3_H */

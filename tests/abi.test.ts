@@ -1,0 +1,58 @@
+// The three descriptions of the C ABI must agree: include/zig_h3.h, the
+// library's dynamic exports, and the TypeScript symbol table (plus the
+// config struct's field order and the status codes).
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { symbols } from "../ts/symbols.ts";
+import { CONFIG_FIELDS } from "../ts/config.ts";
+import { STATS_FIELDS } from "../ts/server.ts";
+import { libraryCandidates, native } from "../ts/loader.ts";
+
+const header = readFileSync(join(import.meta.dir, "..", "include", "zig_h3.h"), "utf8");
+const headerFunctions = [...header.matchAll(/^[a-z][\w\s*]*?\b(zig_h3_\w+)\(/gm)].map((m) => m[1]!).sort();
+
+function libraryExports(): string[] {
+  const path = libraryCandidates().find((p) => Bun.file(p).size > 0)!;
+  const result = Bun.spawnSync(["nm", "-D", "--defined-only", path]);
+  return result.stdout
+    .toString()
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/)[2])
+    .filter((name): name is string => !!name)
+    .sort();
+}
+
+describe("C ABI agreement", () => {
+  test("header, library exports and TS symbol table name the same functions", () => {
+    expect(headerFunctions.length).toBeGreaterThanOrEqual(15);
+    expect(libraryExports()).toEqual(headerFunctions);
+    expect(Object.keys(symbols).sort()).toEqual(headerFunctions);
+  });
+
+  test("the config struct's fields are in the same order in the header and in TS", () => {
+    const body = header.slice(header.indexOf("typedef struct zig_h3_config {"), header.indexOf("} zig_h3_config;"));
+    const fields = [...body.matchAll(/^\s*(?:const char \*|uint64_t |uint32_t )(\w+);/gm)].map((m) => m[1]);
+    expect(fields.slice(0, 2)).toEqual(["struct_size", "abi_version"]);
+    expect(fields.slice(2)).toEqual([...CONFIG_FIELDS]);
+    expect(Number(native().zig_h3_config_size())).toBe((CONFIG_FIELDS.length + 1) * 8);
+  });
+
+  test("every status code in the header has that name in the library", () => {
+    const codes = [...header.matchAll(/^#define (ZIG_H3_(?:OK|ERR_\w+)) (-?\d+)/gm)];
+    expect(codes.length).toBeGreaterThanOrEqual(20);
+    for (const [, name, value] of codes) expect(String(native().zig_h3_status_name(Number(value)))).toBe(name!);
+    expect(String(native().zig_h3_status_name(-999))).toBe("ZIG_H3_ERR_UNKNOWN");
+  });
+
+  test("the stats counters are listed in the same order in the header and in TS", () => {
+    const doc = header.slice(header.indexOf("in this order:") + "in this order:".length, header.indexOf("Returns how many\n * counters exist"));
+    const names = [...doc.matchAll(/([a-z_]+)[,.]/g)].map((m) => m[1]);
+    expect(names).toEqual([...STATS_FIELDS]);
+    expect(native().zig_h3_server_stats(null, null, 0)).toBe(-1);
+  });
+
+  test("version names the library and the pinned quiche", () => {
+    expect(String(native().zig_h3_version())).toBe("zig-quiche-h3/0.1.0 quiche/0.28.0");
+  });
+});
