@@ -11,13 +11,15 @@ export type Native = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
 
 let loaded: Native | undefined;
 
-/** Where the library is looked for, in order: $ZIG_H3_LIB, then this package's build output. */
+/**
+ * Where the library is looked for: $ZIG_H3_LIB when set (and then only
+ * there: an explicit path that does not exist is an error, not a reason to
+ * load some other build), else this package's own build output.
+ */
 export function libraryCandidates(): string[] {
-  const candidates: string[] = [];
   const fromEnv = process.env[LIBRARY_ENV];
-  if (fromEnv) candidates.push(resolve(fromEnv));
-  candidates.push(join(import.meta.dir, "..", "zig-out", "lib", "libzigquicheh3.so"));
-  return candidates;
+  if (fromEnv) return [resolve(fromEnv)];
+  return [join(import.meta.dir, "..", "zig-out", "lib", "libzigquicheh3.so")];
 }
 
 export function native(): Native {

@@ -10,4 +10,5 @@ test {
     _ = @import("queue/record_queue.zig");
     _ = @import("abi/config_c.zig");
     _ = @import("abi/status.zig");
+    _ = @import("ffi/shim.zig");
 }
