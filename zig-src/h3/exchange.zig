@@ -14,6 +14,10 @@ const requests_mod = @import("requests.zig");
 const Request = requests_mod.Request;
 const Outcome = requests_mod.Outcome;
 
+/// Largest BODY command payload the TypeScript side sends; slack for the
+/// buffer cap above.
+const max_body_record_bytes = 256 * 1024;
+
 /// Polls quiche's h3 layer until it has nothing more for this connection.
 pub fn pollConnection(engine: *Engine, conn_slot: u32) void {
     const connection = engine.connections.get(conn_slot);
@@ -220,7 +224,7 @@ fn respondInternal(engine: *Engine, slot: u32, status: u16) void {
     writer.field("content-type", "text/plain");
     const encoded = writer.finish() catch unreachable;
     request.head = engine.allocator.dupe(u8, encoded[wire.header_bytes..]) catch return failRequest(engine, slot);
-    request.body.appendSlice(engine.allocator, reason) catch return failRequest(engine, slot);
+    request.appendBody(engine.allocator, reason) catch return failRequest(engine, slot);
     request.end_requested = true;
     queueOutput(engine, slot);
 }
@@ -256,7 +260,10 @@ pub fn flushOutput(engine: *Engine, conn_slot: u32) void {
             continue;
         };
         switch (writeResponse(engine, slot)) {
-            .blocked, .waiting => index += 1,
+            .blocked, .waiting => {
+                signalDrainIfLow(engine, slot);
+                index += 1;
+            },
             .finished => {
                 _ = connection.output.swapRemove(index);
                 engine.requests.get(slot).in_output_list = false;
@@ -297,6 +304,7 @@ fn writeResponse(engine: *Engine, slot: u32) WriteResult {
         if (written == quiche.h3_err_done or written == quiche.h3_err_stream_blocked) return .blocked;
         if (written < 0) return .failed;
         request.body_offset += @intCast(written);
+        request.sent_body_bytes += @intCast(written);
         if (request.body_offset == request.body.items.len) {
             request.body.clearRetainingCapacity();
             request.body_offset = 0;
@@ -315,6 +323,16 @@ fn writeResponse(engine: *Engine, slot: u32) WriteResult {
     if (written == quiche.h3_err_done or written == quiche.h3_err_stream_blocked) return .blocked;
     if (written < 0) return .failed;
     return .finished;
+}
+
+/// Tells a waiting application it may write more: the library now holds at
+/// most half of max_pending_response_bytes for this response.
+fn signalDrainIfLow(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    if (!request.drain_wanted) return;
+    if (request.pendingBody().len > engine.config.max_pending_response_bytes / 2) return;
+    request.drain_wanted = false;
+    pushControl(engine, .drain, engine.requests.idOf(slot), request.sent_body_bytes);
 }
 
 /// Points engine.response_fields at a u32-counted field block, prefixed by
@@ -390,8 +408,13 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
         },
         .body => {
             if (request.end_requested) return failRequest(engine, slot);
-            request.body.appendSlice(engine.allocator, payload) catch return failRequest(engine, slot);
+            // An application that ignores DRAIN cannot grow this buffer
+            // without bound: past twice the window the response is reset.
+            if (request.pendingBody().len + payload.len > 2 * @as(usize, engine.config.max_pending_response_bytes) + max_body_record_bytes)
+                return failRequest(engine, slot);
+            request.appendBody(engine.allocator, payload) catch return failRequest(engine, slot);
             if (fin) request.end_requested = true;
+            if (header.flags & wire.flag_notify != 0) request.drain_wanted = true;
         },
         .trailers => {
             if (request.end_requested) return failRequest(engine, slot);

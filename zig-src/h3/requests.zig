@@ -29,9 +29,26 @@ pub const Request = struct {
     body_paused: bool = false,
     in_output_list: bool = false,
     received_body_bytes: u64 = 0,
+    /// Response body bytes handed to quiche, reported in DRAIN events.
+    sent_body_bytes: u64 = 0,
+    /// The application waits for a DRAIN event.
+    drain_wanted: bool = false,
 
     pub fn pendingBody(request: *const Request) []const u8 {
         return request.body.items[request.body_offset..];
+    }
+
+    /// Appends response body bytes. The consumed prefix is dropped once it
+    /// is at least half of the buffer, so the buffer stays within twice
+    /// what is pending however long the response streams (amortised O(1)).
+    pub fn appendBody(request: *Request, allocator: std.mem.Allocator, bytes: []const u8) !void {
+        if (request.body_offset > 0 and request.body_offset * 2 >= request.body.items.len) {
+            const pending = request.body.items.len - request.body_offset;
+            std.mem.copyForwards(u8, request.body.items[0..pending], request.body.items[request.body_offset..]);
+            request.body.shrinkRetainingCapacity(pending);
+            request.body_offset = 0;
+        }
+        try request.body.appendSlice(allocator, bytes);
     }
 
     fn freeOwned(request: *Request, allocator: std.mem.Allocator) void {
@@ -115,6 +132,31 @@ pub const RequestTable = struct {
 };
 
 const testing = std.testing;
+
+test "a streamed body buffer stays bounded by what is pending" {
+    var request = Request{};
+    defer request.body.deinit(testing.allocator);
+    var chunk: [1000]u8 = undefined;
+    var round: usize = 0;
+    var expected_next: u8 = 0;
+    var written: u8 = 0;
+    while (round < 10_000) : (round += 1) {
+        for (&chunk) |*b| {
+            b.* = written;
+            written +%= 1;
+        }
+        try request.appendBody(testing.allocator, &chunk);
+        // Consume all but 1500 bytes, as a partially blocked stream would.
+        const pending = request.pendingBody();
+        const consume = pending.len -| 1500;
+        for (pending[0..consume]) |b| {
+            try testing.expectEqual(expected_next, b);
+            expected_next +%= 1;
+        }
+        request.body_offset += consume;
+    }
+    try testing.expect(request.body.items.len <= 2 * (1500 + chunk.len));
+}
 
 test "stale ids stop resolving once a slot is reused" {
     var table = try RequestTable.init(testing.allocator, 2);

@@ -30,6 +30,10 @@ pub const EventKind = enum(u8) {
     /// id = request id; the response was fully handed to QUIC. The id is dead
     /// after this event.
     complete = 5,
+    /// id = request id; payload: u64 response body bytes handed to QUIC so
+    /// far. Sent once after a BODY command flagged `flag_notify`, when the
+    /// library holds no more than half of max_pending_response_bytes.
+    drain = 6,
 };
 
 pub const CommandKind = enum(u8) {
@@ -45,6 +49,9 @@ pub const CommandKind = enum(u8) {
 };
 
 pub const flag_fin: u8 = 1;
+/// On a BODY command: send a DRAIN event once the library's buffer for this
+/// response is at or below its low watermark.
+pub const flag_notify: u8 = 2;
 
 pub const Header = extern struct {
     length: u32,
