@@ -37,7 +37,7 @@ extern "C" {
 #define ZIG_H3_ERR_INVALID_ARGUMENT -1      /* a pointer is NULL or a value out of range */
 #define ZIG_H3_ERR_ABI_MISMATCH -2          /* config struct_size smaller than ABI version 1 */
 #define ZIG_H3_ERR_OUT_OF_MEMORY -3
-#define ZIG_H3_ERR_INVALID_STATE -4         /* e.g. zig_h3_route after start, start twice */
+#define ZIG_H3_ERR_INVALID_STATE -4         /* e.g. start twice, route after stop */
 #define ZIG_H3_ERR_CONFIG_INVALID -5        /* a limit outside its allowed range */
 #define ZIG_H3_ERR_CC_ALGORITHM_INVALID -6  /* cc_algorithm not reno, cubic, bbr2 */
 #define ZIG_H3_ERR_CERT_NOT_FOUND -10
@@ -148,6 +148,26 @@ int zig_h3_server_start(zig_h3_server *server);
  * Errors: INVALID_ARGUMENT. */
 int zig_h3_server_stop(zig_h3_server *server);
 
+/*
+ * Graceful stop, non-blocking: every connection gets GOAWAY, new request
+ * streams are refused (H3_REQUEST_REJECTED), and in-flight requests may
+ * finish until timeout_ms passes. Keep draining events and answering them;
+ * a SHUTDOWN event marks the end, after which zig_h3_server_stop returns at
+ * once. Errors: INVALID_ARGUMENT, INVALID_STATE (not running).
+ */
+int zig_h3_server_shutdown(zig_h3_server *server, uint64_t timeout_ms);
+
+/*
+ * Callback mode: instead of signalling the eventfd, the loop thread calls
+ * doorbell(user) when the event queue goes from empty to non-empty (at most
+ * once per batch). It runs on the loop thread: it must only schedule a
+ * zig_h3_poll elsewhere, never call back into the server. NULL restores the
+ * eventfd. Only before zig_h3_server_start.
+ * Errors: INVALID_ARGUMENT, INVALID_STATE.
+ */
+typedef void (*zig_h3_doorbell_fn)(void *user);
+int zig_h3_server_set_doorbell(zig_h3_server *server, zig_h3_doorbell_fn doorbell, void *user);
+
 /* The bound UDP port (useful with port 0), or INVALID_ARGUMENT. */
 int zig_h3_server_port(const zig_h3_server *server);
 
@@ -160,7 +180,8 @@ int zig_h3_server_event_fd(const zig_h3_server *server);
  * REQUEST events carry. Patterns: exact segments, ":name" for one segment,
  * a final "*" for the rest. First registered wins; a GET route also answers
  * HEAD. Unmatched paths get 404, matched paths with another method 405,
- * from the loop thread. Only before zig_h3_server_start.
+ * from the loop thread. Allowed before and after zig_h3_server_start (not
+ * after stop).
  * Errors: INVALID_ARGUMENT, INVALID_STATE, ROUTE_INVALID, ROUTE_DUPLICATE,
  * TOO_MANY_ROUTES, OUT_OF_MEMORY.
  */
@@ -202,16 +223,24 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *
  * Events (zig_h3_poll); id = request id:
  *   1 REQUEST   u64 conn_id, u64 stream_id, u32 route_id, field block
- *               (pseudo-headers first, as received)
+ *               (pseudo-headers first, as received). A body over
+ *               max_request_body_size ends the request with RESET (the
+ *               client gets STOP_SENDING and, if no response started, 413).
  *   2 BODY      body bytes
  *   3 BODY_END  the request body is complete
  *   4 RESET     u64 HTTP/3 error code; the request ended early; id is dead
  *   5 COMPLETE  the response was fully handed to QUIC; id is dead
+ *   6 DRAIN     u64 response body bytes handed to QUIC so far; sent once
+ *               after a BODY command flagged NOTIFY, when the library holds
+ *               at most max_pending_response_bytes / 2 for the response
+ *   7 SHUTDOWN  id 0; a graceful shutdown finished, the loop is exiting
  *
- * Commands (zig_h3_submit); flags bit 0 = FIN:
+ * Commands (zig_h3_submit); flags bit 0 = FIN, bit 1 = NOTIFY:
  *   1 HEAD      aux = status; field block (lowercase names, no pseudo-
  *               headers); FIN = no body follows
- *   2 BODY      body bytes; FIN = last chunk
+ *   2 BODY      body bytes; FIN = last chunk; NOTIFY = send DRAIN when
+ *               the buffer is low again. A response whose buffer passes
+ *               2 * max_pending_response_bytes + 256 KiB is reset.
  *   3 TRAILERS  field block; ends the response
  *   4 RESET     u64 HTTP/3 error code; resets the stream both ways
  */
@@ -220,11 +249,14 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_EVENT_BODY_END 3
 #define ZIG_H3_EVENT_RESET 4
 #define ZIG_H3_EVENT_COMPLETE 5
+#define ZIG_H3_EVENT_DRAIN 6
+#define ZIG_H3_EVENT_SHUTDOWN 7
 #define ZIG_H3_COMMAND_HEAD 1
 #define ZIG_H3_COMMAND_BODY 2
 #define ZIG_H3_COMMAND_TRAILERS 3
 #define ZIG_H3_COMMAND_RESET 4
 #define ZIG_H3_FLAG_FIN 1
+#define ZIG_H3_FLAG_NOTIFY 2
 
 #ifdef __cplusplus
 }

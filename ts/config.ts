@@ -58,6 +58,8 @@ export type NativeConfig = Partial<Record<ConfigField, string | number | boolean
 export interface MarshalledConfig {
   buffer: Uint8Array;
   keepAlive: Uint8Array[];
+  /** The effective value of a numeric field (a default when not set). */
+  read(field: ConfigField): number;
 }
 
 export function marshalConfig(values: NativeConfig): MarshalledConfig {
@@ -88,5 +90,6 @@ export function marshalConfig(values: NativeConfig): MarshalledConfig {
       view.setBigUint64(offset, BigInt(number), true);
     }
   });
-  return { buffer, keepAlive };
+  const read = (field: ConfigField) => Number(view.getBigUint64((CONFIG_FIELDS.indexOf(field) + 1) * 8, true));
+  return { buffer, keepAlive, read };
 }

@@ -1,21 +1,33 @@
 // The Server: owns one native server handle, the JS side of its queues, and
-// the request state for every request the loop thread handed over.
+// the state of every request the loop thread handed over.
 //
 // Threading: this object lives on the JS thread and never touches loop
 // memory. Events are copied out by zig_h3_poll into #eventBuffer (ours);
-// commands are copied in by zig_h3_submit. Request ids stay meaningful
-// until a COMPLETE or RESET event, after which the library ignores them.
-import { ptr } from "bun:ffi";
+// commands are copied in by zig_h3_submit. A request id stays meaningful
+// until its COMPLETE or RESET event; after that the library ignores it.
+import { JSCallback, ptr } from "bun:ffi";
 import { native, type Native } from "./loader.ts";
 import { check, ZigH3Error } from "./errors.ts";
 import { marshalConfig, type NativeConfig } from "./config.ts";
 import { resolvePem, type PemSource } from "./tls.ts";
 import { CommandBatch, CommandKind, EventKind, HEADER_BYTES, decodeRequest, padded, type Field, type RequestEvent } from "./wire.ts";
-import { paramExtractor, validateMethod, validatePattern, type CompiledRoute } from "./routes.ts";
+import { paramExtractor, validateMethod, validatePattern } from "./routes.ts";
+import { ResponseWriter, type Outbox } from "./response-writer.ts";
+import { sendResponse, toWebRequest, type H3Request, type IncomingRequest } from "./web.ts";
 
-export type H3Request = Request & { readonly params: Record<string, string> };
 export type Handler = (request: H3Request, server: Server) => Response | Promise<Response>;
+export type RawHandler = (request: IncomingRequest, response: ResponseWriter) => void | Promise<void>;
 export type RouteValue = Handler | Partial<Record<string, Handler>>;
+
+/**
+ * How the server learns that the loop thread has events for JS.
+ * - "poll" (default): the loop signals an eventfd that the Server reads
+ *   through Bun's own I/O, then drains. No foreign thread calls into JS.
+ * - "callback": the loop calls a `threadsafe` JSCallback, which Bun
+ *   schedules on the JS thread, then drains.
+ * - "manual": nothing is automatic; call `server.poll()` from your loop.
+ */
+export type EventMode = "poll" | "callback" | "manual";
 
 export interface ServeOptions {
   /** UDP port; 0 picks a free one (read it back from `server.port`). Default 4433. */
@@ -29,41 +41,68 @@ export interface ServeOptions {
   fetch?: Handler;
   /** Called when a handler throws or rejects; may return the response to send (else 500). */
   error?: (error: unknown) => Response | void | Promise<Response | void>;
+  /** Default "poll". */
+  mode?: EventMode;
+  /** A handler that has not produced its response head after this long gets a 504; 0 = never. Default 30000. */
+  handlerTimeoutMs?: number;
   /** Library limits and transport settings, by their zig_h3_config names. */
   limits?: NativeConfig;
 }
 
-const EVENT_BUFFER_BYTES = 1 << 20;
-const MAX_BODY_RECORD_BYTES = 64 * 1024;
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
-
-interface InFlight {
-  event: RequestEvent;
-  body?: ReadableStreamDefaultController<Uint8Array>;
-  abort: AbortController;
-  isHead: boolean;
+export interface StopOptions {
+  /** Send GOAWAY, refuse new requests and let in-flight ones finish. Default false. */
+  graceful?: boolean;
+  /** How long in-flight requests may take when graceful. Default 10000. */
+  timeoutMs?: number;
 }
 
-export class Server {
+const EVENT_BUFFER_BYTES = 1 << 20;
+const H3_INTERNAL_ERROR = 0x102n;
+
+interface Route {
+  id: number;
+  web?: Handler;
+  raw?: RawHandler;
+  params: (path: string) => Record<string, string>;
+}
+
+interface Live {
+  writer: ResponseWriter;
+  body?: ReadableStreamDefaultController<Uint8Array>;
+  abort: AbortController;
+  timer?: Timer;
+}
+
+export class Server implements Outbox {
   #lib: Native;
   #handle: number | null;
-  #routes: CompiledRoute<Handler>[] = [];
+  #routes: Route[] = [];
   #errorHook: ServeOptions["error"];
-  #inFlight = new Map<bigint, InFlight>();
+  #handlerTimeoutMs: number;
+  #window: number;
+  #live = new Map<bigint, Live>();
   #eventBuffer = new Uint8Array(EVENT_BUFFER_BYTES);
   #eventView = new DataView(this.#eventBuffer.buffer);
   #commands = new CommandBatch();
   #flushScheduled = false;
+  #retryTimer: Timer | null = null;
   #doorbell: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #callback: JSCallback | null = null;
+  #shutdownDone: (() => void) | null = null;
   #stopped: Promise<void> | null = null;
   readonly port: number;
   readonly hostname: string;
+  readonly mode: EventMode;
 
   constructor(options: ServeOptions) {
     if (!options || typeof options !== "object") throw new TypeError("serve() needs an options object");
     if (!options.tls) throw new TypeError("serve() needs tls: { cert, key }");
     const port = options.port ?? 4433;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`port must be an integer 0..65535, got ${port}`);
+    this.mode = options.mode ?? "poll";
+    if (!["poll", "callback", "manual"].includes(this.mode)) throw new TypeError(`mode must be "poll", "callback" or "manual", got ${JSON.stringify(this.mode)}`);
+    this.#handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000;
+    if (!Number.isInteger(this.#handlerTimeoutMs) || this.#handlerTimeoutMs < 0) throw new TypeError("handlerTimeoutMs must be a non-negative integer");
     this.hostname = options.hostname ?? "127.0.0.1";
     this.#errorHook = options.error;
     this.#lib = native();
@@ -71,9 +110,9 @@ export class Server {
     const pem = resolvePem(options.tls.cert, options.tls.key);
     try {
       const config = marshalConfig({ ...options.limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: this.hostname, port });
+      this.#window = config.read("max_pending_response_bytes");
       const out = new BigUint64Array(1);
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
-      config.keepAlive.length = 0;
       check(status, describeNewFailure(status, pem.certPath, pem.keyPath, this.hostname, port));
       this.#handle = Number(out[0]);
     } finally {
@@ -83,14 +122,19 @@ export class Server {
 
     try {
       for (const [pattern, value] of Object.entries(options.routes ?? {})) this.#addRoutes(pattern, value);
-      if (options.fetch) this.#addRoute("*", "/*", options.fetch);
+      if (options.fetch) this.#addRoute("*", "/*", { web: options.fetch });
+      if (this.mode === "callback") {
+        this.#callback = new JSCallback(() => this.poll(), { args: [], returns: "void", threadsafe: true });
+        check(this.#lib.zig_h3_server_set_doorbell(this.#handle, this.#callback.ptr, null), "zig_h3_server_set_doorbell");
+      }
       check(this.#lib.zig_h3_server_start(this.#handle), "zig_h3_server_start");
     } catch (error) {
       this.#lib.zig_h3_server_free(this.#handle);
       this.#handle = null;
+      this.#callback?.close();
       throw error;
     }
-    this.#listen();
+    if (this.mode === "poll") this.#listen();
   }
 
   get url(): URL {
@@ -98,27 +142,37 @@ export class Server {
     return new URL(`https://${host}:${this.port}/`);
   }
 
+  /**
+   * Adds a low-level route, also while the server runs: the handler gets the
+   * request and a ResponseWriter (`res.status()`, `res.header()`,
+   * `await res.write()`, `res.end()`, `res.trailers()`).
+   */
+  route(method: string, pattern: string, handler: RawHandler): this {
+    if (typeof handler !== "function") throw new TypeError("route() handler must be a function");
+    this.#addRoute(validateMethod(method), validatePattern(pattern), { raw: handler });
+    return this;
+  }
+
   #addRoutes(pattern: string, value: RouteValue) {
     validatePattern(pattern);
-    if (typeof value === "function") return this.#addRoute("*", pattern, value);
+    if (typeof value === "function") return this.#addRoute("*", pattern, { web: value });
     if (!value || typeof value !== "object") throw new TypeError(`route ${pattern} must be a handler or an object of method handlers`);
     for (const [method, handler] of Object.entries(value)) {
       if (typeof handler !== "function") throw new TypeError(`route ${method} ${pattern} must be a function`);
-      this.#addRoute(method, pattern, handler);
+      this.#addRoute(validateMethod(method), pattern, { web: handler });
     }
   }
 
-  #addRoute(method: string, pattern: string, handler: Handler) {
-    validateMethod(method);
+  #addRoute(method: string, pattern: string, handlers: Pick<Route, "web" | "raw">) {
+    if (this.#handle === null) throw new ZigH3Error(-4, `route ${method} ${pattern}`);
     const id = this.#routes.length;
     check(this.#lib.zig_h3_route(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id), `route ${method} ${pattern}`);
-    this.#routes.push({ id, method, pattern, handler, params: paramExtractor(pattern) });
+    this.#routes.push({ id, ...handlers, params: paramExtractor(pattern) });
   }
 
   /** Waits on the library's eventfd doorbell through Bun's own I/O. */
   #listen() {
-    const fd = this.#lib.zig_h3_server_event_fd(this.#handle);
-    const reader = Bun.file(fd).stream().getReader();
+    const reader = Bun.file(this.#lib.zig_h3_server_event_fd(this.#handle)).stream().getReader();
     this.#doorbell = reader;
     const pump = async () => {
       while (this.#handle !== null) {
@@ -132,59 +186,60 @@ export class Server {
 
   /**
    * Drains every queued event and dispatches it; returns how many were
-   * handled. Called for you when the doorbell rings; call it yourself to
-   * drive the server from your own loop.
+   * handled. Called for you in "poll" and "callback" modes; call it from
+   * your own loop in "manual" mode.
    */
   poll(): number {
     if (this.#handle === null) return 0;
     let handled = 0;
     while (true) {
-      const bytes = this.#lib.zig_h3_poll(this.#handle, ptr(this.#eventBuffer), this.#eventBuffer.length);
-      check(bytes, "zig_h3_poll");
+      const bytes = check(this.#lib.zig_h3_poll(this.#handle, ptr(this.#eventBuffer), this.#eventBuffer.length), "zig_h3_poll");
       if (bytes === 0) break;
-      let offset = 0;
-      while (offset < bytes) {
+      for (let offset = 0; offset < bytes; handled++) {
         const length = this.#eventView.getUint32(offset, true);
         this.#dispatch(offset, length);
         offset += padded(length);
-        handled++;
       }
     }
+    if (this.#commands.length > 0) this.#flush();
     return handled;
   }
 
   #dispatch(offset: number, length: number) {
     const view = this.#eventView;
-    const kind = view.getUint8(offset + 4);
     const id = view.getBigUint64(offset + 8, true);
-    switch (kind) {
+    switch (view.getUint8(offset + 4)) {
       case EventKind.request:
         return this.#onRequest(decodeRequest(view, this.#eventBuffer, offset, id));
-      case EventKind.body: {
-        // The event buffer is reused on the next poll: the chunk is copied.
-        const chunk = this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length);
-        this.#inFlight.get(id)?.body?.enqueue(chunk);
-        return;
-      }
+      case EventKind.body:
+        // The event buffer is reused by the next poll, so the chunk is copied.
+        return this.#live.get(id)?.body?.enqueue(this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length));
       case EventKind.bodyEnd: {
-        const state = this.#inFlight.get(id);
-        state?.body?.close();
-        if (state) state.body = undefined;
+        const live = this.#live.get(id);
+        live?.body?.close();
+        if (live) live.body = undefined;
         return;
       }
-      case EventKind.reset: {
-        const state = this.#inFlight.get(id);
-        if (!state) return;
-        this.#inFlight.delete(id);
-        const reason = new DOMException("The client reset the request stream", "AbortError");
-        state.body?.error(reason);
-        state.abort.abort(reason);
-        return;
-      }
+      case EventKind.drain:
+        return this.#live.get(id)?.writer._onDrain(Number(view.getBigUint64(offset + HEADER_BYTES, true)));
       case EventKind.complete:
-        this.#inFlight.delete(id);
-        return;
+        return this.#end(id, null);
+      case EventKind.reset:
+        return this.#end(id, new DOMException("The request stream was reset", "AbortError"));
+      case EventKind.shutdown:
+        return this.#shutdownDone?.();
     }
+  }
+
+  #end(id: bigint, error: DOMException | null) {
+    const live = this.#live.get(id);
+    if (!live) return;
+    this.#live.delete(id);
+    clearTimeout(live.timer);
+    if (error === null) return live.writer._onComplete();
+    live.body?.error(error);
+    live.abort.abort(error);
+    live.writer._onReset(error);
   }
 
   #onRequest(event: RequestEvent) {
@@ -199,64 +254,86 @@ export class Server {
       else if (name === ":authority") authority = value;
       else if (name[0] !== ":") headers.append(name, value);
     }
-    const state: InFlight = { event, abort: new AbortController(), isHead: method === "HEAD" };
-    this.#inFlight.set(event.id, state);
-    const hasBody = method !== "GET" && method !== "HEAD";
-    const body = hasBody
-      ? new ReadableStream<Uint8Array>({ start: (controller) => void (state.body = controller) })
-      : null;
-    const request = new Request(`https://${authority}${path}`, { method, headers, body, signal: state.abort.signal }) as H3Request;
-    Object.defineProperty(request, "params", { value: route ? route.params(path) : {}, enumerable: true });
-    this.#run(state, route?.handler, request);
+    const live: Live = { writer: new ResponseWriter(event.id, this, this.#window), abort: new AbortController() };
+    this.#live.set(event.id, live);
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (live.body = controller) });
+    const incoming: IncomingRequest = {
+      method,
+      path,
+      url: `https://${authority}${path}`,
+      headers,
+      params: route ? route.params(path) : {},
+      body,
+      signal: live.abort.signal,
+      connectionId: event.connectionId,
+      streamId: event.streamId,
+    };
+    if (this.#handlerTimeoutMs > 0) live.timer = setTimeout(() => this.#timedOut(live), this.#handlerTimeoutMs);
+    if (route?.raw) return void this.#runRaw(live, route.raw, incoming);
+    void this.#runWeb(live, route?.web, incoming);
   }
 
-  async #run(state: InFlight, handler: Handler | undefined, request: H3Request) {
+  #timedOut(live: Live) {
+    if (live.writer.headersSent || live.writer.ended) return;
+    live.writer.status(504).header("content-type", "text/plain").end("Gateway Timeout\n");
+  }
+
+  async #runRaw(live: Live, handler: RawHandler, incoming: IncomingRequest) {
+    try {
+      await handler(incoming, live.writer);
+    } catch (error) {
+      await this.#failed(live, error);
+    }
+  }
+
+  async #runWeb(live: Live, handler: Handler | undefined, incoming: IncomingRequest) {
     let response: Response;
     try {
-      if (!handler) throw new Error("no handler for route");
-      response = await handler(request, this);
-      if (!(response instanceof Response)) throw new TypeError("handler must return a Response");
+      if (!handler) throw new Error(`no handler for ${incoming.method} ${incoming.path}`);
+      response = await handler(toWebRequest(incoming), this);
+      if (!(response instanceof Response)) throw new TypeError("a handler must return a Response");
     } catch (error) {
-      response = await this.#handlerFailed(error);
+      return this.#failed(live, error);
     }
-    if (!this.#inFlight.has(state.event.id)) return;
-    await this.#send(state, response);
+    if (live.writer.headersSent || live.writer.ended) return;
+    try {
+      await sendResponse(live.writer, response, incoming.method === "HEAD");
+    } catch (error) {
+      if (!live.writer.ended) await this.#failed(live, error);
+    }
   }
 
-  async #handlerFailed(error: unknown): Promise<Response> {
+  /** A handler failed: 500 (or the error hook's Response) if nothing was sent yet, else a stream reset. */
+  async #failed(live: Live, error: unknown) {
+    let replacement: Response | void = undefined;
     try {
-      const replacement = await this.#errorHook?.(error);
-      if (replacement instanceof Response) return replacement;
+      replacement = await this.#errorHook?.(error);
     } catch {
-      // The error hook failing must not take the server down either.
+      // A failing error hook must not take the server down either.
     }
-    return new Response("Internal Server Error\n", { status: 500, headers: { "content-type": "text/plain" } });
+    if (live.writer.ended) return;
+    if (live.writer.headersSent) return live.writer.reset(H3_INTERNAL_ERROR);
+    if (replacement instanceof Response) {
+      return sendResponse(live.writer, replacement, false).catch(() => live.writer.reset(H3_INTERNAL_ERROR));
+    }
+    live.writer.status(500).header("content-type", "text/plain").end("Internal Server Error\n");
   }
 
-  async #send(state: InFlight, response: Response) {
-    const id = state.event.id;
-    const fields: Field[] = [];
-    response.headers.forEach((value, name) => {
-      if (!HOP_BY_HOP.has(name)) fields.push([name, value]);
-    });
-    let body = new Uint8Array(0);
-    try {
-      if (response.body && !state.isHead) body = new Uint8Array(await response.arrayBuffer());
-    } catch (error) {
-      return this.#reset(id);
-    }
-    if (!this.#inFlight.has(id)) return;
-    if (!response.headers.has("content-length") && !state.isHead) fields.push(["content-length", String(body.length)]);
-    this.#commands.fields(CommandKind.head, id, response.status, fields, body.length === 0);
-    for (let at = 0; at < body.length; at += MAX_BODY_RECORD_BYTES) {
-      const end = Math.min(at + MAX_BODY_RECORD_BYTES, body.length);
-      this.#commands.body(id, body.subarray(at, end), end === body.length);
-    }
+  // Outbox: commands are batched and submitted once per microtask.
+  head(id: bigint, status: number, fields: Field[], fin: boolean) {
+    this.#commands.fields(CommandKind.head, id, status, fields, fin);
     this.#scheduleFlush();
   }
-
-  #reset(id: bigint) {
-    this.#commands.reset(id, 0x102n);
+  body(id: bigint, chunk: Uint8Array, fin: boolean, notify: boolean) {
+    this.#commands.body(id, chunk, fin, notify);
+    this.#scheduleFlush();
+  }
+  trailers(id: bigint, fields: Field[]) {
+    this.#commands.fields(CommandKind.trailers, id, 0, fields, true);
+    this.#scheduleFlush();
+  }
+  reset(id: bigint, code: bigint) {
+    this.#commands.reset(id, code);
     this.#scheduleFlush();
   }
 
@@ -266,43 +343,71 @@ export class Server {
     queueMicrotask(() => this.#flush());
   }
 
-  /** One zig_h3_submit per batch; what the queue could not take is retried. */
+  /** One zig_h3_submit per batch; what a full queue could not take is retried shortly. */
   #flush() {
     this.#flushScheduled = false;
     if (this.#handle === null || this.#commands.length === 0) return;
     const taken = check(this.#lib.zig_h3_submit(this.#handle, ptr(this.#commands.view()), this.#commands.length), "zig_h3_submit");
     this.#commands.consume(taken);
-    if (this.#commands.length > 0) setTimeout(() => this.#scheduleFlush(), 1);
+    if (this.#commands.length > 0 && this.#retryTimer === null) {
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = null;
+        this.#flush();
+      }, 1);
+    }
   }
 
-  /** Library counters, by name. */
-  stats(): Record<string, number> {
-    if (this.#handle === null) return {};
-    const values = new BigUint64Array(64);
-    const count = this.#lib.zig_h3_server_stats(this.#handle, ptr(values), values.length);
-    const result: Record<string, number> = {};
-    STATS_FIELDS.slice(0, count).forEach((name, i) => (result[name] = Number(values[i])));
+  /** Library counters, by name (see STATS_FIELDS). */
+  stats(): Record<(typeof STATS_FIELDS)[number], number> {
+    const result = Object.fromEntries(STATS_FIELDS.map((name) => [name, 0])) as Record<(typeof STATS_FIELDS)[number], number>;
+    if (this.#handle === null) return result;
+    const values = new BigUint64Array(STATS_FIELDS.length);
+    this.#lib.zig_h3_server_stats(this.#handle, ptr(values), values.length);
+    STATS_FIELDS.forEach((name, i) => (result[name] = Number(values[i])));
     return result;
   }
 
+  /** Requests whose handlers have not finished. */
+  get pendingRequests(): number {
+    return this.#live.size;
+  }
+
   /**
-   * Stops the server: every connection is closed, in-flight requests see
-   * their signal abort, and the native handle is freed. Idempotent.
+   * Stops the server. Immediate by default: connections are closed and
+   * in-flight requests abort. `stop(true)` or `{ graceful: true }` sends
+   * GOAWAY, refuses new requests and lets in-flight ones finish within
+   * `timeoutMs` first. Idempotent; later calls return the first call's promise.
    */
-  stop(): Promise<void> {
-    this.#stopped ??= this.#stop();
+  stop(options: boolean | StopOptions = {}): Promise<void> {
+    const { graceful = false, timeoutMs = 10_000 } = typeof options === "boolean" ? { graceful: options } : options;
+    this.#stopped ??= this.#stop(graceful, timeoutMs);
     return this.#stopped;
   }
 
-  async #stop() {
+  async #stop(graceful: boolean, timeoutMs: number) {
     const handle = this.#handle;
     if (handle === null) return;
     this.#flush();
+    if (graceful) {
+      const done = new Promise<void>((resolve) => (this.#shutdownDone = resolve));
+      check(this.#lib.zig_h3_server_shutdown(handle, timeoutMs), "zig_h3_server_shutdown");
+      // In manual mode nobody else drains while we wait.
+      const pump = this.mode === "manual" ? setInterval(() => this.poll(), 1) : null;
+      await done;
+      if (pump) clearInterval(pump);
+    }
     await this.#doorbell?.cancel().catch(() => {});
     check(this.#lib.zig_h3_server_stop(handle), "zig_h3_server_stop");
-    this.poll();
+    this.poll(); // The RESET events of requests cut short.
     this.#handle = null;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
     check(this.#lib.zig_h3_server_free(handle), "zig_h3_server_free");
+    if (this.#callback) {
+      // The loop thread is joined, so no call can start; let any call Bun
+      // already queued run (as a no-op) before the trampoline is freed.
+      await Bun.sleep(0);
+      this.#callback.close();
+    }
   }
 
   async [Symbol.asyncDispose]() {
@@ -340,5 +445,3 @@ function describeNewFailure(status: number, cert: string, key: string, host: str
 export function serve(options: ServeOptions): Server {
   return new Server(options);
 }
-
-export { ZigH3Error };

@@ -4,8 +4,9 @@
 
 export const HEADER_BYTES = 16;
 export const FLAG_FIN = 1;
+export const FLAG_NOTIFY = 2;
 
-export const EventKind = { request: 1, body: 2, bodyEnd: 3, reset: 4, complete: 5 } as const;
+export const EventKind = { request: 1, body: 2, bodyEnd: 3, reset: 4, complete: 5, drain: 6, shutdown: 7 } as const;
 export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4 } as const;
 
 const encoder = new TextEncoder();
@@ -102,10 +103,10 @@ export class CommandBatch {
     }
   }
 
-  body(id: bigint, chunk: Uint8Array, fin: boolean) {
+  body(id: bigint, chunk: Uint8Array, fin: boolean, notify = false) {
     const size = HEADER_BYTES + chunk.length;
     const at = this.#reserve(size);
-    this.#header(at, size, CommandKind.body, fin ? FLAG_FIN : 0, 0, id);
+    this.#header(at, size, CommandKind.body, (fin ? FLAG_FIN : 0) | (notify ? FLAG_NOTIFY : 0), 0, id);
     this.#bytes.set(chunk, at + HEADER_BYTES);
   }
 

@@ -46,6 +46,11 @@ pub const Server = struct {
     poller: Poller,
     doorbell_fd: i32,
     router: Router = .{},
+    /// Routes may be added while the loop runs; the loop takes this lock
+    /// only around one match.
+    router_mutex: std.Thread.Mutex = .{},
+    doorbell_callback: ?Engine.Doorbell = null,
+    shutdown_deadline_ns: std.atomic.Value(u64) = .init(0),
     events: RecordQueue,
     commands: RecordQueue,
     stats: Stats = .{},
@@ -104,6 +109,9 @@ pub const Server = struct {
             .doorbell_fd = server.doorbell_fd,
             .stop_requested = &server.stop_requested,
             .stats = &server.stats,
+            .router_mutex = &server.router_mutex,
+            .doorbell_callback = &server.doorbell_callback,
+            .shutdown_deadline_ns = &server.shutdown_deadline_ns,
         });
         return server;
     }
@@ -129,11 +137,29 @@ pub const Server = struct {
         return server.socket.local.getPort();
     }
 
-    /// Routes are fixed once the loop runs: the router is read by the loop
-    /// thread without a lock.
+    /// Routes may be added before or while the loop runs.
     pub fn addRoute(server: *Server, method: []const u8, pattern: []const u8, route_id: u32) !void {
-        if (server.state != .created) return error.InvalidState;
+        if (server.state == .stopped) return error.InvalidState;
+        server.router_mutex.lock();
+        defer server.router_mutex.unlock();
         try server.router.add(server.allocator, method, pattern, route_id);
+    }
+
+    /// Callback mode: the loop calls `doorbell` instead of signalling the
+    /// eventfd. Only before start, so the loop reads it without a lock.
+    pub fn setDoorbell(server: *Server, doorbell: ?Engine.Doorbell) !void {
+        if (server.state != .created) return error.InvalidState;
+        server.doorbell_callback = doorbell;
+    }
+
+    /// Asks the loop to drain gracefully within `timeout_ms` and returns at
+    /// once; the loop announces the end with a SHUTDOWN event, after which
+    /// `stop` joins it without delay.
+    pub fn shutdown(server: *Server, timeout_ms: u64) !void {
+        if (server.state != .running) return error.InvalidState;
+        const deadline = @import("quic/engine.zig").nowNs() +| timeout_ms *| std.time.ns_per_ms;
+        server.shutdown_deadline_ns.store(@max(deadline, 1), .release);
+        server.poller.wake();
     }
 
     pub fn start(server: *Server) !void {

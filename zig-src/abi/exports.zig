@@ -81,6 +81,19 @@ export fn zig_h3_server_stop(server: ?*Server) callconv(.c) c_int {
     return Status.ok.code();
 }
 
+export fn zig_h3_server_shutdown(server: ?*Server, timeout_ms: u64) callconv(.c) c_int {
+    const s = server orelse return Status.invalid_argument.code();
+    s.shutdown(timeout_ms) catch return Status.invalid_state.code();
+    return Status.ok.code();
+}
+
+export fn zig_h3_server_set_doorbell(server: ?*Server, function: ?*const fn (?*anyopaque) callconv(.c) void, user: ?*anyopaque) callconv(.c) c_int {
+    const s = server orelse return Status.invalid_argument.code();
+    const doorbell: ?@import("../quic/engine.zig").Engine.Doorbell = if (function) |f| .{ .function = f, .user = user } else null;
+    s.setDoorbell(doorbell) catch return Status.invalid_state.code();
+    return Status.ok.code();
+}
+
 export fn zig_h3_server_port(server: ?*const Server) callconv(.c) c_int {
     const s = server orelse return Status.invalid_argument.code();
     return s.port();

@@ -47,6 +47,13 @@ fn onHeaders(engine: *Engine, conn_slot: u32, stream_id: u64, event: *quiche.H3E
     // it is accepted and, for now, not forwarded.
     if (connection.streams.contains(stream_id)) return;
     engine.stats.requests_received.inc();
+    connection.max_stream_id_seen = @max(connection.max_stream_id_seen, stream_id);
+    if (engine.draining) {
+        engine.stats.requests_rejected.inc();
+        return refuseStream(engine, conn_slot, stream_id);
+    }
+    const over_connection_cap = engine.config.max_active_requests_per_conn > 0 and
+        connection.streams.count() >= engine.config.max_active_requests_per_conn;
     const slot = engine.requests.acquire(conn_slot, stream_id) orelse {
         engine.stats.requests_rejected.inc();
         refuseStream(engine, conn_slot, stream_id);
@@ -71,8 +78,13 @@ fn onHeaders(engine: *Engine, conn_slot: u32, stream_id: u64, event: *quiche.H3E
     });
     _ = quiche.quiche_h3_event_for_each_header(event, collectField, &head);
     if (head.finish()) |rejection| return respondInternal(engine, slot, rejection.status());
+    if (over_connection_cap) return respondInternal(engine, slot, 503);
+    if ((head.content_length orelse 0) > config.max_request_body_size) return respondInternal(engine, slot, 413);
 
-    const route_id = switch (engine.router.match(head.method.?, head.path orelse "")) {
+    engine.router_mutex.lock();
+    const match = engine.router.match(head.method.?, head.path orelse "");
+    engine.router_mutex.unlock();
+    const route_id = switch (match) {
         .found => |id| id,
         .not_found => return respondInternal(engine, slot, 404),
         .method_not_allowed => return respondInternal(engine, slot, 405),
@@ -134,6 +146,7 @@ fn readBody(engine: *Engine, slot: u32) void {
         if (received <= 0) return;
         writer.len += @intCast(received);
         request.received_body_bytes += @intCast(received);
+        if (request.received_body_bytes > engine.config.max_request_body_size) return rejectOversizedBody(engine, slot);
         const pushed = pushRecord(engine, writer.finish() catch unreachable) catch unreachable; // room was checked.
         _ = pushed;
     }
@@ -157,6 +170,27 @@ pub fn resumePausedBodies(engine: *Engine) void {
         readBody(engine, slot);
         engine.markDirty(request.conn_slot);
     }
+}
+
+/// The body passed max_request_body_size: the application is told the
+/// request is gone (RESET), the client is told to stop sending
+/// (STOP_SENDING), and, if no response has started, it gets a 413.
+fn rejectOversizedBody(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    pushControl(engine, .reset, engine.requests.idOf(slot), quiche.h3_request_cancelled);
+    request.visible_to_app = false;
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, quiche.h3_request_cancelled);
+    request.request_finished = true;
+    if (request.head_sent) return failRequest(engine, slot);
+    if (request.head) |head| engine.allocator.free(head);
+    request.head = null;
+    if (request.trailers) |trailers| engine.allocator.free(trailers);
+    request.trailers = null;
+    request.body.clearRetainingCapacity();
+    request.body_offset = 0;
+    request.end_requested = false;
+    respondInternal(engine, slot, 413);
 }
 
 fn onFinished(engine: *Engine, conn_slot: u32, stream_id: u64) void {
@@ -211,6 +245,7 @@ fn respondInternal(engine: *Engine, slot: u32, status: u16) void {
         400 => "Bad Request\n",
         404 => "Not Found\n",
         405 => "Method Not Allowed\n",
+        413 => "Content Too Large\n",
         414 => "URI Too Long\n",
         431 => "Request Header Fields Too Large\n",
         503 => "Service Unavailable\n",
@@ -431,6 +466,22 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
         },
     }
     queueOutput(engine, slot);
+}
+
+/// Starts a graceful shutdown: GOAWAY on every connection, naming the
+/// first request stream that will not be processed.
+pub fn sendGoaways(engine: *Engine) void {
+    for (engine.connections.slots, 0..) |*maybe, slot| {
+        const connection = if (maybe.*) |*c| c else continue;
+        const h3_conn = connection.h3_conn orelse continue;
+        const next_id = if (connection.streams.count() == 0 and connection.max_stream_id_seen == 0) 0 else connection.max_stream_id_seen + 4;
+        _ = quiche.quiche_h3_send_goaway(h3_conn, connection.quiche_conn, next_id);
+        engine.markDirty(@intCast(slot));
+    }
+}
+
+pub fn announceShutdown(engine: *Engine) void {
+    pushControl(engine, .shutdown, 0, null);
 }
 
 /// Data records (request heads, body chunks) leave room for control records.

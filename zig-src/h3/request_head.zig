@@ -54,6 +54,8 @@ pub const RequestHead = struct {
     scheme: ?[]const u8 = null,
     authority: ?[]const u8 = null,
     protocol: ?[]const u8 = null,
+    /// Declared body length, when a valid content-length was sent.
+    content_length: ?u64 = null,
 
     pub fn init(buffer: []u8, request_id: u64, conn_id: u64, stream_id: u64, limits: Limits) RequestHead {
         var writer = wire.RecordWriter.init(buffer, @intFromEnum(wire.EventKind.request), 0, 0, request_id);
@@ -88,7 +90,12 @@ pub const RequestHead = struct {
             return;
         }
         const stored_value = head.writer.buffer[start..][0..value.len];
-        if (name[0] == ':') head.addPseudo(name, stored_value) else head.seen_regular_field = true;
+        if (name[0] == ':') {
+            head.addPseudo(name, stored_value);
+        } else {
+            head.seen_regular_field = true;
+            if (std.mem.eql(u8, name, "content-length")) head.content_length = std.fmt.parseInt(u64, value, 10) catch null;
+        }
     }
 
     fn addPseudo(head: *RequestHead, name: []const u8, value: []const u8) void {
@@ -229,6 +236,17 @@ test "malformed heads are 400" {
     try testing.expectEqual(Rejection.malformed, collect(&buffer, &(base ++ [_][2][]const u8{.{ "x", "a\x00b" }})).?);
     try testing.expectEqual(Rejection.malformed, collect(&buffer, &[_][2][]const u8{ .{ ":method", "GET" }, .{ "x", "1" }, .{ ":scheme", "https" }, .{ ":path", "/" } }).?);
     try testing.expectEqual(Rejection.malformed, collect(&buffer, &[_][2][]const u8{ .{ ":method", "GET" }, .{ ":scheme", "https" }, .{ ":path", "nope" } }).?);
+}
+
+test "content-length is captured" {
+    var buffer: [1024]u8 = undefined;
+    var head = RequestHead.init(&buffer, 1, 2, 3, test_limits);
+    head.add(":method", "POST");
+    head.add(":scheme", "https");
+    head.add(":path", "/up");
+    head.add("content-length", "12345");
+    try testing.expect(head.finish() == null);
+    try testing.expectEqual(@as(?u64, 12345), head.content_length);
 }
 
 test "CONNECT forms" {

@@ -34,6 +34,9 @@ pub const EventKind = enum(u8) {
     /// far. Sent once after a BODY command flagged `flag_notify`, when the
     /// library holds no more than half of max_pending_response_bytes.
     drain = 6,
+    /// id = 0; a graceful shutdown finished (every request ended or the
+    /// deadline passed) and the loop thread is exiting.
+    shutdown = 7,
 };
 
 pub const CommandKind = enum(u8) {

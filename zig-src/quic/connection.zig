@@ -21,6 +21,8 @@ pub const Connection = struct {
     /// Ids of requests with response bytes waiting for stream capacity.
     output: std.ArrayListUnmanaged(u64) = .empty,
     dirty: bool = false,
+    /// Highest request stream id received, for GOAWAY.
+    max_stream_id_seen: u64 = 0,
 
     pub fn deinit(connection: *Connection, allocator: std.mem.Allocator) void {
         if (connection.h3_conn) |h3_conn| quiche.quiche_h3_conn_free(h3_conn);

@@ -46,6 +46,12 @@ pub const Engine = struct {
     doorbell_fd: i32,
     stop_requested: *std.atomic.Value(bool),
     stats: *Stats,
+    router_mutex: *std.Thread.Mutex,
+    doorbell_callback: *const ?Doorbell,
+    /// Set (non-zero, ns on the monotonic clock) by a graceful shutdown
+    /// request; read by the loop each iteration.
+    shutdown_deadline_ns: *std.atomic.Value(u64),
+    draining: bool = false,
 
     connections: ConnectionPool,
     cids: CidTable,
@@ -78,6 +84,17 @@ pub const Engine = struct {
         doorbell_fd: i32,
         stop_requested: *std.atomic.Value(bool),
         stats: *Stats,
+        router_mutex: *std.Thread.Mutex,
+        doorbell_callback: *const ?Doorbell,
+        shutdown_deadline_ns: *std.atomic.Value(u64),
+    };
+
+    /// A C function the loop calls instead of signalling the eventfd when
+    /// the event queue goes from empty to non-empty (callback mode). It runs
+    /// on the loop thread and must only schedule work, never call back in.
+    pub const Doorbell = struct {
+        function: *const fn (?*anyopaque) callconv(.c) void,
+        user: ?*anyopaque,
     };
 
     pub const PendingControl = struct { kind: @import("../queue/wire.zig").EventKind, id: u64, error_code: ?u64 };
@@ -93,6 +110,7 @@ pub const Engine = struct {
         inline for (@typeInfo(Deps).@"struct".fields) |field| @field(engine, field.name) = @field(deps, field.name);
         engine.next_serial = 1;
         engine.pending_control = .empty;
+        engine.draining = false;
         engine.control_reserve_bytes = @as(usize, config.max_requests) * control_bytes_per_request;
 
         engine.connections = try ConnectionPool.init(allocator, config.max_connections);
@@ -160,12 +178,31 @@ pub const Engine = struct {
             exchange.resumePausedBodies(engine);
             engine.fireTimers(nowNs());
             engine.flushDirty();
+            if (engine.shutdownFinished()) break;
         }
         engine.closeAll();
     }
 
+    /// Graceful shutdown: on the first iteration after it is requested,
+    /// every connection gets GOAWAY (so clients stop opening requests and
+    /// new streams are refused); the loop ends once no request is live or
+    /// the deadline passed, announcing it with a SHUTDOWN event.
+    fn shutdownFinished(engine: *Engine) bool {
+        const deadline_ns = engine.shutdown_deadline_ns.load(.acquire);
+        if (deadline_ns == 0) return false;
+        if (!engine.draining) {
+            engine.draining = true;
+            exchange.sendGoaways(engine);
+        }
+        if (engine.requests.activeCount() > 0 and nowNs() < deadline_ns) return false;
+        exchange.announceShutdown(engine);
+        return true;
+    }
+
     fn waitTimeoutMs(engine: *Engine) i32 {
         if (engine.dirty.items.len > 0) return 0;
+        // While draining, wake at least every 10 ms to check the deadline.
+        if (engine.draining) return 10;
         const next = engine.timers.peek() orelse return max_wait_ms;
         const now = nowNs();
         if (next.deadline_ns <= now) return 0;
@@ -370,6 +407,7 @@ pub const Engine = struct {
     /// Rings the application's doorbell; called when the event queue went
     /// from empty to non-empty, so there is at most one ring per batch.
     pub fn ringDoorbell(engine: *Engine) void {
+        if (engine.doorbell_callback.*) |doorbell| return doorbell.function(doorbell.user);
         signalEventFd(engine.doorbell_fd);
     }
 };

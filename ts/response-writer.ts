@@ -1,0 +1,175 @@
+// The low-level response: status, headers, awaited writes, trailers.
+//
+// Lifetime: a ResponseWriter is valid from the handler call until the
+// response completes or the client resets the stream (`closed` settles
+// then). After end()/trailers() no more writes are accepted; after a reset
+// writes reject with an AbortError. Chunks passed to write() are copied
+// before it returns, so the caller may reuse them.
+import type { Field } from "./wire.ts";
+
+/** What the writer needs from its Server: command encoding and flushing. */
+export interface Outbox {
+  head(id: bigint, status: number, fields: Field[], fin: boolean): void;
+  body(id: bigint, chunk: Uint8Array, fin: boolean, notify: boolean): void;
+  trailers(id: bigint, fields: Field[]): void;
+  reset(id: bigint, code: bigint): void;
+}
+
+/** Largest body record sent to the library in one command. */
+export const MAX_BODY_RECORD_BYTES = 64 * 1024;
+const H3_REQUEST_CANCELLED = 0x10cn;
+const encoder = new TextEncoder();
+
+export class ResponseWriter {
+  readonly #id: bigint;
+  readonly #outbox: Outbox;
+  readonly #window: number;
+  #status = 200;
+  #fields: Field[] = [];
+  #headSent = false;
+  #ended = false;
+  #failure: Error | null = null;
+  #submitted = 0;
+  #sent = 0;
+  #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  #settle!: (outcome: "complete" | "reset") => void;
+  /** Settles when the response has been fully handed to QUIC ("complete") or the stream was reset ("reset"). */
+  readonly closed: Promise<"complete" | "reset">;
+
+  constructor(id: bigint, outbox: Outbox, window: number) {
+    this.#id = id;
+    this.#outbox = outbox;
+    this.#window = window;
+    this.closed = new Promise((resolve) => (this.#settle = resolve));
+  }
+
+  get headersSent(): boolean {
+    return this.#headSent;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  status(code: number): this {
+    if (this.#headSent) throw new TypeError("status() after the response head was sent");
+    if (!Number.isInteger(code) || code < 200 || code > 999) throw new TypeError(`status must be an integer 200..999, got ${code}`);
+    this.#status = code;
+    return this;
+  }
+
+  header(name: string, value: string | number): this {
+    if (this.#headSent) throw new TypeError("header() after the response head was sent");
+    this.#fields.push(validField(name, String(value)));
+    return this;
+  }
+
+  /**
+   * Sends a body chunk. Resolves at once while the library buffers less
+   * than its window for this response, else when it has drained.
+   */
+  write(chunk: Uint8Array | string): Promise<void> {
+    const bytes = this.#checkWritable(chunk);
+    this.#sendHead(false);
+    return this.#sendBody(bytes, false);
+  }
+
+  /** Ends the response, optionally with a last chunk. */
+  end(chunk?: Uint8Array | string): void {
+    const bytes = chunk === undefined ? new Uint8Array(0) : this.#checkWritable(chunk);
+    if (this.#ended) throw new TypeError("end() after the response ended");
+    if (!this.#headSent && bytes.length === 0) {
+      this.#sendHead(true);
+    } else {
+      this.#sendHead(false);
+      void this.#sendBody(bytes, true);
+    }
+    this.#ended = true;
+  }
+
+  /** Ends the response with a trailer section. */
+  trailers(headers: HeadersInit): void {
+    if (this.#ended) throw new TypeError("trailers() after the response ended");
+    this.#checkNotFailed();
+    const fields: Field[] = [];
+    new Headers(headers).forEach((value, name) => fields.push(validField(name, value)));
+    this.#sendHead(false);
+    this.#outbox.trailers(this.#id, fields);
+    this.#ended = true;
+  }
+
+  /** Resets the stream (both directions) with an HTTP/3 error code. */
+  reset(code: bigint = H3_REQUEST_CANCELLED): void {
+    if (this.#failure) return;
+    this.#outbox.reset(this.#id, code);
+    this._onReset(new DOMException("The response was reset by the server", "AbortError"));
+  }
+
+  #checkNotFailed() {
+    if (this.#failure) throw this.#failure;
+  }
+
+  #checkWritable(chunk: Uint8Array | string): Uint8Array {
+    if (this.#ended) throw new TypeError("write after the response ended");
+    this.#checkNotFailed();
+    if (typeof chunk === "string") return encoder.encode(chunk);
+    if (chunk instanceof Uint8Array) return chunk;
+    throw new TypeError("a body chunk must be a Uint8Array or a string");
+  }
+
+  #sendHead(fin: boolean) {
+    if (this.#headSent) return;
+    this.#headSent = true;
+    this.#outbox.head(this.#id, this.#status, this.#fields, fin);
+  }
+
+  #sendBody(bytes: Uint8Array, fin: boolean): Promise<void> {
+    if (bytes.length === 0) {
+      if (fin) this.#outbox.body(this.#id, bytes, true, false);
+      return Promise.resolve();
+    }
+    for (let at = 0; at < bytes.length; at += MAX_BODY_RECORD_BYTES) {
+      const end = Math.min(at + MAX_BODY_RECORD_BYTES, bytes.length);
+      this.#submitted += end - at;
+      const last = end === bytes.length;
+      this.#outbox.body(this.#id, bytes.subarray(at, end), fin && last, last && this.#overWindow());
+    }
+    if (!this.#overWindow()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  #overWindow(): boolean {
+    return this.#submitted - this.#sent > this.#window;
+  }
+
+  /** @internal The library reports how many body bytes reached QUIC. */
+  _onDrain(sentTotal: number) {
+    this.#sent = Math.max(this.#sent, sentTotal);
+    if (this.#overWindow()) return;
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve();
+  }
+
+  /** @internal */
+  _onComplete() {
+    this.#ended = true;
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve();
+    this.#settle("complete");
+  }
+
+  /** @internal */
+  _onReset(error: Error) {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#ended = true;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    this.#settle("reset");
+  }
+}
+
+function validField(name: string, value: string): Field {
+  const lower = name.toLowerCase();
+  if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(lower)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+  if (/[\r\n\0]/.test(value)) throw new TypeError(`header ${lower} has a CR, LF or NUL in its value`);
+  if (value.length > 0xffff) throw new TypeError(`header ${lower} is longer than 65535 bytes`);
+  return [lower, value.trim()];
+}
