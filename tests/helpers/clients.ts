@@ -11,6 +11,7 @@ export interface GtlsResult {
   exitCode: number;
   status: number | null;
   headers: [string, string][];
+  trailers: [string, string][];
   body: Uint8Array;
   log: string;
 }
@@ -28,10 +29,15 @@ export async function gtlsclient(host: string, port: number, path: string): Prom
     clearTimeout(timer);
     const log = stdout + stderr;
     const headers: [string, string][] = [];
+    const trailers: [string, string][] = [];
     let status: number | null = null;
-    for (const match of log.matchAll(/^http: stream 0x0 \[([^:\]]*|:[^:\]]+): ([^\]]*)\]$/gm)) {
+    let inTrailers = false;
+    for (const line of log.split("\n")) {
+      if (line === "http: stream 0x0 trailers started") inTrailers = true;
+      const match = /^http: stream 0x0 \[([^:\]]*|:[^:\]]+): ([^\]]*)\]$/.exec(line);
+      if (!match) continue;
       if (match[1] === ":status") status = Number(match[2]);
-      else headers.push([match[1]!, match[2]!]);
+      else (inTrailers ? trailers : headers).push([match[1]!, match[2]!]);
     }
     const file = join(downloads, path.split("/").pop() || "index.html");
     let body = new Uint8Array(0);
@@ -40,7 +46,7 @@ export async function gtlsclient(host: string, port: number, path: string): Prom
     } catch {
       // No body was downloaded; the caller's assertions will say so.
     }
-    return { exitCode, status, headers, body, log };
+    return { exitCode, status, headers, trailers, body, log };
   } finally {
     rmSync(downloads, { recursive: true, force: true });
   }

@@ -1,0 +1,181 @@
+// The request/response engine end to end, in each event mode, through the
+// showcase routes, with Bun's HTTP/3 fetch and gtlsclient as clients.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { serve, type EventMode, type Server } from "../ts/index.ts";
+import { patternChunks, showcaseOptions } from "../examples/showcase.ts";
+import { makeCertificate } from "./helpers/certs.ts";
+import { gtlsclient, h3fetch } from "./helpers/clients.ts";
+
+const tls = makeCertificate();
+const sha256 = (data: Uint8Array | string) => new Bun.CryptoHasher("sha256").update(data).digest("hex");
+
+for (const mode of ["poll", "callback"] as EventMode[]) {
+  describe(`${mode} mode`, () => {
+    let server: Server;
+    const errors: unknown[] = [];
+    const aborted: string[] = [];
+    const url = (path: string) => new URL(path, server.url);
+
+    beforeAll(() => {
+      server = serve(
+        showcaseOptions({
+          port: 0,
+          tls,
+          mode,
+          handlerTimeoutMs: 1000,
+          error: (error) => void errors.push(error),
+          routes: {
+            "/upload-watch": {
+              POST: async (req) => {
+                req.signal.addEventListener("abort", () => aborted.push("signal"));
+                try {
+                  for await (const _ of req.body!);
+                  aborted.push("completed");
+                } catch (error) {
+                  aborted.push(`body:${(error as Error).name}`);
+                }
+                return new Response("done");
+              },
+            },
+          },
+        }),
+      );
+      server.route("GET", "/raw/:word", async (req, res) => {
+        res.status(201).header("x-word", req.params.word!);
+        await res.write("a");
+        await res.write(new TextEncoder().encode("b"));
+        res.trailers({ "x-done": "yes" });
+      });
+    });
+    afterAll(() => server.stop());
+
+    test("GET /hello", async () => {
+      const response = await h3fetch(url("/hello"));
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe("Hello, HTTP/3!\n");
+    });
+
+    test("POST /echo streams the body back byte for byte", async () => {
+      const body = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 31) % 256);
+      const response = await h3fetch(url("/echo"), { method: "POST", body });
+      expect(response.status).toBe(200);
+      expect(sha256(new Uint8Array(await response.arrayBuffer()))).toBe(sha256(body));
+    });
+
+    test("a 64 MiB upload arrives intact (sha256 checked by the server)", async () => {
+      const body = new Uint8Array(64 * 1024 * 1024).map((_, i) => (i * 7 + (i >> 16)) % 256);
+      const response = await h3fetch(url("/sha256"), { method: "POST", body });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("x-body-bytes")).toBe(String(body.length));
+      expect((await response.text()).trim()).toBe(sha256(body));
+    });
+
+    test("a 256 MiB streamed download arrives intact (sha256 checked by the client)", async () => {
+      const size = 256 * 1024 * 1024;
+      const expected = new Bun.CryptoHasher("sha256");
+      for (const chunk of patternChunks(size)) expected.update(chunk);
+      const response = await h3fetch(url(`/bytes/${size}`));
+      expect(response.status).toBe(200);
+      const hasher = new Bun.CryptoHasher("sha256");
+      let received = 0;
+      for await (const chunk of response.body!) {
+        hasher.update(chunk);
+        received += chunk.length;
+      }
+      expect(received).toBe(size);
+      expect(hasher.digest("hex")).toBe(expected.digest("hex"));
+    });
+
+    test("200 concurrent requests on one connection", async () => {
+      const before = server.stats().connections_accepted;
+      const bodies = await Promise.all(Array.from({ length: 200 }, (_, i) => h3fetch(url(`/bytes/${i}`)).then((r) => r.arrayBuffer())));
+      bodies.forEach((body, i) => expect(body.byteLength).toBe(i));
+      expect(server.stats().connections_accepted - before).toBeLessThanOrEqual(1);
+    });
+
+    test("200 concurrent requests over 20 connections (gtlsclient processes)", async () => {
+      const before = server.stats().connections_accepted;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const statuses: (number | null)[] = [];
+          for (let i = 0; i < 10; i++) statuses.push((await gtlsclient("127.0.0.1", server.port, "/hello")).status);
+          return statuses;
+        }),
+      );
+      expect(results.flat().filter((status) => status === 200).length).toBe(200);
+      expect(server.stats().connections_accepted - before).toBe(200);
+    });
+
+    test("trailers are seen by gtlsclient", async () => {
+      const result = await gtlsclient("127.0.0.1", server.port, "/trailers");
+      expect(result.status).toBe(200);
+      expect(new TextDecoder().decode(result.body)).toBe("ok");
+      expect(result.trailers).toEqual([["x-checksum", sha256("ok")]]);
+    });
+
+    test("the low-level route API: status, headers, awaited writes, trailers", async () => {
+      const result = await gtlsclient("127.0.0.1", server.port, "/raw/hey");
+      expect(result.status).toBe(201);
+      expect(result.headers).toContainEqual(["x-word", "hey"]);
+      expect(new TextDecoder().decode(result.body)).toBe("ab");
+      expect(result.trailers).toEqual([["x-done", "yes"]]);
+    });
+
+    test("a handler that throws gives 500, calls the error hook, and the server keeps serving", async () => {
+      const errorsBefore = errors.length;
+      const response = await h3fetch(url("/throw"));
+      expect(response.status).toBe(500);
+      expect(await response.text()).toBe("Internal Server Error\n");
+      expect(errors.length).toBe(errorsBefore + 1);
+      expect((errors.at(-1) as Error).message).toBe("this handler throws on purpose");
+      expect((await h3fetch(url("/hello"))).status).toBe(200);
+    });
+
+    test("a handler that never answers in time gives 504", async () => {
+      const response = await h3fetch(url("/slow/3000"));
+      expect(response.status).toBe(504);
+      expect(await response.text()).toBe("Gateway Timeout\n");
+    });
+
+    test("a client reset mid-upload aborts the body and fires the signal", async () => {
+      aborted.length = 0;
+      const resetsBefore = server.stats().requests_reset;
+      const controller = new AbortController();
+      let chunks = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(stream) {
+          if (chunks++ >= 4) {
+            await Bun.sleep(50);
+            controller.abort();
+            return;
+          }
+          stream.enqueue(new Uint8Array(100_000));
+          await Bun.sleep(20);
+        },
+      });
+      await expect(h3fetch(url("/upload-watch"), { method: "POST", body, signal: controller.signal })).rejects.toThrow();
+      for (let i = 0; i < 100 && aborted.length < 2; i++) await Bun.sleep(10);
+      expect(aborted.sort()).toEqual(["body:AbortError", "signal"]);
+      expect(server.stats().requests_reset).toBe(resetsBefore + 1);
+    });
+  });
+}
+
+describe("graceful stop", () => {
+  test("finishes in-flight requests and refuses new ones", async () => {
+    const server = serve(showcaseOptions({ port: 0, tls }));
+    const inFlight = h3fetch(new URL("/slow/400", server.url));
+    await Bun.sleep(100);
+    const stopping = server.stop({ graceful: true, timeoutMs: 5000 });
+    await Bun.sleep(50);
+    const refused = await h3fetch(new URL("/hello", server.url)).then(
+      (response) => response.status,
+      () => "refused",
+    );
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("waited 400 ms\n");
+    await stopping;
+    expect(refused).not.toBe(200);
+  });
+});
