@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 ZIG_VERSION=0.15.2
 ZIG_DIR=.toolchain/zig
+AIOQUIC_VERSION=1.7.2
 APT_PACKAGES=(ngtcp2-client openssl)
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -45,6 +46,14 @@ install_zig() {
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$ZIG_DIR" "ziglang==$ZIG_VERSION"
 }
 
+install_python_clients() {
+  # aioquic: an HTTP/3 client we did not write that can send malformed requests.
+  if [[ -x .venv/bin/python ]] && .venv/bin/python -c "import aioquic, sys; sys.exit(aioquic.__version__ != '$AIOQUIC_VERSION')" 2>/dev/null; then return 0; fi
+  step "Installing aioquic $AIOQUIC_VERSION from PyPI into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check "aioquic==$AIOQUIC_VERSION"
+}
+
 build_library() {
   step "Building libzigquicheh3.so (quiche + BoringSSL on first run: a few minutes)"
   "${ZIG:-$ZIG_DIR/ziglang/zig}" build -Doptimize=ReleaseSafe
@@ -53,6 +62,7 @@ build_library() {
 install_debian_packages
 install_node_packages
 install_zig
+install_python_clients
 build_library
 ./scripts/gen-dev-cert.sh >/dev/null
 step "Ready: zig-out/lib/libzigquicheh3.so ($(node_modules/.bin/bun --version) / zig $("${ZIG:-$ZIG_DIR/ziglang/zig}" version))"

@@ -51,3 +51,32 @@ export async function gtlsclient(host: string, port: number, path: string): Prom
     rmSync(downloads, { recursive: true, force: true });
   }
 }
+
+export interface RawResult {
+  status: number | null;
+  headers: [string, string][];
+  trailers: [string, string][];
+  body: string;
+  /** HTTP/3 error code of a RESET_STREAM from the server, if any. */
+  reset: number | null;
+  /** The server sent STOP_SENDING (told us to stop uploading). */
+  stop_sending: boolean;
+}
+
+export interface RawRequest {
+  headers: [string, string][];
+  /** Bytes of request body to send (zeros). */
+  body?: number;
+}
+
+/** Sends requests exactly as given (malformed ones too) with aioquic, concurrently on one connection. */
+export async function aioquicRaw(port: number, requests: RawRequest[]): Promise<RawResult[]> {
+  const root = join(import.meta.dir, "..", "..");
+  const child = Bun.spawn([join(root, ".venv", "bin", "python"), join(root, "tests", "clients", "h3_raw.py"), "127.0.0.1", String(port), JSON.stringify(requests)], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (exitCode !== 0) throw new Error(`h3_raw.py failed (${exitCode}): ${stderr.slice(-2000)}`);
+  return JSON.parse(stdout);
+}
