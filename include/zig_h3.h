@@ -187,6 +187,62 @@ int zig_h3_server_event_fd(const zig_h3_server *server);
  */
 int zig_h3_route(zig_h3_server *server, const char *method, const char *pattern, uint32_t route_id);
 
+/* A header field; names are lowercase, neither is NUL-terminated. */
+typedef struct zig_h3_field {
+    const uint8_t *name;
+    size_t name_len;
+    const uint8_t *value;
+    size_t value_len;
+} zig_h3_field;
+
+/* A request as a native route sees it. Valid only during the callback. */
+typedef struct zig_h3_request {
+    const uint8_t *method;
+    size_t method_len;
+    const uint8_t *path; /* with query string */
+    size_t path_len;
+    const uint8_t *authority;
+    size_t authority_len;
+    const zig_h3_field *fields; /* all fields as received, pseudo-headers first */
+    size_t field_count;
+    uint64_t conn_id;
+    uint64_t stream_id;
+} zig_h3_request;
+
+typedef struct zig_h3_response zig_h3_response; /* valid only during the callback */
+
+/* Runs on the loop thread: no queue, no other thread. It must answer with
+ * zig_h3_response_send before returning (else the client gets 500), and
+ * must not block. The request body, if any, is discarded. */
+typedef void (*zig_h3_request_cb)(void *user, const zig_h3_request *request, zig_h3_response *response);
+
+/*
+ * Routes METHOD + PATTERN (as zig_h3_route) to a synchronous C handler on
+ * the loop thread. Errors: as zig_h3_route, and INVALID_ARGUMENT for a NULL
+ * handler.
+ */
+int zig_h3_route_native(zig_h3_server *server, const char *method, const char *pattern, uint32_t route_id,
+                        zig_h3_request_cb handler, void *user);
+
+/*
+ * Routes METHOD + PATTERN to a fixed response the loop sends by itself
+ * (status, fields, body are copied). Errors: as zig_h3_route, and
+ * INVALID_ARGUMENT for a status outside 200..999, more than 256 fields, an
+ * empty or too long field, or NULL with a non-zero length.
+ */
+int zig_h3_route_static(zig_h3_server *server, const char *method, const char *pattern, uint32_t route_id,
+                        uint16_t status, const zig_h3_field *fields, size_t field_count,
+                        const uint8_t *body, size_t body_len);
+
+/*
+ * Answers a native route's request (status, fields and body are copied).
+ * Only during the callback, once. Errors: INVALID_ARGUMENT (bad status,
+ * more than 256 fields, a field over 65535 bytes, NULL with a length),
+ * INVALID_STATE (already answered), OUT_OF_MEMORY.
+ */
+int zig_h3_response_send(zig_h3_response *response, uint16_t status, const zig_h3_field *fields, size_t field_count,
+                         const uint8_t *body, size_t body_len);
+
 /*
  * Copies whole event records into buffer (each padded to 8 bytes) and
  * returns the number of bytes written, 0 when no event is queued.

@@ -49,6 +49,18 @@ describe("GET /hello", () => {
     await wrongMethod.arrayBuffer();
   });
 
+  test("static routes are served by the library, Response routes through JS", async () => {
+    server.static("/health", { status: 200, headers: { "x-kind": "static" }, body: "healthy\n" });
+    const health = await h3fetch(new URL("/health", server.url));
+    expect(health.status).toBe(200);
+    expect(health.headers.get("x-kind")).toBe("static");
+    expect(await health.text()).toBe("healthy\n");
+    const head = await h3fetch(new URL("/health", server.url), { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    expect(() => server.static("/bad", { status: 42 })).toThrow(TypeError);
+  });
+
   test("counters show the requests served", () => {
     const stats = server.stats();
     expect(stats.connections_accepted).toBeGreaterThanOrEqual(2);

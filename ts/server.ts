@@ -17,7 +17,11 @@ import { sendResponse, toWebRequest, type H3Request, type IncomingRequest } from
 
 export type Handler = (request: H3Request, server: Server) => Response | Promise<Response>;
 export type RawHandler = (request: IncomingRequest, response: ResponseWriter) => void | Promise<void>;
-export type RouteValue = Handler | Partial<Record<string, Handler>>;
+/** A route: a handler for any method, handlers by method, or a Response served (cloned) as is. */
+export type RouteValue = Handler | Response | Partial<Record<string, Handler>>;
+
+/** A response the library serves by itself, with no JavaScript per request. */
+export type StaticValue = string | Uint8Array | { status?: number; headers?: Record<string, string>; body?: string | Uint8Array };
 
 /**
  * How the server learns that the loop thread has events for JS.
@@ -37,6 +41,8 @@ export interface ServeOptions {
   tls: { cert: PemSource; key: PemSource };
   /** Path pattern -> handler (any method) or { GET, POST, ... } handlers. */
   routes?: Record<string, RouteValue>;
+  /** Path -> fixed response, answered on the loop thread without calling into JS (GET and HEAD). */
+  static?: Record<string, StaticValue>;
   /** Fallback for requests no route matched. Without it they get 404/405. */
   fetch?: Handler;
   /** Called when a handler throws or rejects; may return the response to send (else 500). */
@@ -121,6 +127,7 @@ export class Server implements Outbox {
     this.port = this.#lib.zig_h3_server_port(this.#handle);
 
     try {
+      for (const [pattern, value] of Object.entries(options.static ?? {})) this.static(pattern, value);
       for (const [pattern, value] of Object.entries(options.routes ?? {})) this.#addRoutes(pattern, value);
       if (options.fetch) this.#addRoute("*", "/*", { web: options.fetch });
       if (this.mode === "callback") {
@@ -153,9 +160,31 @@ export class Server implements Outbox {
     return this;
   }
 
+  /** Adds a static route (GET, also answering HEAD), also while the server runs. */
+  static(pattern: string, value: StaticValue): this {
+    validatePattern(pattern);
+    const spec = typeof value === "string" || value instanceof Uint8Array ? { body: value } : value;
+    if (!spec || typeof spec !== "object") throw new TypeError(`static route ${pattern} must be a string, a Uint8Array or { status, headers, body }`);
+    const status = spec.status ?? 200;
+    if (!Number.isInteger(status) || status < 200 || status > 999) throw new TypeError(`static route ${pattern}: status must be 200..999`);
+    const body = typeof spec.body === "string" ? new TextEncoder().encode(spec.body) : (spec.body ?? new Uint8Array(0));
+    const headers = new Headers(spec.headers);
+    if (!headers.has("content-type") && typeof spec.body === "string") headers.set("content-type", "text/plain;charset=utf-8");
+    const fields = encodeFieldArray([...headers]);
+    if (this.#handle === null) throw new ZigH3Error(-4, `static ${pattern}`);
+    const id = this.#routes.length;
+    check(
+      this.#lib.zig_h3_route_static(this.#handle, Buffer.from("GET\0"), Buffer.from(pattern + "\0"), id, status, fields.count ? ptr(fields.structs) : null, fields.count, body.length ? ptr(body) : null, body.length),
+      `static ${pattern}`,
+    );
+    this.#routes.push({ id, params: () => ({}) });
+    return this;
+  }
+
   #addRoutes(pattern: string, value: RouteValue) {
     validatePattern(pattern);
     if (typeof value === "function") return this.#addRoute("*", pattern, { web: value });
+    if (value instanceof Response) return this.#addRoute("*", pattern, { web: () => value.clone() });
     if (!value || typeof value !== "object") throw new TypeError(`route ${pattern} must be a handler or an object of method handlers`);
     for (const [method, handler] of Object.entries(value)) {
       if (typeof handler !== "function") throw new TypeError(`route ${method} ${pattern} must be a function`);
@@ -432,6 +461,23 @@ export const STATS_FIELDS = [
   "stale_commands",
   "event_queue_full",
 ] as const;
+
+/** zig_h3_field structs ({ name, name_len, value, value_len }) over one byte buffer. */
+function encodeFieldArray(fields: [string, string][]): { structs: BigUint64Array; bytes: Uint8Array; count: number } {
+  const encoder = new TextEncoder();
+  const encoded = fields.map(([name, value]) => [encoder.encode(name.toLowerCase()), encoder.encode(value)] as const);
+  const bytes = new Uint8Array(Math.max(1, encoded.reduce((n, [a, b]) => n + a.length + b.length, 0)));
+  const structs = new BigUint64Array(Math.max(1, encoded.length * 4));
+  const base = BigInt(ptr(bytes));
+  let offset = 0;
+  encoded.forEach(([name, value], i) => {
+    bytes.set(name, offset);
+    structs.set([base + BigInt(offset), BigInt(name.length), base + BigInt(offset + name.length), BigInt(value.length)], i * 4);
+    bytes.set(value, offset + name.length);
+    offset += name.length + value.length;
+  });
+  return { structs, bytes, count: encoded.length };
+}
 
 function describeNewFailure(status: number, cert: string, key: string, host: string, port: number): string {
   const name = status < 0 ? String(native().zig_h3_status_name(status)) : "";

@@ -18,6 +18,12 @@ export const symbols = {
   zig_h3_server_port: { args: [FFIType.ptr], returns: FFIType.i32 },
   zig_h3_server_event_fd: { args: [FFIType.ptr], returns: FFIType.i32 },
   zig_h3_route: { args: [FFIType.ptr, FFIType.cstring, FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
+  zig_h3_route_native: { args: [FFIType.ptr, FFIType.cstring, FFIType.cstring, FFIType.u32, FFIType.function, FFIType.ptr], returns: FFIType.i32 },
+  zig_h3_route_static: {
+    args: [FFIType.ptr, FFIType.cstring, FFIType.cstring, FFIType.u32, FFIType.u16, FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.u64],
+    returns: FFIType.i32,
+  },
+  zig_h3_response_send: { args: [FFIType.ptr, FFIType.u16, FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
   zig_h3_poll: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
   zig_h3_submit: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
   zig_h3_server_stats: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },

@@ -15,7 +15,7 @@ const Config = config_mod.Config;
 const Stats = @import("stats.zig").Stats;
 const Socket = @import("net/udp.zig").Socket;
 const Poller = @import("net/poller.zig").Poller;
-const Router = @import("h3/router.zig").Router;
+const Router = @import("h3/router.zig");
 const RecordQueue = @import("queue/record_queue.zig").RecordQueue;
 const wire = @import("queue/wire.zig");
 const Engine = @import("quic/engine.zig").Engine;
@@ -45,7 +45,7 @@ pub const Server = struct {
     socket: Socket,
     poller: Poller,
     doorbell_fd: i32,
-    router: Router = .{},
+    router: Router.Router = .{},
     /// Routes may be added while the loop runs; the loop takes this lock
     /// only around one match.
     router_mutex: std.Thread.Mutex = .{},
@@ -138,11 +138,11 @@ pub const Server = struct {
     }
 
     /// Routes may be added before or while the loop runs.
-    pub fn addRoute(server: *Server, method: []const u8, pattern: []const u8, route_id: u32) !void {
+    pub fn addRoute(server: *Server, method: []const u8, pattern: []const u8, route_id: u32, target: Router.Target) !void {
         if (server.state == .stopped) return error.InvalidState;
         server.router_mutex.lock();
         defer server.router_mutex.unlock();
-        try server.router.add(server.allocator, method, pattern, route_id);
+        try server.router.addTarget(server.allocator, method, pattern, route_id, target);
     }
 
     /// Callback mode: the loop calls `doorbell` instead of signalling the

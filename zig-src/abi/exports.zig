@@ -10,6 +10,9 @@ const quiche = @import("../ffi/quiche.zig");
 const status_mod = @import("status.zig");
 const Status = status_mod.Status;
 const ConfigC = @import("config_c.zig").ConfigC;
+const router = @import("../h3/router.zig");
+const native = @import("../h3/native.zig");
+const wire = @import("../queue/wire.zig");
 
 pub const library_version = "0.1.0";
 
@@ -105,10 +108,75 @@ export fn zig_h3_server_event_fd(server: ?*const Server) callconv(.c) c_int {
 }
 
 export fn zig_h3_route(server: ?*Server, method: ?[*:0]const u8, pattern: ?[*:0]const u8, route_id: u32) callconv(.c) c_int {
+    return addRoute(server, method, pattern, route_id, .app);
+}
+
+export fn zig_h3_route_static(
+    server: ?*Server,
+    method: ?[*:0]const u8,
+    pattern: ?[*:0]const u8,
+    route_id: u32,
+    status: u16,
+    fields: ?[*]const native.Field,
+    field_count: usize,
+    body: ?[*]const u8,
+    body_len: usize,
+) callconv(.c) c_int {
+    if (status < 200 or status > 999 or field_count > native.max_native_fields) return Status.invalid_argument.code();
+    if ((field_count > 0 and fields == null) or (body_len > 0 and body == null)) return Status.invalid_argument.code();
+    var size: usize = wire.header_bytes + 6;
+    for (if (fields) |f| f[0..field_count] else &.{}) |field| {
+        if (field.name_len == 0 or field.name_len > std.math.maxInt(u16) or field.value_len > std.math.maxInt(u16)) return Status.invalid_argument.code();
+        size += 4 + field.name_len + field.value_len;
+    }
+    const buffer = std.heap.c_allocator.alloc(u8, size) catch return Status.out_of_memory.code();
+    defer std.heap.c_allocator.free(buffer);
+    var writer = wire.RecordWriter.init(buffer, 0, 0, 0, 0);
+    writer.int(u16, status);
+    writer.int(u32, @intCast(field_count));
+    for (if (fields) |f| f[0..field_count] else &.{}) |field| writer.field(field.name[0..field.name_len], field.value[0..field.value_len]);
+    const encoded = writer.finish() catch return Status.invalid_argument.code();
+    const body_bytes: []const u8 = if (body) |b| b[0..body_len] else "";
+    return addRoute(server, method, pattern, route_id, .{ .static = .{ .head = encoded[wire.header_bytes..], .body = body_bytes } });
+}
+
+export fn zig_h3_route_native(
+    server: ?*Server,
+    method: ?[*:0]const u8,
+    pattern: ?[*:0]const u8,
+    route_id: u32,
+    handler: ?*const fn (?*anyopaque, *const anyopaque, *anyopaque) callconv(.c) void,
+    user: ?*anyopaque,
+) callconv(.c) c_int {
+    const function = handler orelse return Status.invalid_argument.code();
+    return addRoute(server, method, pattern, route_id, .{ .native = .{ .function = function, .user = user } });
+}
+
+fn addRoute(server: ?*Server, method: ?[*:0]const u8, pattern: ?[*:0]const u8, route_id: u32, target: router.Target) c_int {
     const s = server orelse return Status.invalid_argument.code();
     const m = method orelse return Status.invalid_argument.code();
     const p = pattern orelse return Status.invalid_argument.code();
-    s.addRoute(std.mem.span(m), std.mem.span(p), route_id) catch |err| return status_mod.fromRouteError(err).code();
+    s.addRoute(std.mem.span(m), std.mem.span(p), route_id, target) catch |err| return status_mod.fromRouteError(err).code();
+    return Status.ok.code();
+}
+
+export fn zig_h3_response_send(
+    response: ?*native.ResponseHandle,
+    status: u16,
+    fields: ?[*]const native.Field,
+    field_count: usize,
+    body: ?[*]const u8,
+    body_len: usize,
+) callconv(.c) c_int {
+    const handle = response orelse return Status.invalid_argument.code();
+    if ((field_count > 0 and fields == null) or (body_len > 0 and body == null)) return Status.invalid_argument.code();
+    const field_slice = if (fields) |f| f[0..field_count] else &[_]native.Field{};
+    const body_bytes: []const u8 = if (body) |b| b[0..body_len] else "";
+    native.send(handle, status, field_slice, body_bytes) catch |err| return switch (err) {
+        error.AlreadyResponded => Status.invalid_state.code(),
+        error.InvalidStatus, error.TooManyFields, error.FieldTooLong => Status.invalid_argument.code(),
+        error.OutOfMemory => Status.out_of_memory.code(),
+    };
     return Status.ok.code();
 }
 

@@ -13,6 +13,8 @@ const RequestHead = @import("request_head.zig").RequestHead;
 const requests_mod = @import("requests.zig");
 const Request = requests_mod.Request;
 const Outcome = requests_mod.Outcome;
+const Router = @import("router.zig");
+const native = @import("native.zig");
 
 /// Largest BODY command payload the TypeScript side sends; slack for the
 /// buffer cap above.
@@ -77,19 +79,26 @@ fn onHeaders(engine: *Engine, conn_slot: u32, stream_id: u64, event: *quiche.H3E
         .max_path_length = config.max_path_length,
     });
     _ = quiche.quiche_h3_event_for_each_header(event, collectField, &head);
-    if (head.finish()) |rejection| return respondInternal(engine, slot, rejection.status());
+    const rejection = head.finish();
+    request.is_head = if (head.method) |method| std.mem.eql(u8, method, "HEAD") else false;
+    if (rejection) |reason| return respondInternal(engine, slot, reason.status());
     if (over_connection_cap) return respondInternal(engine, slot, 503);
     if ((head.content_length orelse 0) > config.max_request_body_size) return respondInternal(engine, slot, 413);
 
     engine.router_mutex.lock();
     const match = engine.router.match(head.method.?, head.path orelse "");
     engine.router_mutex.unlock();
-    const route_id = switch (match) {
-        .found => |id| id,
+    const found = switch (match) {
+        .found => |found| found,
         .not_found => return respondInternal(engine, slot, 404),
         .method_not_allowed => return respondInternal(engine, slot, 405),
     };
-    head.setRoute(route_id);
+    switch (found.target) {
+        .app => {},
+        .static => |response| return respondStatic(engine, slot, response),
+        .native => |handler| return native.dispatch(engine, slot, &head, handler),
+    }
+    head.setRoute(found.id);
     if (!pushData(engine, head.record())) return respondInternal(engine, slot, 503);
     request.visible_to_app = true;
     if (request.request_finished) pushControl(engine, .body_end, engine.requests.idOf(slot), null);
@@ -240,7 +249,6 @@ pub fn abortConnectionRequests(engine: *Engine, conn_slot: u32) void {
 
 /// Queues a ready-made response for a request the application never sees.
 fn respondInternal(engine: *Engine, slot: u32, status: u16) void {
-    const request = engine.requests.get(slot);
     const reason: []const u8 = switch (status) {
         400 => "Bad Request\n",
         404 => "Not Found\n",
@@ -258,15 +266,27 @@ fn respondInternal(engine: *Engine, slot: u32, status: u16) void {
     writer.int(u32, 1);
     writer.field("content-type", "text/plain");
     const encoded = writer.finish() catch unreachable;
-    request.head = engine.allocator.dupe(u8, encoded[wire.header_bytes..]) catch return failRequest(engine, slot);
-    request.appendBody(engine.allocator, reason) catch return failRequest(engine, slot);
+    respondWith(engine, slot, encoded[wire.header_bytes..], reason);
+}
+
+/// Answers from a static route's bytes; the application never sees it.
+fn respondStatic(engine: *Engine, slot: u32, response: Router.StaticResponse) void {
+    respondWith(engine, slot, response.head, response.body);
+}
+
+/// Queues a complete response (`head` encoded as for `Request.head`) for
+/// a request the application does not see. Copies both.
+pub fn respondWith(engine: *Engine, slot: u32, head: []const u8, body: []const u8) void {
+    const request = engine.requests.get(slot);
+    request.head = engine.allocator.dupe(u8, head) catch return failRequest(engine, slot);
+    if (!request.is_head) request.appendBody(engine.allocator, body) catch return failRequest(engine, slot);
     request.end_requested = true;
     queueOutput(engine, slot);
 }
 
 /// Allocation failed while building a response: reset the stream rather
 /// than leave the client waiting.
-fn failRequest(engine: *Engine, slot: u32) void {
+pub fn failRequest(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
     const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, quiche.h3_internal_error);

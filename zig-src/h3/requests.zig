@@ -33,6 +33,8 @@ pub const Request = struct {
     sent_body_bytes: u64 = 0,
     /// The application waits for a DRAIN event.
     drain_wanted: bool = false,
+    /// A HEAD request: responses the library makes carry no body.
+    is_head: bool = false,
 
     pub fn pendingBody(request: *const Request) []const u8 {
         return request.body.items[request.body_offset..];

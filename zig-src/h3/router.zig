@@ -12,15 +12,40 @@ pub const max_routes = 1024;
 pub const max_pattern_len = 1024;
 pub const max_method_len = 32;
 
+/// A ready-made response the loop sends without involving the application.
+/// `head` is encoded like a HEAD command's payload: u16 status, then a
+/// u32-counted field block (queue/wire.zig).
+pub const StaticResponse = struct {
+    head: []const u8,
+    body: []const u8,
+};
+
+/// A C function that answers a request synchronously on the loop thread.
+/// `request` and `response` are only valid during the call (abi/native.zig).
+pub const NativeHandler = struct {
+    function: *const fn (user: ?*anyopaque, request: *const anyopaque, response: *anyopaque) callconv(.c) void,
+    user: ?*anyopaque,
+};
+
+/// Who answers a route. The slices of `static` are owned by the router and
+/// stable until it is freed, so a copied Target stays valid after the lock
+/// is released even if more routes are added meanwhile.
+pub const Target = union(enum) {
+    app,
+    static: StaticResponse,
+    native: NativeHandler,
+};
+
 pub const Route = struct {
     /// Empty matches any method.
     method: []const u8,
     pattern: []const u8,
     id: u32,
+    target: Target = .app,
 };
 
 pub const Match = union(enum) {
-    found: u32,
+    found: struct { id: u32, target: Target },
     method_not_allowed,
     not_found,
 };
@@ -34,13 +59,22 @@ pub const Router = struct {
         for (router.routes.items) |route| {
             allocator.free(route.method);
             allocator.free(route.pattern);
+            if (route.target == .static) {
+                allocator.free(route.target.static.head);
+                allocator.free(route.target.static.body);
+            }
         }
         router.routes.deinit(allocator);
         router.* = undefined;
     }
 
-    /// Copies `method` and `pattern`. `method` "*" or "" means any method.
+    /// Copies `method` and `pattern` (and a static response's bytes).
+    /// `method` "*" or "" means any method.
     pub fn add(router: *Router, allocator: std.mem.Allocator, method: []const u8, pattern: []const u8, id: u32) Error!void {
+        return router.addTarget(allocator, method, pattern, id, .app);
+    }
+
+    pub fn addTarget(router: *Router, allocator: std.mem.Allocator, method: []const u8, pattern: []const u8, id: u32, target: Target) Error!void {
         if (router.routes.items.len >= max_routes) return error.TooManyRoutes;
         try validatePattern(pattern);
         const any_method = method.len == 0 or std.mem.eql(u8, method, "*");
@@ -54,7 +88,17 @@ pub const Router = struct {
         errdefer allocator.free(method_copy);
         const pattern_copy = try allocator.dupe(u8, pattern);
         errdefer allocator.free(pattern_copy);
-        try router.routes.append(allocator, .{ .method = method_copy, .pattern = pattern_copy, .id = id });
+        var owned_target = target;
+        if (target == .static) {
+            const head = try allocator.dupe(u8, target.static.head);
+            errdefer allocator.free(head);
+            owned_target = .{ .static = .{ .head = head, .body = try allocator.dupe(u8, target.static.body) } };
+        }
+        errdefer if (owned_target == .static) {
+            allocator.free(owned_target.static.head);
+            allocator.free(owned_target.static.body);
+        };
+        try router.routes.append(allocator, .{ .method = method_copy, .pattern = pattern_copy, .id = id, .target = owned_target });
     }
 
     /// First registered route wins, so registration order is precedence.
@@ -64,9 +108,10 @@ pub const Router = struct {
         var path_matched = false;
         for (router.routes.items) |route| {
             if (!patternMatches(route.pattern, path_only)) continue;
-            if (route.method.len == 0 or std.mem.eql(u8, route.method, method)) return .{ .found = route.id };
+            const hit: Match = .{ .found = .{ .id = route.id, .target = route.target } };
+            if (route.method.len == 0 or std.mem.eql(u8, route.method, method)) return hit;
             // HEAD is answered by a GET route, as in Bun.serve.
-            if (std.mem.eql(u8, method, "HEAD") and std.mem.eql(u8, route.method, "GET")) return .{ .found = route.id };
+            if (std.mem.eql(u8, method, "HEAD") and std.mem.eql(u8, route.method, "GET")) return hit;
             path_matched = true;
         }
         return if (path_matched) .method_not_allowed else .not_found;
@@ -107,17 +152,33 @@ fn patternMatches(pattern: []const u8, path: []const u8) bool {
 
 const testing = std.testing;
 
+fn found(id: u32) Match {
+    return .{ .found = .{ .id = id, .target = .app } };
+}
+
+test "static targets are copied and owned" {
+    var router = Router{};
+    defer router.deinit(testing.allocator);
+    var head = [_]u8{ 200, 0, 0, 0, 0, 0 };
+    var body = [_]u8{ 'o', 'k' };
+    try router.addTarget(testing.allocator, "GET", "/health", 4, .{ .static = .{ .head = &head, .body = &body } });
+    body[0] = 'x';
+    const match = router.match("GET", "/health");
+    try testing.expectEqual(@as(u32, 4), match.found.id);
+    try testing.expectEqualStrings("ok", match.found.target.static.body);
+}
+
 test "exact paths" {
     var router = Router{};
     defer router.deinit(testing.allocator);
     try router.add(testing.allocator, "GET", "/hello", 1);
     try router.add(testing.allocator, "POST", "/hello", 2);
     try router.add(testing.allocator, "GET", "/", 3);
-    try testing.expectEqual(Match{ .found = 1 }, router.match("GET", "/hello"));
-    try testing.expectEqual(Match{ .found = 1 }, router.match("GET", "/hello?x=1"));
-    try testing.expectEqual(Match{ .found = 1 }, router.match("HEAD", "/hello"));
-    try testing.expectEqual(Match{ .found = 2 }, router.match("POST", "/hello"));
-    try testing.expectEqual(Match{ .found = 3 }, router.match("GET", "/"));
+    try testing.expectEqual(found(1), router.match("GET", "/hello"));
+    try testing.expectEqual(found(1), router.match("GET", "/hello?x=1"));
+    try testing.expectEqual(found(1), router.match("HEAD", "/hello"));
+    try testing.expectEqual(found(2), router.match("POST", "/hello"));
+    try testing.expectEqual(found(3), router.match("GET", "/"));
     try testing.expectEqual(Match.method_not_allowed, router.match("DELETE", "/hello"));
     try testing.expectEqual(Match.not_found, router.match("GET", "/hello/"));
     try testing.expectEqual(Match.not_found, router.match("GET", "/hell"));
@@ -132,11 +193,11 @@ test "parameters and wildcards" {
     try router.add(testing.allocator, "GET", "/users/:id", 1);
     try router.add(testing.allocator, "*", "/files/*", 2);
     try router.add(testing.allocator, "GET", "/users/:id/posts/:post", 3);
-    try testing.expectEqual(Match{ .found = 1 }, router.match("GET", "/users/42"));
+    try testing.expectEqual(found(1), router.match("GET", "/users/42"));
     try testing.expectEqual(Match.not_found, router.match("GET", "/users/"));
-    try testing.expectEqual(Match{ .found = 3 }, router.match("GET", "/users/42/posts/7"));
-    try testing.expectEqual(Match{ .found = 2 }, router.match("PUT", "/files/a/b/c"));
-    try testing.expectEqual(Match{ .found = 2 }, router.match("GET", "/files/"));
+    try testing.expectEqual(found(3), router.match("GET", "/users/42/posts/7"));
+    try testing.expectEqual(found(2), router.match("PUT", "/files/a/b/c"));
+    try testing.expectEqual(found(2), router.match("GET", "/files/"));
 }
 
 test "invalid registrations are refused" {
