@@ -290,6 +290,18 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *               after a BODY command flagged NOTIFY, when the library holds
  *               at most max_pending_response_bytes / 2 for the response
  *   7 SHUTDOWN  id 0; a graceful shutdown finished, the loop is exiting
+ *   8 CONN_STATS id = connection id; FIN flag = found; u32 count, then
+ *               count u64 values in this order: packets_received,
+ *               packets_sent, packets_lost, packets_retransmitted,
+ *               bytes_sent, bytes_received, bytes_acked, bytes_lost,
+ *               stream_retrans_bytes, paths_count, streams_reset_local,
+ *               streams_stopped_local, streams_reset_remote,
+ *               streams_stopped_remote, rtt_ns, min_rtt_ns, rttvar_ns,
+ *               cwnd_bytes, pmtu_bytes, delivery_rate_bytes_per_s,
+ *               pto_count, requests_active.
+ *   9 LOG       id = connection id or 0; aux = level (0 error .. 4 trace,
+ *               up to config.log_level); the message, UTF-8. Dropped
+ *               rather than queued when the event queue is full.
  *
  * Commands (zig_h3_submit); flags bit 0 = FIN, bit 1 = NOTIFY:
  *   1 HEAD      aux = status; field block (lowercase names, no pseudo-
@@ -299,6 +311,9 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *               2 * max_pending_response_bytes + 256 KiB is reset.
  *   3 TRAILERS  field block; ends the response
  *   4 RESET     u64 HTTP/3 error code; resets the stream both ways
+ *   5 CONN_STATS id = connection id (conn_id of a REQUEST event); answered
+ *               by a CONN_STATS event. The only way to read a connection's
+ *               quiche counters, which only the loop thread may touch.
  */
 #define ZIG_H3_EVENT_REQUEST 1
 #define ZIG_H3_EVENT_BODY 2
@@ -307,10 +322,13 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_EVENT_COMPLETE 5
 #define ZIG_H3_EVENT_DRAIN 6
 #define ZIG_H3_EVENT_SHUTDOWN 7
+#define ZIG_H3_EVENT_CONN_STATS 8
+#define ZIG_H3_EVENT_LOG 9
 #define ZIG_H3_COMMAND_HEAD 1
 #define ZIG_H3_COMMAND_BODY 2
 #define ZIG_H3_COMMAND_TRAILERS 3
 #define ZIG_H3_COMMAND_RESET 4
+#define ZIG_H3_COMMAND_CONN_STATS 5
 #define ZIG_H3_FLAG_FIN 1
 #define ZIG_H3_FLAG_NOTIFY 2
 

@@ -56,3 +56,10 @@ describe("C ABI agreement", () => {
     expect(String(native().zig_h3_version())).toBe("zig-quiche-h3/0.1.0 quiche/0.28.0");
   });
 });
+
+test("the per-connection stats fields are listed in the same order in the header and in TS", async () => {
+  const { CONN_STATS_FIELDS } = await import("../ts/server.ts");
+  const doc = header.slice(header.indexOf("count u64 values in this order:") + "count u64 values in this order:".length, header.indexOf("*   9 LOG"));
+  const names = [...doc.matchAll(/([a-z_]+)[,.]/g)].map((m) => m[1]);
+  expect(names).toEqual([...CONN_STATS_FIELDS]);
+});

@@ -1,4 +1,4 @@
-export { serve, Server, STATS_FIELDS, type ServeOptions, type StopOptions, type EventMode, type Handler, type RawHandler, type RouteValue, type StaticValue } from "./server.ts";
+export { serve, Server, STATS_FIELDS, CONN_STATS_FIELDS, LOG_LEVELS, type LogEntry, type LogLevel, type ConnectionStats, type ServeOptions, type StopOptions, type EventMode, type Handler, type RawHandler, type RouteValue, type StaticValue } from "./server.ts";
 export { ResponseWriter } from "./response-writer.ts";
 export { withTrailers, type H3Request, type IncomingRequest, type TrailersSource } from "./web.ts";
 export { ZigH3Error } from "./errors.ts";

@@ -53,7 +53,26 @@ export interface ServeOptions {
   handlerTimeoutMs?: number;
   /** Library limits and transport settings, by their zig_h3_config names. */
   limits?: NativeConfig;
+  /**
+   * Receives the library's log lines up to `logLevel`. Default: warnings
+   * and errors are printed to stderr.
+   */
+  log?: (entry: LogEntry) => void;
+  /** Default "warn". */
+  logLevel?: LogLevel;
 }
+
+export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export interface LogEntry {
+  level: LogLevel;
+  message: string;
+  /** 0 when the line is not about one connection. */
+  connectionId: bigint;
+}
+
+/** Per-connection counters, in the order of CONN_STATS_FIELDS. */
+export type ConnectionStats = Record<(typeof CONN_STATS_FIELDS)[number], number>;
 
 export interface StopOptions {
   /** Send GOAWAY, refuse new requests and let in-flight ones finish. Default false. */
@@ -95,6 +114,8 @@ export class Server implements Outbox {
   #doorbell: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #callback: JSCallback | null = null;
   #shutdownDone: (() => void) | null = null;
+  #log: (entry: LogEntry) => void;
+  #statsWaiters = new Map<bigint, ((stats: ConnectionStats | null) => void)[]>();
   #stopped: Promise<void> | null = null;
   readonly port: number;
   readonly hostname: string;
@@ -111,11 +132,14 @@ export class Server implements Outbox {
     if (!Number.isInteger(this.#handlerTimeoutMs) || this.#handlerTimeoutMs < 0) throw new TypeError("handlerTimeoutMs must be a non-negative integer");
     this.hostname = options.hostname ?? "127.0.0.1";
     this.#errorHook = options.error;
+    this.#log = options.log ?? ((entry) => console.error(`[zig-quiche-h3] ${entry.level}: ${entry.message}`));
+    const logLevel = LOG_LEVELS.indexOf(options.logLevel ?? "warn");
+    if (logLevel < 0) throw new TypeError(`logLevel must be one of ${LOG_LEVELS.join(", ")}`);
     this.#lib = native();
 
     const pem = resolvePem(options.tls.cert, options.tls.key);
     try {
-      const config = marshalConfig({ ...options.limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: this.hostname, port });
+      const config = marshalConfig({ log_level: logLevel, ...options.limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: this.hostname, port });
       this.#window = config.read("max_pending_response_bytes");
       const out = new BigUint64Array(1);
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
@@ -257,6 +281,25 @@ export class Server implements Outbox {
         return this.#end(id, new DOMException("The request stream was reset", "AbortError"));
       case EventKind.shutdown:
         return this.#shutdownDone?.();
+      case EventKind.connStats: {
+        const found = (view.getUint8(offset + 5) & 1) === 1;
+        const stats = Object.fromEntries(
+          CONN_STATS_FIELDS.map((name, i) => [name, Number(view.getBigUint64(offset + HEADER_BYTES + 4 + i * 8, true))]),
+        ) as ConnectionStats;
+        for (const resolve of this.#statsWaiters.get(id) ?? []) resolve(found ? stats : null);
+        this.#statsWaiters.delete(id);
+        return;
+      }
+      case EventKind.log: {
+        const message = new TextDecoder().decode(this.#eventBuffer.subarray(offset + HEADER_BYTES, offset + length));
+        const level = LOG_LEVELS[view.getUint16(offset + 6, true)] ?? "trace";
+        try {
+          this.#log({ level, message, connectionId: id });
+        } catch {
+          // A throwing log hook must not stop event dispatch.
+        }
+        return;
+      }
     }
   }
 
@@ -396,6 +439,22 @@ export class Server implements Outbox {
     return result;
   }
 
+  /**
+   * Counters of one connection (quiche's and the active path's: RTT, cwnd,
+   * loss, ...), read by the loop thread; null if it is gone. Connection ids
+   * come from `request.connectionId`.
+   */
+  connectionStats(connectionId: bigint): Promise<ConnectionStats | null> {
+    if (this.#handle === null) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const waiters = this.#statsWaiters.get(connectionId);
+      if (waiters) return void waiters.push(resolve);
+      this.#statsWaiters.set(connectionId, [resolve]);
+      this.#commands.connStats(connectionId);
+      this.#scheduleFlush();
+    });
+  }
+
   /** Requests whose handlers have not finished. */
   get pendingRequests(): number {
     return this.#live.size;
@@ -429,6 +488,8 @@ export class Server implements Outbox {
     check(this.#lib.zig_h3_server_stop(handle), "zig_h3_server_stop");
     this.poll(); // The RESET events of requests cut short.
     this.#handle = null;
+    for (const waiters of this.#statsWaiters.values()) for (const resolve of waiters) resolve(null);
+    this.#statsWaiters.clear();
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     check(this.#lib.zig_h3_server_free(handle), "zig_h3_server_free");
     if (this.#callback) {
@@ -443,6 +504,31 @@ export class Server implements Outbox {
     await this.stop();
   }
 }
+
+export const CONN_STATS_FIELDS = [
+  "packets_received",
+  "packets_sent",
+  "packets_lost",
+  "packets_retransmitted",
+  "bytes_sent",
+  "bytes_received",
+  "bytes_acked",
+  "bytes_lost",
+  "stream_retrans_bytes",
+  "paths_count",
+  "streams_reset_local",
+  "streams_stopped_local",
+  "streams_reset_remote",
+  "streams_stopped_remote",
+  "rtt_ns",
+  "min_rtt_ns",
+  "rttvar_ns",
+  "cwnd_bytes",
+  "pmtu_bytes",
+  "delivery_rate_bytes_per_s",
+  "pto_count",
+  "requests_active",
+] as const;
 
 export const STATS_FIELDS = [
   "packets_received",

@@ -33,7 +33,8 @@ export interface IncomingRequest {
   readonly streamId: bigint;
 }
 
-export type H3Request = Request & { readonly params: Record<string, string> };
+/** A Web Request plus the route's `params` and the ids of its connection and stream. */
+export type H3Request = Request & { readonly params: Record<string, string>; readonly connectionId: bigint; readonly streamId: bigint };
 
 export function toWebRequest(incoming: IncomingRequest): H3Request {
   const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD";
@@ -43,7 +44,11 @@ export function toWebRequest(incoming: IncomingRequest): H3Request {
     body: hasBody ? incoming.body : null,
     signal: incoming.signal,
   }) as H3Request;
-  Object.defineProperty(request, "params", { value: incoming.params, enumerable: true });
+  Object.defineProperties(request, {
+    params: { value: incoming.params, enumerable: true },
+    connectionId: { value: incoming.connectionId },
+    streamId: { value: incoming.streamId },
+  });
   return request;
 }
 

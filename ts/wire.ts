@@ -6,8 +6,8 @@ export const HEADER_BYTES = 16;
 export const FLAG_FIN = 1;
 export const FLAG_NOTIFY = 2;
 
-export const EventKind = { request: 1, body: 2, bodyEnd: 3, reset: 4, complete: 5, drain: 6, shutdown: 7 } as const;
-export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4 } as const;
+export const EventKind = { request: 1, body: 2, bodyEnd: 3, reset: 4, complete: 5, drain: 6, shutdown: 7, connStats: 8, log: 9 } as const;
+export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4, connStats: 5 } as const;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -108,6 +108,11 @@ export class CommandBatch {
     const at = this.#reserve(size);
     this.#header(at, size, CommandKind.body, (fin ? FLAG_FIN : 0) | (notify ? FLAG_NOTIFY : 0), 0, id);
     this.#bytes.set(chunk, at + HEADER_BYTES);
+  }
+
+  connStats(connectionId: bigint) {
+    const at = this.#reserve(HEADER_BYTES);
+    this.#header(at, HEADER_BYTES, CommandKind.connStats, 0, 0, connectionId);
   }
 
   reset(id: bigint, code: bigint) {

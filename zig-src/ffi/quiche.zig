@@ -189,3 +189,66 @@ pub extern fn quiche_h3_send_additional_headers(
     is_trailer_section: bool,
     fin: bool,
 ) c_int;
+
+pub const Stats = extern struct {
+    recv: usize,
+    sent: usize,
+    lost: usize,
+    spurious_lost: usize,
+    retrans: usize,
+    sent_bytes: u64,
+    recv_bytes: u64,
+    acked_bytes: u64,
+    lost_bytes: u64,
+    stream_retrans_bytes: u64,
+    dgram_recv: usize,
+    dgram_sent: usize,
+    paths_count: usize,
+    reset_stream_count_local: u64,
+    stopped_stream_count_local: u64,
+    reset_stream_count_remote: u64,
+    stopped_stream_count_remote: u64,
+    data_blocked_sent_count: u64,
+    stream_data_blocked_sent_count: u64,
+    data_blocked_recv_count: u64,
+    stream_data_blocked_recv_count: u64,
+    streams_blocked_bidi_recv_count: u64,
+    streams_blocked_uni_recv_count: u64,
+    path_challenge_rx_count: u64,
+    bytes_in_flight_duration_msec: u64,
+    tx_buffered_inconsistent: bool,
+};
+
+pub const PathStats = extern struct {
+    local_addr: posix.sockaddr.storage,
+    local_addr_len: posix.socklen_t,
+    peer_addr: posix.sockaddr.storage,
+    peer_addr_len: posix.socklen_t,
+    validation_state: isize,
+    active: bool,
+    recv: usize,
+    sent: usize,
+    lost: usize,
+    retrans: usize,
+    total_pto_count: usize,
+    dgram_recv: usize,
+    dgram_sent: usize,
+    rtt: u64,
+    min_rtt: u64,
+    max_rtt: u64,
+    rttvar: u64,
+    cwnd: usize,
+    sent_bytes: u64,
+    recv_bytes: u64,
+    lost_bytes: u64,
+    stream_retrans_bytes: u64,
+    pmtu: usize,
+    delivery_rate: u64,
+    max_bandwidth: u64,
+    startup_exit_cwnd: u64,
+};
+
+pub extern fn quiche_conn_stats(conn: *const Conn, out: *Stats) void;
+pub extern fn quiche_conn_path_stats(conn: *const Conn, idx: usize, out: *PathStats) c_int;
+pub extern fn quiche_conn_peer_error(conn: *const Conn, is_app: *bool, error_code: *u64, reason: *[*]const u8, reason_len: *usize) bool;
+pub extern fn quiche_conn_local_error(conn: *const Conn, is_app: *bool, error_code: *u64, reason: *[*]const u8, reason_len: *usize) bool;

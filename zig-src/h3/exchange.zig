@@ -15,6 +15,7 @@ const Request = requests_mod.Request;
 const Outcome = requests_mod.Outcome;
 const Router = @import("router.zig");
 const native = @import("native.zig");
+const conn_stats = @import("../quic/conn_stats.zig");
 
 /// Largest BODY command payload the TypeScript side sends; slack for the
 /// buffer cap above.
@@ -81,7 +82,10 @@ fn onHeaders(engine: *Engine, conn_slot: u32, stream_id: u64, event: *quiche.H3E
     _ = quiche.quiche_h3_event_for_each_header(event, collectField, &head);
     const rejection = head.finish();
     request.is_head = if (head.method) |method| std.mem.eql(u8, method, "HEAD") else false;
-    if (rejection) |reason| return respondInternal(engine, slot, reason.status());
+    if (rejection) |reason| {
+        engine.log(.info, connection.serial, "request on stream {d} refused with {d} ({s})", .{ stream_id, reason.status(), @tagName(reason) });
+        return respondInternal(engine, slot, reason.status());
+    }
     if (over_connection_cap) return respondInternal(engine, slot, 503);
     if ((head.content_length orelse 0) > config.max_request_body_size) return respondInternal(engine, slot, 413);
 
@@ -145,6 +149,7 @@ fn readBody(engine: *Engine, slot: u32) void {
             if (!request.body_paused) {
                 request.body_paused = true;
                 engine.stats.event_queue_full.inc();
+                engine.log(.debug, connection.serial, "event queue full: request body on stream {d} paused", .{request.stream_id});
                 engine.paused_bodies.appendAssumeCapacity(id);
             }
             return;
@@ -441,6 +446,7 @@ pub fn applyCommands(engine: *Engine) void {
 }
 
 fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void {
+    if (header.kind == @intFromEnum(wire.CommandKind.conn_stats)) return answerConnStats(engine, header.id);
     const slot = engine.requests.slotOf(header.id) orelse {
         engine.stats.stale_commands.inc();
         return;
@@ -476,6 +482,7 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
             request.trailers = engine.allocator.dupe(u8, payload) catch return failRequest(engine, slot);
             request.end_requested = true;
         },
+        .conn_stats => unreachable, // answered above, before the request lookup.
         .reset => {
             const code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else quiche.h3_request_cancelled;
             const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
@@ -502,6 +509,25 @@ pub fn sendGoaways(engine: *Engine) void {
 
 pub fn announceShutdown(engine: *Engine) void {
     pushControl(engine, .shutdown, 0, null);
+}
+
+/// Answers a CONN_STATS command. Connections are found by a scan: stats are
+/// an occasional, administrative request, not a per-request cost.
+fn answerConnStats(engine: *Engine, conn_id: u64) void {
+    var values: [conn_stats.names.len]u64 = @splat(0);
+    var found = false;
+    for (engine.connections.slots) |*maybe| {
+        const connection = if (maybe.*) |*c| c else continue;
+        if (connection.serial != conn_id) continue;
+        conn_stats.collect(connection, &values);
+        found = true;
+        break;
+    }
+    var buffer: [wire.header_bytes + 4 + 8 * conn_stats.names.len]u8 = undefined;
+    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.conn_stats), if (found) wire.flag_fin else 0, 0, conn_id);
+    writer.int(u32, values.len);
+    for (values) |value| writer.int(u64, value);
+    if (!pushData(engine, writer.finish() catch unreachable)) engine.stats.event_queue_full.inc();
 }
 
 /// Data records (request heads, body chunks) leave room for control records.

@@ -37,6 +37,13 @@ pub const EventKind = enum(u8) {
     /// id = 0; a graceful shutdown finished (every request ended or the
     /// deadline passed) and the loop thread is exiting.
     shutdown = 7,
+    /// id = connection id; flags.fin set when the connection was found;
+    /// payload: u32 count, then `count` u64 values in the order of
+    /// conn_stats.zig's `names`.
+    conn_stats = 8,
+    /// id = connection id or 0; aux = level (0 error .. 4 trace); payload:
+    /// the message, UTF-8.
+    log = 9,
 };
 
 pub const CommandKind = enum(u8) {
@@ -49,6 +56,8 @@ pub const CommandKind = enum(u8) {
     trailers = 3,
     /// id = request id; payload: u64 application error code.
     reset = 4,
+    /// id = connection id; answered by a CONN_STATS event.
+    conn_stats = 5,
 };
 
 pub const flag_fin: u8 = 1;

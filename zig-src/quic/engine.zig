@@ -25,6 +25,8 @@ const RequestTable = @import("../h3/requests.zig").RequestTable;
 const Router = @import("../h3/router.zig").Router;
 const RecordQueue = @import("../queue/record_queue.zig").RecordQueue;
 const exchange = @import("../h3/exchange.zig");
+const wire = @import("../queue/wire.zig");
+const LogLevel = @import("../config.zig").LogLevel;
 
 const socket_tag: u64 = 1;
 const packet_type_initial: u8 = 1;
@@ -97,7 +99,7 @@ pub const Engine = struct {
         user: ?*anyopaque,
     };
 
-    pub const PendingControl = struct { kind: @import("../queue/wire.zig").EventKind, id: u64, error_code: ?u64 };
+    pub const PendingControl = struct { kind: wire.EventKind, id: u64, error_code: ?u64 };
 
     pub const max_response_fields = 256;
     /// Two control records (body end, then complete or reset) of 24 bytes.
@@ -274,6 +276,7 @@ pub const Engine = struct {
             engine.cids.count + 2 > engine.cids.maxEntries())
         {
             engine.stats.connections_refused.inc();
+            engine.log(.warn, 0, "connection refused: max_connections ({d}) reached", .{engine.config.max_connections});
             return null;
         }
         const local_cid = ConnectionId.random();
@@ -295,6 +298,7 @@ pub const Engine = struct {
         engine.cids.put(dcid, slot) catch unreachable;
         engine.enableDiagnostics(quiche_conn, serial);
         engine.stats.connections_accepted.inc();
+        engine.log(.debug, serial, "connection accepted", .{});
         engine.stats.connections_active.inc();
         return slot;
     }
@@ -370,6 +374,7 @@ pub const Engine = struct {
 
     fn freeConnection(engine: *Engine, slot: u32) void {
         const connection = engine.connections.get(slot);
+        engine.logClose(connection);
         exchange.abortConnectionRequests(engine, slot);
         _ = engine.cids.remove(connection.scid.slice());
         _ = engine.cids.remove(connection.odcid.slice());
@@ -384,6 +389,20 @@ pub const Engine = struct {
         connection.deinit(engine.allocator);
         engine.connections.remove(slot);
         engine.stats.connections_active.dec();
+    }
+
+    fn logClose(engine: *Engine, connection: *Connection) void {
+        var is_app = false;
+        var code: u64 = 0;
+        var reason: [*]const u8 = "";
+        var reason_len: usize = 0;
+        if (quiche.quiche_conn_peer_error(connection.quiche_conn, &is_app, &code, &reason, &reason_len)) {
+            engine.log(.debug, connection.serial, "connection closed by peer: {s} error 0x{x} \"{s}\"", .{ if (is_app) "application" else "transport", code, reason[0..@min(reason_len, 200)] });
+        } else if (quiche.quiche_conn_local_error(connection.quiche_conn, &is_app, &code, &reason, &reason_len)) {
+            engine.log(.debug, connection.serial, "connection closed by us: {s} error 0x{x} \"{s}\"", .{ if (is_app) "application" else "transport", code, reason[0..@min(reason_len, 200)] });
+        } else {
+            engine.log(.debug, connection.serial, "connection closed (idle timeout or server stop)", .{});
+        }
     }
 
     /// Sends CONNECTION_CLOSE (H3_NO_ERROR) to every peer, best effort, and
@@ -402,6 +421,20 @@ pub const Engine = struct {
             }
             engine.freeConnection(@intCast(i));
         }
+    }
+
+    /// Queues a LOG event when `level` passes config.log_level. Formatting
+    /// happens only then, into a stack buffer; a full queue drops the line
+    /// (logging must never hold up serving).
+    pub fn log(engine: *Engine, level: LogLevel, conn_id: u64, comptime format: []const u8, args: anytype) void {
+        if (@intFromEnum(level) > @intFromEnum(engine.config.log_level)) return;
+        var buffer: [wire.header_bytes + 480]u8 = undefined;
+        var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.log), 0, @intFromEnum(level), conn_id);
+        const message = std.fmt.bufPrint(buffer[wire.header_bytes..], format, args) catch buffer[wire.header_bytes..];
+        writer.len += message.len;
+        const record = writer.finish() catch return;
+        if (!engine.events.hasRoomFor(record.len, engine.control_reserve_bytes)) return;
+        if (engine.events.push(record) catch false) engine.ringDoorbell();
     }
 
     /// Rings the application's doorbell; called when the event queue went
