@@ -49,6 +49,22 @@ describe("lifecycle", () => {
   });
 });
 
+describe("tls sources", () => {
+  test("PEM text and Bun.file work like paths", async () => {
+    const pemText = { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") };
+    const bunFiles = { cert: Bun.file(tls.cert), key: Bun.file(tls.key) };
+    for (const source of [pemText, bunFiles]) {
+      await using server = serve({ port: 0, tls: source, routes: hello });
+      const response = await h3fetch(new URL("/hello", server.url));
+      expect(await response.text()).toBe("hi");
+    }
+  });
+
+  test("a wrong tls value is a TypeError", () => {
+    expect(() => serve({ port: 0, tls: { cert: 42 as never, key: tls.key }, routes: hello })).toThrow(/tls.cert must be a file path, PEM text or Bun.file/);
+  });
+});
+
 describe("start-up errors are thrown, not crashes", () => {
   test("missing certificate file", () => {
     const missing = join(tls.dir, "does-not-exist.pem");

@@ -162,8 +162,9 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
 }
 
 describe("graceful stop", () => {
-  test("finishes in-flight requests and refuses new ones", async () => {
-    const server = serve(showcaseOptions({ port: 0, tls }));
+  test.each(["poll", "callback", "manual"] as EventMode[])("finishes in-flight requests and refuses new ones (%s mode)", async (mode) => {
+    const server = serve(showcaseOptions({ port: 0, tls, mode }));
+    const pump = mode === "manual" ? setInterval(() => server.poll(), 1) : null;
     const inFlight = h3fetch(new URL("/slow/400", server.url));
     await Bun.sleep(100);
     const stopping = server.stop({ graceful: true, timeoutMs: 5000 });
@@ -176,6 +177,8 @@ describe("graceful stop", () => {
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("waited 400 ms\n");
     await stopping;
+    if (pump) clearInterval(pump);
     expect(refused).not.toBe(200);
+    expect(server.stats().requests_active).toBe(0);
   });
 });

@@ -23,6 +23,7 @@ const max_body_record_bytes = 256 * 1024;
 
 /// Polls quiche's h3 layer until it has nothing more for this connection.
 pub fn pollConnection(engine: *Engine, conn_slot: u32) void {
+    engine.assertLoopThread();
     const connection = engine.connections.get(conn_slot);
     const h3_conn = connection.h3_conn.?;
     while (true) {
@@ -432,6 +433,7 @@ fn completeResponse(engine: *Engine, slot: u32) void {
 /// already ended are counted and dropped: that is the normal race between a
 /// client reset and a handler still writing, not an error.
 pub fn applyCommands(engine: *Engine) void {
+    engine.assertLoopThread();
     while (true) {
         const drained = engine.commands.drain(engine.command_buffer);
         if (drained.bytes == 0) return;

@@ -54,6 +54,9 @@ pub const Engine = struct {
     /// request; read by the loop each iteration.
     shutdown_deadline_ns: *std.atomic.Value(u64),
     draining: bool = false,
+    /// The thread running `run`; every function that touches quiche asserts
+    /// it runs there (the one rule of docs/ARCHITECTURE.md).
+    loop_thread: ?std.Thread.Id = null,
 
     connections: ConnectionPool,
     cids: CidTable,
@@ -113,6 +116,7 @@ pub const Engine = struct {
         engine.next_serial = 1;
         engine.pending_control = .empty;
         engine.draining = false;
+        engine.loop_thread = null;
         engine.control_reserve_bytes = @as(usize, config.max_requests) * control_bytes_per_request;
 
         engine.connections = try ConnectionPool.init(allocator, config.max_connections);
@@ -169,6 +173,9 @@ pub const Engine = struct {
 
     /// Runs until stop is requested, then closes every connection.
     pub fn run(engine: *Engine) void {
+        assert(engine.loop_thread == null);
+        engine.loop_thread = std.Thread.getCurrentId();
+        defer engine.loop_thread = null;
         engine.poller.watch(engine.socket.fd, socket_tag) catch return;
         var ready: [Poller.max_events]std.os.linux.epoll_event = undefined;
         while (!engine.stop_requested.load(.acquire)) {
@@ -221,7 +228,13 @@ pub const Engine = struct {
         }
     }
 
+    /// Asserts the caller is the loop thread: only it may touch quiche.
+    pub fn assertLoopThread(engine: *const Engine) void {
+        assert(engine.loop_thread != null and engine.loop_thread.? == std.Thread.getCurrentId());
+    }
+
     fn processPacket(engine: *Engine, packet: []u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) void {
+        engine.assertLoopThread();
         var version: u32 = 0;
         var packet_type: u8 = 0;
         var scid: [connection_id.max_len]u8 = undefined;
@@ -351,6 +364,7 @@ pub const Engine = struct {
     }
 
     fn flushConnection(engine: *Engine, slot: u32) void {
+        engine.assertLoopThread();
         const connection = engine.connections.get(slot);
         exchange.flushOutput(engine, slot);
         var packets: u32 = 0;
@@ -408,6 +422,9 @@ pub const Engine = struct {
     /// Sends CONNECTION_CLOSE (H3_NO_ERROR) to every peer, best effort, and
     /// frees every connection. Used on stop and on teardown.
     fn closeAll(engine: *Engine) void {
+        // Runs on the loop thread when it exits, or on the owner's thread at
+        // teardown after the loop thread was joined (or never started).
+        assert(engine.loop_thread == null or engine.loop_thread.? == std.Thread.getCurrentId());
         for (engine.connections.slots, 0..) |*maybe, i| {
             const connection = if (maybe.*) |*c| c else continue;
             const reason = "server stopping";
