@@ -60,7 +60,7 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
       const response = await h3fetch(url("/echo"), { method: "POST", body });
       expect(response.status).toBe(200);
       expect(sha256(new Uint8Array(await response.arrayBuffer()))).toBe(sha256(body));
-    });
+    }, 120_000);
 
     test("a 64 MiB upload arrives intact (sha256 checked by the server)", async () => {
       const body = new Uint8Array(64 * 1024 * 1024).map((_, i) => (i * 7 + (i >> 16)) % 256);
@@ -68,7 +68,7 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
       expect(response.status).toBe(200);
       expect(response.headers.get("x-body-bytes")).toBe(String(body.length));
       expect((await response.text()).trim()).toBe(sha256(body));
-    });
+    }, 120_000);
 
     test("a 256 MiB streamed download arrives intact (sha256 checked by the client)", async () => {
       const size = 256 * 1024 * 1024;
@@ -84,7 +84,7 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
       }
       expect(received).toBe(size);
       expect(hasher.digest("hex")).toBe(expected.digest("hex"));
-    });
+    }, 120_000);
 
     test("200 concurrent requests on one connection", async () => {
       const before = server.stats().connections_accepted;
@@ -104,7 +104,7 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
       );
       expect(results.flat().filter((status) => status === 200).length).toBe(200);
       expect(server.stats().connections_accepted - before).toBe(200);
-    });
+    }, 120_000);
 
     test("trailers are seen by gtlsclient", async () => {
       const result = await gtlsclient("127.0.0.1", server.port, "/trailers");

@@ -49,7 +49,10 @@ export interface ServeOptions {
   error?: (error: unknown) => Response | void | Promise<Response | void>;
   /** Default "poll". */
   mode?: EventMode;
-  /** A handler that has not produced its response head after this long gets a 504; 0 = never. Default 30000. */
+  /**
+   * A handler that has not produced its response head this long after the
+   * request fully arrived (body included) gets a 504; 0 = never. Default 30000.
+   */
   handlerTimeoutMs?: number;
   /** Library limits and transport settings, by their zig_h3_config names. */
   limits?: NativeConfig;
@@ -269,8 +272,12 @@ export class Server implements Outbox {
         return this.#live.get(id)?.body?.enqueue(this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length));
       case EventKind.bodyEnd: {
         const live = this.#live.get(id);
-        live?.body?.close();
-        if (live) live.body = undefined;
+        if (!live) return;
+        live.body?.close();
+        live.body = undefined;
+        // The handler's time starts once the request has fully arrived: a
+        // slow upload is not a slow handler.
+        if (this.#handlerTimeoutMs > 0) live.timer = setTimeout(() => this.#timedOut(live), this.#handlerTimeoutMs);
         return;
       }
       case EventKind.drain:
@@ -340,7 +347,6 @@ export class Server implements Outbox {
       connectionId: event.connectionId,
       streamId: event.streamId,
     };
-    if (this.#handlerTimeoutMs > 0) live.timer = setTimeout(() => this.#timedOut(live), this.#handlerTimeoutMs);
     if (route?.raw) return void this.#runRaw(live, route.raw, incoming);
     void this.#runWeb(live, route?.web, incoming);
   }
