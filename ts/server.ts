@@ -5,7 +5,7 @@
 // memory. Events are copied out by zig_h3_poll into #eventBuffer (ours);
 // commands are copied in by zig_h3_submit. A request id stays meaningful
 // until its COMPLETE or RESET event; after that the library ignores it.
-import { JSCallback, ptr } from "bun:ffi";
+import { JSCallback, ptr, type Pointer } from "bun:ffi";
 import { native, type Native } from "./loader.ts";
 import { check, ZigH3Error } from "./errors.ts";
 import { marshalConfig, type NativeConfig } from "./config.ts";
@@ -103,7 +103,7 @@ interface Live {
 
 export class Server implements Outbox {
   #lib: Native;
-  #handle: number | null;
+  #handle: Pointer | null;
   #routes: Route[] = [];
   #errorHook: ServeOptions["error"];
   #handlerTimeoutMs: number;
@@ -147,7 +147,7 @@ export class Server implements Outbox {
       const out = new BigUint64Array(1);
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
       check(status, describeNewFailure(status, pem.certPath, pem.keyPath, this.hostname, port));
-      this.#handle = Number(out[0]);
+      this.#handle = Number(out[0]) as Pointer;
     } finally {
       pem.cleanup();
     }
@@ -159,7 +159,9 @@ export class Server implements Outbox {
       if (options.fetch) this.#addRoute("*", "/*", { web: options.fetch });
       if (this.mode === "callback") {
         this.#callback = new JSCallback(() => this.poll(), { args: [], returns: "void", threadsafe: true });
-        check(this.#lib.zig_h3_server_set_doorbell(this.#handle, this.#callback.ptr, null), "zig_h3_server_set_doorbell");
+        const doorbell = this.#callback.ptr;
+        if (doorbell === null) throw new Error("bun:ffi gave the doorbell JSCallback no function pointer");
+        check(this.#lib.zig_h3_server_set_doorbell(this.#handle, doorbell, null), "zig_h3_server_set_doorbell");
       }
       check(this.#lib.zig_h3_server_start(this.#handle), "zig_h3_server_start");
     } catch (error) {
@@ -249,7 +251,7 @@ export class Server implements Outbox {
     if (this.#handle === null) return 0;
     let handled = 0;
     while (true) {
-      const bytes = check(this.#lib.zig_h3_poll(this.#handle, ptr(this.#eventBuffer), this.#eventBuffer.length), "zig_h3_poll");
+      const bytes = check(Number(this.#lib.zig_h3_poll(this.#handle, ptr(this.#eventBuffer), this.#eventBuffer.length)), "zig_h3_poll");
       if (bytes === 0) break;
       for (let offset = 0; offset < bytes; handled++) {
         const length = this.#eventView.getUint32(offset, true);
@@ -425,7 +427,7 @@ export class Server implements Outbox {
   #flush() {
     this.#flushScheduled = false;
     if (this.#handle === null || this.#commands.length === 0) return;
-    const taken = check(this.#lib.zig_h3_submit(this.#handle, ptr(this.#commands.view()), this.#commands.length), "zig_h3_submit");
+    const taken = check(Number(this.#lib.zig_h3_submit(this.#handle, ptr(this.#commands.view()), this.#commands.length)), "zig_h3_submit");
     this.#commands.consume(taken);
     if (this.#commands.length > 0 && this.#retryTimer === null) {
       this.#retryTimer = setTimeout(() => {
