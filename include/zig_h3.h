@@ -38,7 +38,7 @@ extern "C" {
 #define ZIG_H3_ERR_ABI_MISMATCH -2          /* config struct_size smaller than ABI version 1 */
 #define ZIG_H3_ERR_OUT_OF_MEMORY -3
 #define ZIG_H3_ERR_INVALID_STATE -4         /* e.g. start twice, route after stop */
-#define ZIG_H3_ERR_CONFIG_INVALID -5        /* a limit outside its allowed range */
+#define ZIG_H3_ERR_CONFIG_INVALID -5        /* a limit outside its allowed range, webtransport without dgram */
 #define ZIG_H3_ERR_CC_ALGORITHM_INVALID -6  /* cc_algorithm not reno, cubic, bbr2 */
 #define ZIG_H3_ERR_CERT_NOT_FOUND -10
 #define ZIG_H3_ERR_CERT_INVALID -11         /* not a PEM certificate chain */
@@ -109,6 +109,8 @@ typedef struct zig_h3_config {
     const char *qlog_dir;    /* one qlog file per connection, or NULL [NULL] */
     const char *keylog_path; /* TLS key log (SSLKEYLOGFILE format), or NULL [NULL] */
     uint64_t log_level;      /* 0 error .. 4 trace [1] */
+    /* Added within ABI version 1; older callers get the default. */
+    uint64_t enable_webtransport; /* draft-02 SETTINGS + extended CONNECT; needs enable_dgram [0] */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
@@ -266,7 +268,8 @@ int64_t zig_h3_submit(zig_h3_server *server, const uint8_t *batch, size_t len);
  * packets_sent, packets_invalid, send_failures, version_negotiations,
  * connections_accepted, connections_refused, connections_active,
  * requests_received, requests_active, responses_completed, requests_reset,
- * requests_rejected, stale_commands, event_queue_full. Returns how many
+ * requests_rejected, stale_commands, event_queue_full, datagrams_received,
+ * datagrams_sent, datagrams_received_dropped, datagrams_send_dropped. Returns how many
  * counters exist (out may be NULL to ask). Errors: INVALID_ARGUMENT.
  */
 int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count);
@@ -302,6 +305,22 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *   9 LOG       id = connection id or 0; aux = level (0 error .. 4 trace,
  *               up to config.log_level); the message, UTF-8. Dropped
  *               rather than queued when the event queue is full.
+ *  10 CONN_INFO id = connection id; flags bit 0: QUIC datagrams usable,
+ *               bit 1: the peer enabled HTTP/3 datagrams (then every
+ *               datagram carries a quarter stream ID); u64 largest datagram
+ *               quiche can send now. Sent when any of it changes.
+ *  11 QUIC_DATAGRAM id = connection id; a datagram from a peer without
+ *               HTTP/3 datagrams.
+ *  12 H3_DATAGRAM id = request id; an HTTP/3 datagram for that request
+ *               stream (or WebTransport session), quarter stream ID removed.
+ *               Datagrams for unknown or finished streams are dropped and
+ *               counted (datagrams_received_dropped).
+ *  13 DATAGRAM_CREDIT id = connection id; u64 datagram commands of this
+ *               connection finished so far (sent to quiche or dropped); once
+ *               after a datagram command flagged NOTIFY, when quiche's send
+ *               queue is at most half full.
+ *  14 CONN_CLOSED id = connection id; the connection is gone (only for
+ *               connections a CONN_INFO event announced). Never dropped.
  *
  * Commands (zig_h3_submit); flags bit 0 = FIN, bit 1 = NOTIFY:
  *   1 HEAD      aux = status; field block (lowercase names, no pseudo-
@@ -314,6 +333,12 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *   5 CONN_STATS id = connection id (conn_id of a REQUEST event); answered
  *               by a CONN_STATS event. The only way to read a connection's
  *               quiche counters, which only the loop thread may touch.
+ *   6 QUIC_DATAGRAM id = connection id; the datagram. NOTIFY: send
+ *               DATAGRAM_CREDIT when the send queue is low again.
+ *   7 H3_DATAGRAM id = request id; the datagram (the library adds the
+ *               quarter stream ID). NOTIFY as above.
+ *               A datagram that is not negotiated, too large, or finds the
+ *               send queue full is dropped and counted (datagrams_send_dropped).
  */
 #define ZIG_H3_EVENT_REQUEST 1
 #define ZIG_H3_EVENT_BODY 2
@@ -324,11 +349,18 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_EVENT_SHUTDOWN 7
 #define ZIG_H3_EVENT_CONN_STATS 8
 #define ZIG_H3_EVENT_LOG 9
+#define ZIG_H3_EVENT_CONN_INFO 10
+#define ZIG_H3_EVENT_QUIC_DATAGRAM 11
+#define ZIG_H3_EVENT_H3_DATAGRAM 12
+#define ZIG_H3_EVENT_DATAGRAM_CREDIT 13
+#define ZIG_H3_EVENT_CONN_CLOSED 14
 #define ZIG_H3_COMMAND_HEAD 1
 #define ZIG_H3_COMMAND_BODY 2
 #define ZIG_H3_COMMAND_TRAILERS 3
 #define ZIG_H3_COMMAND_RESET 4
 #define ZIG_H3_COMMAND_CONN_STATS 5
+#define ZIG_H3_COMMAND_QUIC_DATAGRAM 6
+#define ZIG_H3_COMMAND_H3_DATAGRAM 7
 #define ZIG_H3_FLAG_FIN 1
 #define ZIG_H3_FLAG_NOTIFY 2
 

@@ -43,6 +43,7 @@ export const CONFIG_FIELDS = [
   "qlog_dir",
   "keylog_path",
   "log_level",
+  "enable_webtransport",
 ] as const;
 
 export type ConfigField = (typeof CONFIG_FIELDS)[number];

@@ -554,6 +554,10 @@ export const STATS_FIELDS = [
   "requests_rejected",
   "stale_commands",
   "event_queue_full",
+  "datagrams_received",
+  "datagrams_sent",
+  "datagrams_received_dropped",
+  "datagrams_send_dropped",
 ] as const;
 
 /** zig_h3_field structs ({ name, name_len, value, value_len }) over one byte buffer. */

@@ -31,6 +31,9 @@ pub const Config = struct {
     dgram_recv_queue_len: u64 = 0,
     dgram_send_queue_len: u64 = 0,
     grease: bool = true,
+    /// Advertise WebTransport (draft-02 SETTINGS and extended CONNECT).
+    /// Needs enable_dgram.
+    enable_webtransport: bool = false,
 
     // Capacity bounds of the library's own structures.
     max_connections: u32 = 4096,
@@ -61,6 +64,7 @@ pub const Config = struct {
         BindAddressInvalid,
         CcAlgorithmInvalid,
         LimitOutOfRange,
+        WebTransportNeedsDatagrams,
     };
 
     /// Returns the first violated rule. Bounds are checked so that every
@@ -87,6 +91,7 @@ pub const Config = struct {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);
         }
+        if (config.enable_webtransport and !config.enable_dgram) return error.WebTransportNeedsDatagrams;
 
         const largest_event = record_overhead_bytes + @max(
             config.max_request_headers_size + 4 * config.max_header_count,
@@ -164,6 +169,16 @@ test "limits out of range are rejected" {
     config = testConfig();
     config.enable_dgram = true;
     try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.dgram_recv_queue_len = 64;
+    config.dgram_send_queue_len = 64;
+    try config.validate();
+}
+
+test "webtransport needs datagrams" {
+    var config = testConfig();
+    config.enable_webtransport = true;
+    try testing.expectError(error.WebTransportNeedsDatagrams, config.validate());
+    config.enable_dgram = true;
     config.dgram_recv_queue_len = 64;
     config.dgram_send_queue_len = 64;
     try config.validate();

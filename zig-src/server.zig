@@ -35,6 +35,10 @@ pub const CreateError = Config.Error || error{
 
 pub const State = enum { created, running, stopped };
 
+const webtransport_enable_setting: u64 = 0x2b603742;
+const webtransport_max_sessions_setting: u64 = 0xc671706a;
+const webtransport_max_sessions: u64 = 16;
+
 pub const Server = struct {
     allocator: std.mem.Allocator,
     /// Owns the copies of every string in `config`.
@@ -260,5 +264,18 @@ fn makeH3Config(config: *const Config) CreateError!*quiche.H3Config {
     // ours (max_request_headers_size) is smaller and answers 431 instead, so
     // quiche's is set well above it.
     quiche.quiche_h3_config_set_max_field_section_size(h3_config, @as(u64, config.max_request_headers_size) * 4);
+    if (config.enable_webtransport) {
+        // What Chromium's draft-02 WebTransport requires besides
+        // H3_DATAGRAM (0x33, which quiche sends itself once QUIC datagrams
+        // are enabled): extended CONNECT (0x08) and ENABLE_WEBTRANSPORT.
+        // WEBTRANSPORT_MAX_SESSIONS serves clients of later drafts.
+        quiche.quiche_h3_config_enable_extended_connect(h3_config, true);
+        const ids = [_]u64{ webtransport_enable_setting, webtransport_max_sessions_setting };
+        const values = [_]u64{ 1, webtransport_max_sessions };
+        if (shim.zqh3_h3_config_set_additional_settings(h3_config, &ids, &values, ids.len) != shim.ok) {
+            quiche.quiche_h3_config_free(h3_config);
+            return error.QuicheConfigFailed;
+        }
+    }
     return h3_config;
 }

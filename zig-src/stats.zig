@@ -20,6 +20,10 @@ pub const Stats = struct {
     requests_rejected: Counter = .{},
     stale_commands: Counter = .{},
     event_queue_full: Counter = .{},
+    datagrams_received: Counter = .{},
+    datagrams_sent: Counter = .{},
+    datagrams_received_dropped: Counter = .{},
+    datagrams_send_dropped: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

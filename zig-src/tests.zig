@@ -11,4 +11,5 @@ test {
     _ = @import("abi/config_c.zig");
     _ = @import("abi/status.zig");
     _ = @import("ffi/shim.zig");
+    _ = @import("dgram/varint.zig");
 }

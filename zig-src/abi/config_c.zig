@@ -51,6 +51,9 @@ pub const ConfigC = extern struct {
     qlog_dir: ?[*:0]const u8,
     keylog_path: ?[*:0]const u8,
     log_level: u64,
+    // Added in ABI version 1 after the fields above; older callers get the
+    // default through struct_size.
+    enable_webtransport: u64,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;

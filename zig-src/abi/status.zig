@@ -89,7 +89,7 @@ pub fn fromCreateError(err: server_mod.CreateError) Status {
         error.KeyInvalid => .key_invalid,
         error.BindAddressInvalid => .address_invalid,
         error.CcAlgorithmInvalid => .cc_algorithm_invalid,
-        error.LimitOutOfRange => .config_invalid,
+        error.LimitOutOfRange, error.WebTransportNeedsDatagrams => .config_invalid,
         error.AddressInUse => .address_in_use,
         error.AddressNotAvailable => .address_not_available,
         error.PermissionDenied => .permission_denied,

@@ -252,3 +252,10 @@ pub extern fn quiche_conn_stats(conn: *const Conn, out: *Stats) void;
 pub extern fn quiche_conn_path_stats(conn: *const Conn, idx: usize, out: *PathStats) c_int;
 pub extern fn quiche_conn_peer_error(conn: *const Conn, is_app: *bool, error_code: *u64, reason: *[*]const u8, reason_len: *usize) bool;
 pub extern fn quiche_conn_local_error(conn: *const Conn, is_app: *bool, error_code: *u64, reason: *[*]const u8, reason_len: *usize) bool;
+
+pub extern fn quiche_conn_dgram_recv(conn: *Conn, buf: [*]u8, buf_len: usize) isize;
+pub extern fn quiche_conn_dgram_send(conn: *Conn, buf: [*]const u8, buf_len: usize) isize;
+pub extern fn quiche_conn_dgram_max_writable_len(conn: *const Conn) isize;
+pub extern fn quiche_conn_dgram_send_queue_len(conn: *const Conn) isize;
+pub extern fn quiche_h3_dgram_enabled_by_peer(conn: *H3Conn, quic_conn: *Conn) bool;
+pub extern fn quiche_h3_config_enable_extended_connect(config: *H3Config, enabled: bool) void;

@@ -17,6 +17,7 @@ const Router = @import("router.zig");
 const native = @import("native.zig");
 const conn_stats = @import("../quic/conn_stats.zig");
 const output = @import("response_output.zig");
+const datagrams = @import("../dgram/datagrams.zig");
 pub const flushOutput = output.flushOutput;
 
 /// Largest BODY command payload the TypeScript side sends; slack for the
@@ -106,6 +107,7 @@ fn onHeaders(engine: *Engine, conn_slot: u32, stream_id: u64, event: *quiche.H3E
         .native => |handler| return native.dispatch(engine, slot, &head, handler),
     }
     head.setRoute(found.id);
+    datagrams.updateInfo(engine, connection);
     if (!pushData(engine, head.record())) return respondInternal(engine, slot, 503);
     request.visible_to_app = true;
     if (request.request_finished) pushControl(engine, .body_end, engine.requests.idOf(slot), null);
@@ -321,7 +323,12 @@ pub fn applyCommands(engine: *Engine) void {
 }
 
 fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void {
-    if (header.kind == @intFromEnum(wire.CommandKind.conn_stats)) return answerConnStats(engine, header.id);
+    switch (std.meta.intToEnum(wire.CommandKind, header.kind) catch return) {
+        .conn_stats => return answerConnStats(engine, header.id),
+        .quic_datagram => return datagrams.sendQuic(engine, header, payload),
+        .h3_datagram => return datagrams.sendH3(engine, header, payload),
+        .head, .body, .trailers, .reset => {},
+    }
     const slot = engine.requests.slotOf(header.id) orelse {
         engine.stats.stale_commands.inc();
         return;
@@ -357,7 +364,7 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
             request.trailers = engine.allocator.dupe(u8, payload) catch return failRequest(engine, slot);
             request.end_requested = true;
         },
-        .conn_stats => unreachable, // answered above, before the request lookup.
+        .conn_stats, .quic_datagram, .h3_datagram => unreachable, // handled above, before the request lookup.
         .reset => {
             const code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else quiche.h3_request_cancelled;
             const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;

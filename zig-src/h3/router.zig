@@ -109,7 +109,10 @@ pub const Router = struct {
         for (router.routes.items) |route| {
             if (!patternMatches(route.pattern, path_only)) continue;
             const hit: Match = .{ .found = .{ .id = route.id, .target = route.target } };
-            if (route.method.len == 0 or std.mem.eql(u8, route.method, method)) return hit;
+            // Any-method routes do not take CONNECT: a tunnel or a
+            // WebTransport session must be asked for by name.
+            const any_method = route.method.len == 0 and !std.mem.eql(u8, method, "CONNECT");
+            if (any_method or std.mem.eql(u8, route.method, method)) return hit;
             // HEAD is answered by a GET route, as in Bun.serve.
             if (std.mem.eql(u8, method, "HEAD") and std.mem.eql(u8, route.method, "GET")) return hit;
             path_matched = true;
@@ -198,6 +201,7 @@ test "parameters and wildcards" {
     try testing.expectEqual(found(3), router.match("GET", "/users/42/posts/7"));
     try testing.expectEqual(found(2), router.match("PUT", "/files/a/b/c"));
     try testing.expectEqual(found(2), router.match("GET", "/files/"));
+    try testing.expectEqual(Match.method_not_allowed, router.match("CONNECT", "/files/x"));
 }
 
 test "invalid registrations are refused" {

@@ -44,6 +44,24 @@ pub const EventKind = enum(u8) {
     /// id = connection id or 0; aux = level (0 error .. 4 trace); payload:
     /// the message, UTF-8.
     log = 9,
+    /// id = connection id; flags bit 0: QUIC datagrams usable, bit 1: the
+    /// peer enabled HTTP/3 datagrams; payload: u64 largest datagram payload
+    /// quiche can send now. Sent when either changes.
+    conn_info = 10,
+    /// id = connection id; payload: a QUIC datagram from a peer that did
+    /// not enable HTTP/3 datagrams.
+    quic_datagram = 11,
+    /// id = request id; payload: an HTTP/3 datagram for that request stream
+    /// (quarter stream ID removed).
+    h3_datagram = 12,
+    /// id = connection id; payload: u64 datagram commands of this
+    /// connection finished so far (sent or dropped). Sent once after a
+    /// datagram command flagged `flag_notify`, when quiche's send queue is at
+    /// most half full.
+    datagram_credit = 13,
+    /// id = connection id; the connection is gone. Sent only for
+    /// connections a CONN_INFO event announced.
+    conn_closed = 14,
 };
 
 pub const CommandKind = enum(u8) {
@@ -58,6 +76,12 @@ pub const CommandKind = enum(u8) {
     reset = 4,
     /// id = connection id; answered by a CONN_STATS event.
     conn_stats = 5,
+    /// id = connection id; payload: the datagram. flags.notify: send a
+    /// DATAGRAM_CREDIT event when the send queue is low again.
+    quic_datagram = 6,
+    /// id = request id; payload: the datagram (the quarter stream ID is
+    /// added by the library). flags.notify as above.
+    h3_datagram = 7,
 };
 
 pub const flag_fin: u8 = 1;

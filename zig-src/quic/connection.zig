@@ -23,6 +23,15 @@ pub const Connection = struct {
     dirty: bool = false,
     /// Highest request stream id received, for GOAWAY.
     max_stream_id_seen: u64 = 0,
+    /// Datagram commands applied for this connection (queued or dropped).
+    datagram_commands: u64 = 0,
+    /// The application waits for a DATAGRAM_CREDIT event.
+    datagram_credit_wanted: bool = false,
+    /// What the last CONN_INFO event said.
+    info_flags: u8 = 0,
+    info_max_datagram: u64 = 0,
+    /// A CONN_INFO event named this connection, so its end is announced.
+    announced: bool = false,
 
     pub fn deinit(connection: *Connection, allocator: std.mem.Allocator) void {
         if (connection.h3_conn) |h3_conn| quiche.quiche_h3_conn_free(h3_conn);

@@ -25,6 +25,7 @@ const RequestTable = @import("../h3/requests.zig").RequestTable;
 const Router = @import("../h3/router.zig").Router;
 const RecordQueue = @import("../queue/record_queue.zig").RecordQueue;
 const exchange = @import("../h3/exchange.zig");
+const datagrams = @import("../dgram/datagrams.zig");
 const wire = @import("../queue/wire.zig");
 const LogLevel = @import("../config.zig").LogLevel;
 
@@ -65,6 +66,8 @@ pub const Engine = struct {
     dirty: std.ArrayListUnmanaged(u32),
     dirty_next: std.ArrayListUnmanaged(u32),
     paused_bodies: std.ArrayListUnmanaged(u64),
+    /// Connection id (serial) -> slot, for commands that name a connection.
+    serials: std.AutoHashMapUnmanaged(u64, u32),
     pending_control: std.ArrayListUnmanaged(PendingControl) = .empty,
     next_serial: u64 = 1,
     /// Events for control records (end, reset, complete) always have room:
@@ -76,6 +79,8 @@ pub const Engine = struct {
     record_buffer: []u8,
     command_buffer: []u8,
     response_fields: []quiche.H3Header,
+    /// Room for one outgoing datagram with its quarter stream ID.
+    datagram_buffer: []u8,
 
     pub const Deps = struct {
         config: *const Config,
@@ -133,6 +138,9 @@ pub const Engine = struct {
         errdefer engine.dirty_next.deinit(allocator);
         engine.paused_bodies = try .initCapacity(allocator, config.max_requests);
         errdefer engine.paused_bodies.deinit(allocator);
+        engine.serials = .empty;
+        try engine.serials.ensureTotalCapacity(allocator, config.max_connections);
+        errdefer engine.serials.deinit(allocator);
 
         engine.recv_buffer = try allocator.alloc(u8, 65536);
         errdefer allocator.free(engine.recv_buffer);
@@ -143,6 +151,8 @@ pub const Engine = struct {
         engine.command_buffer = try allocator.alloc(u8, config.command_queue_bytes);
         errdefer allocator.free(engine.command_buffer);
         engine.response_fields = try allocator.alloc(quiche.H3Header, max_response_fields);
+        errdefer allocator.free(engine.response_fields);
+        engine.datagram_buffer = try allocator.alloc(u8, 65536);
         return engine;
     }
 
@@ -163,6 +173,8 @@ pub const Engine = struct {
         engine.dirty_next.deinit(allocator);
         engine.paused_bodies.deinit(allocator);
         engine.pending_control.deinit(allocator);
+        engine.serials.deinit(allocator);
+        allocator.free(engine.datagram_buffer);
         allocator.free(engine.recv_buffer);
         allocator.free(engine.send_buffer);
         allocator.free(engine.record_buffer);
@@ -272,6 +284,7 @@ pub const Engine = struct {
             }
         }
         if (connection.h3_conn != null) exchange.pollConnection(engine, slot);
+        datagrams.receive(engine, slot);
         engine.markDirty(slot);
     }
 
@@ -309,6 +322,7 @@ pub const Engine = struct {
         // Capacity was checked above, so neither put can fail.
         engine.cids.put(local_cid.slice(), slot) catch unreachable;
         engine.cids.put(dcid, slot) catch unreachable;
+        engine.serials.putAssumeCapacity(serial, slot);
         engine.enableDiagnostics(quiche_conn, serial);
         engine.stats.connections_accepted.inc();
         engine.log(.debug, serial, "connection accepted", .{});
@@ -377,6 +391,7 @@ pub const Engine = struct {
                 .would_block, .failed => engine.stats.send_failures.inc(),
             }
         } else engine.markDirty(slot);
+        datagrams.afterFlush(engine, slot);
 
         if (quiche.quiche_conn_is_closed(connection.quiche_conn)) {
             engine.freeConnection(slot);
@@ -390,8 +405,10 @@ pub const Engine = struct {
         const connection = engine.connections.get(slot);
         engine.logClose(connection);
         exchange.abortConnectionRequests(engine, slot);
+        if (connection.announced) exchange.pushControl(engine, .conn_closed, connection.serial, null);
         _ = engine.cids.remove(connection.scid.slice());
         _ = engine.cids.remove(connection.odcid.slice());
+        _ = engine.serials.remove(connection.serial);
         engine.timers.remove(slot);
         if (connection.dirty) {
             // Keep the dirty list free of dead slots.
