@@ -4,3 +4,5 @@ export { withTrailers, type H3Request, type IncomingRequest, type TrailersSource
 export { ZigH3Error } from "./errors.ts";
 export { version } from "./loader.ts";
 export type { NativeConfig } from "./config.ts";
+export { Connection, DatagramError, type DatagramErrorCode } from "./datagrams.ts";
+export { WebTransportSession, type WebTransportCloseInfo, type WebTransportHandler } from "./webtransport.ts";

@@ -36,10 +36,13 @@ export class ResponseWriter {
   /** Settles when the response has been fully handed to QUIC ("complete") or the stream was reset ("reset"). */
   readonly closed: Promise<"complete" | "reset">;
 
-  constructor(id: bigint, outbox: Outbox, window: number) {
+  readonly #datagrams: { send(data: Uint8Array): void } | null;
+
+  constructor(id: bigint, outbox: Outbox, window: number, datagrams: { send(data: Uint8Array): void } | null = null) {
     this.#id = id;
     this.#outbox = outbox;
     this.#window = window;
+    this.#datagrams = datagrams;
     this.closed = new Promise((resolve) => (this.#settle = resolve));
   }
 
@@ -98,6 +101,12 @@ export class ResponseWriter {
     this.#ended = true;
   }
 
+  /** Sends an HTTP/3 datagram on this request's stream. Throws a DatagramError. */
+  sendDatagram(data: Uint8Array): void {
+    if (!this.#datagrams) throw new TypeError("this response has no datagram channel");
+    this.#datagrams.send(data);
+  }
+
   /** Resets the stream (both directions) with an HTTP/3 error code. */
   reset(code: bigint = H3_REQUEST_CANCELLED): void {
     if (this.#failure) return;
@@ -115,6 +124,12 @@ export class ResponseWriter {
     if (typeof chunk === "string") return encoder.encode(chunk);
     if (chunk instanceof Uint8Array) return chunk;
     throw new TypeError("a body chunk must be a Uint8Array or a string");
+  }
+
+  /** Sends the head now, leaving the stream open (for CONNECT responses). */
+  sendHead(): void {
+    this.#checkNotFailed();
+    this.#sendHead(false);
   }
 
   #sendHead(fin: boolean) {

@@ -14,6 +14,8 @@ import { CommandBatch, CommandKind, EventKind, HEADER_BYTES, decodeRequest, padd
 import { paramExtractor, validateMethod, validatePattern } from "./routes.ts";
 import { ResponseWriter, type Outbox } from "./response-writer.ts";
 import { sendResponse, toWebRequest, type H3Request, type IncomingRequest } from "./web.ts";
+import { Connection, DatagramError, RequestDatagrams, type DatagramOutbox } from "./datagrams.ts";
+import { WebTransportSession, type WebTransportHandler } from "./webtransport.ts";
 
 export type Handler = (request: H3Request, server: Server) => Response | Promise<Response>;
 export type RawHandler = (request: IncomingRequest, response: ResponseWriter) => void | Promise<void>;
@@ -54,6 +56,13 @@ export interface ServeOptions {
    * request fully arrived (body included) gets a 504; 0 = never. Default 30000.
    */
   handlerTimeoutMs?: number;
+  /**
+   * QUIC and HTTP/3 datagrams (RFC 9221, RFC 9297). `true` uses queues of
+   * 1024 datagrams each way. Default off.
+   */
+  datagrams?: boolean | { receiveQueueLength?: number; sendQueueLength?: number };
+  /** Accept WebTransport sessions (draft-02) on paths given to server.webtransport(). Implies datagrams. */
+  webtransport?: boolean;
   /** Library limits and transport settings, by their zig_h3_config names. */
   limits?: NativeConfig;
   /**
@@ -91,17 +100,26 @@ interface Route {
   id: number;
   web?: Handler;
   raw?: RawHandler;
+  webtransport?: WebTransportHandler;
   params: (path: string) => Record<string, string>;
+}
+
+/** Where a request's body goes: its ReadableStream, or a WebTransport session's capsule parser. */
+interface BodySink {
+  data(chunk: Uint8Array): void;
+  end(): void;
+  error(error: Error): void;
 }
 
 interface Live {
   writer: ResponseWriter;
-  body?: ReadableStreamDefaultController<Uint8Array>;
+  sink?: BodySink;
   abort: AbortController;
+  datagrams: RequestDatagrams;
   timer?: Timer;
 }
 
-export class Server implements Outbox {
+export class Server implements Outbox, DatagramOutbox {
   #lib: Native;
   #handle: Pointer | null;
   #routes: Route[] = [];
@@ -119,6 +137,11 @@ export class Server implements Outbox {
   #shutdownDone: (() => void) | null = null;
   #log: (entry: LogEntry) => void;
   #statsWaiters = new Map<bigint, ((stats: ConnectionStats | null) => void)[]>();
+  #connections = new Map<bigint, Connection>();
+  #onQuicDatagram: ((connection: Connection, data: Uint8Array) => void) | null = null;
+  #datagramsEnabled: boolean;
+  #webtransportEnabled: boolean;
+  #datagramSendQueue = 0;
   #stopped: Promise<void> | null = null;
   readonly port: number;
   readonly hostname: string;
@@ -140,9 +163,22 @@ export class Server implements Outbox {
     if (logLevel < 0) throw new TypeError(`logLevel must be one of ${LOG_LEVELS.join(", ")}`);
     this.#lib = native();
 
+    this.#webtransportEnabled = options.webtransport === true;
+    this.#datagramsEnabled = this.#webtransportEnabled || !!options.datagrams;
+    const queues = typeof options.datagrams === "object" ? options.datagrams : {};
+    const datagramConfig: NativeConfig = this.#datagramsEnabled
+      ? {
+          enable_dgram: true,
+          dgram_recv_queue_len: queues.receiveQueueLength ?? 1024,
+          dgram_send_queue_len: queues.sendQueueLength ?? 1024,
+          enable_webtransport: this.#webtransportEnabled,
+        }
+      : {};
+
     const pem = resolvePem(options.tls.cert, options.tls.key);
     try {
-      const config = marshalConfig({ log_level: logLevel, ...options.limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: this.hostname, port });
+      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...options.limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: this.hostname, port });
+      this.#datagramSendQueue = config.read("dgram_send_queue_len");
       this.#window = config.read("max_pending_response_bytes");
       const out = new BigUint64Array(1);
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
@@ -210,6 +246,32 @@ export class Server implements Outbox {
     return this;
   }
 
+  /**
+   * Accepts WebTransport sessions on `pattern`. The handler gets the session
+   * and the CONNECT request; the session is accepted (200) when the handler
+   * returns, or rejected with the status of a Response it returns. Needs
+   * `webtransport: true`. Other paths get 404 for WebTransport.
+   */
+  webtransport(pattern: string, handler: WebTransportHandler): this {
+    if (!this.#webtransportEnabled) throw new TypeError("webtransport() needs a server created with webtransport: true");
+    if (typeof handler !== "function") throw new TypeError("webtransport() handler must be a function");
+    this.#addRoute("CONNECT", validatePattern(pattern), { webtransport: handler });
+    return this;
+  }
+
+  /** Receives connection-scoped QUIC datagrams (from peers that did not enable HTTP/3 datagrams). */
+  onDatagram(listener: ((connection: Connection, data: Uint8Array) => void) | null): this {
+    if (listener !== null && typeof listener !== "function") throw new TypeError("onDatagram needs a function or null");
+    if (!this.#datagramsEnabled && listener) throw new DatagramError("ERR_DATAGRAMS_DISABLED", "datagrams are off: create the server with datagrams: true");
+    this.#onQuicDatagram = listener;
+    return this;
+  }
+
+  /** The connection with this id, while it is open and datagrams are on. */
+  connection(connectionId: bigint): Connection | undefined {
+    return this.#connections.get(connectionId);
+  }
+
   #addRoutes(pattern: string, value: RouteValue) {
     validatePattern(pattern);
     if (typeof value === "function") return this.#addRoute("*", pattern, { web: value });
@@ -221,7 +283,7 @@ export class Server implements Outbox {
     }
   }
 
-  #addRoute(method: string, pattern: string, handlers: Pick<Route, "web" | "raw">) {
+  #addRoute(method: string, pattern: string, handlers: Pick<Route, "web" | "raw" | "webtransport">) {
     if (this.#handle === null) throw new ZigH3Error(-4, `route ${method} ${pattern}`);
     const id = this.#routes.length;
     check(this.#lib.zig_h3_route(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id), `route ${method} ${pattern}`);
@@ -271,12 +333,12 @@ export class Server implements Outbox {
         return this.#onRequest(decodeRequest(view, this.#eventBuffer, offset, id));
       case EventKind.body:
         // The event buffer is reused by the next poll, so the chunk is copied.
-        return this.#live.get(id)?.body?.enqueue(this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length));
+        return this.#live.get(id)?.sink?.data(this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length));
       case EventKind.bodyEnd: {
         const live = this.#live.get(id);
         if (!live) return;
-        live.body?.close();
-        live.body = undefined;
+        live.sink?.end();
+        live.sink = undefined;
         // The handler's time starts once the request has fully arrived: a
         // slow upload is not a slow handler.
         if (this.#handlerTimeoutMs > 0) live.timer = setTimeout(() => this.#timedOut(live), this.#handlerTimeoutMs);
@@ -299,6 +361,27 @@ export class Server implements Outbox {
         this.#statsWaiters.delete(id);
         return;
       }
+      case EventKind.connInfo: {
+        let connection = this.#connections.get(id);
+        if (!connection) this.#connections.set(id, (connection = new Connection(id, this, this.#datagramSendQueue)));
+        return connection.onInfo(view.getUint8(offset + 5), Number(view.getBigUint64(offset + HEADER_BYTES, true)));
+      }
+      case EventKind.quicDatagram: {
+        const connection = this.#connections.get(id);
+        if (connection && this.#onQuicDatagram) this.#deliver(() => this.#onQuicDatagram!(connection, this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length)));
+        return;
+      }
+      case EventKind.h3Datagram: {
+        const live = this.#live.get(id);
+        if (live) this.#deliver(() => live.datagrams.deliver(this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length)));
+        return;
+      }
+      case EventKind.datagramCredit:
+        return this.#connections.get(id)?.onCredit(Number(view.getBigUint64(offset + HEADER_BYTES, true)));
+      case EventKind.connClosed:
+        this.#connections.get(id)?.onClosed();
+        this.#connections.delete(id);
+        return;
       case EventKind.log: {
         const message = new TextDecoder().decode(this.#eventBuffer.subarray(offset + HEADER_BYTES, offset + length));
         const level = LOG_LEVELS[view.getUint16(offset + 6, true)] ?? "trace";
@@ -312,13 +395,22 @@ export class Server implements Outbox {
     }
   }
 
+  /** Runs a datagram listener; one that throws is reported, not fatal. */
+  #deliver(listener: () => void) {
+    try {
+      listener();
+    } catch (error) {
+      void this.#errorHook?.(error);
+    }
+  }
+
   #end(id: bigint, error: DOMException | null) {
     const live = this.#live.get(id);
     if (!live) return;
     this.#live.delete(id);
     clearTimeout(live.timer);
     if (error === null) return live.writer._onComplete();
-    live.body?.error(error);
+    live.sink?.error(error);
     live.abort.abort(error);
     live.writer._onReset(error);
   }
@@ -328,16 +420,25 @@ export class Server implements Outbox {
     let method = "GET";
     let path = "/";
     let authority = "localhost";
+    let protocol: string | undefined;
     const headers = new Headers();
     for (const [name, value] of event.fields) {
       if (name === ":method") method = value;
       else if (name === ":path") path = value;
       else if (name === ":authority") authority = value;
+      else if (name === ":protocol") protocol = value;
       else if (name[0] !== ":") headers.append(name, value);
     }
-    const live: Live = { writer: new ResponseWriter(event.id, this, this.#window), abort: new AbortController() };
+    const datagrams = new RequestDatagrams(event.id, event.streamId, () => this.#connections.get(event.connectionId), this, this.#datagramsEnabled);
+    const live: Live = {
+      writer: new ResponseWriter(event.id, this, this.#window, datagrams),
+      abort: new AbortController(),
+      datagrams,
+    };
     this.#live.set(event.id, live);
-    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (live.body = controller) });
+    let bodyController: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (bodyController = controller) });
+    live.sink = { data: (chunk) => bodyController!.enqueue(chunk), end: () => bodyController!.close(), error: (e) => bodyController!.error(e) };
     const incoming: IncomingRequest = {
       method,
       path,
@@ -348,9 +449,33 @@ export class Server implements Outbox {
       signal: live.abort.signal,
       connectionId: event.connectionId,
       streamId: event.streamId,
+      onDatagram: (listener) => datagrams.subscribe(listener),
+      sendDatagram: (data) => datagrams.send(data),
     };
+    if (route?.webtransport) return void this.#runWebTransport(live, route.webtransport, incoming, protocol);
     if (route?.raw) return void this.#runRaw(live, route.raw, incoming);
     void this.#runWeb(live, route?.web, incoming);
+  }
+
+  async #runWebTransport(live: Live, handler: WebTransportHandler, incoming: IncomingRequest, protocol: string | undefined) {
+    if (protocol !== "webtransport") {
+      live.writer.status(400).header("content-type", "text/plain").end("WebTransport needs :protocol webtransport\n");
+      return;
+    }
+    const session = new WebTransportSession(incoming, live.writer, live.datagrams);
+    live.sink = { data: (chunk) => session.onStreamData(chunk), end: () => session.onStreamEnd(), error: () => session.onReset() };
+    try {
+      const rejection = await handler(session, incoming);
+      if (rejection instanceof Response) {
+        session.onReset();
+        if (!live.writer.headersSent) await sendResponse(live.writer, rejection, false);
+        return;
+      }
+      session.accept();
+    } catch (error) {
+      session.onReset();
+      await this.#failed(live, error);
+    }
   }
 
   #timedOut(live: Live) {
@@ -414,6 +539,14 @@ export class Server implements Outbox {
   }
   reset(id: bigint, code: bigint) {
     this.#commands.reset(id, code);
+    this.#scheduleFlush();
+  }
+  quicDatagram(connectionId: bigint, data: Uint8Array, notify: boolean) {
+    this.#commands.datagram(CommandKind.quicDatagram, connectionId, data, notify);
+    this.#scheduleFlush();
+  }
+  h3Datagram(requestId: bigint, data: Uint8Array, notify: boolean) {
+    this.#commands.datagram(CommandKind.h3Datagram, requestId, data, notify);
     this.#scheduleFlush();
   }
 
@@ -498,6 +631,8 @@ export class Server implements Outbox {
     this.#handle = null;
     for (const waiters of this.#statsWaiters.values()) for (const resolve of waiters) resolve(null);
     this.#statsWaiters.clear();
+    for (const connection of this.#connections.values()) connection.onClosed();
+    this.#connections.clear();
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     check(this.#lib.zig_h3_server_free(handle), "zig_h3_server_free");
     if (this.#callback) {

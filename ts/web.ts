@@ -31,10 +31,15 @@ export interface IncomingRequest {
   readonly signal: AbortSignal;
   readonly connectionId: bigint;
   readonly streamId: bigint;
+  /** HTTP/3 datagrams (RFC 9297) on this request's stream; returns an unsubscribe function. */
+  onDatagram(listener: (data: Uint8Array) => void): () => void;
+  /** Sends an HTTP/3 datagram on this request's stream. Throws a DatagramError. */
+  sendDatagram(data: Uint8Array): void;
 }
 
 /** A Web Request plus the route's `params` and the ids of its connection and stream. */
-export type H3Request = Request & { readonly params: Record<string, string>; readonly connectionId: bigint; readonly streamId: bigint };
+export type H3Request = Request &
+  Pick<IncomingRequest, "params" | "connectionId" | "streamId" | "onDatagram" | "sendDatagram">;
 
 export function toWebRequest(incoming: IncomingRequest): H3Request {
   const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD";
@@ -48,6 +53,8 @@ export function toWebRequest(incoming: IncomingRequest): H3Request {
     params: { value: incoming.params, enumerable: true },
     connectionId: { value: incoming.connectionId },
     streamId: { value: incoming.streamId },
+    onDatagram: { value: incoming.onDatagram },
+    sendDatagram: { value: incoming.sendDatagram },
   });
   return request;
 }

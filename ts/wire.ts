@@ -6,8 +6,23 @@ export const HEADER_BYTES = 16;
 export const FLAG_FIN = 1;
 export const FLAG_NOTIFY = 2;
 
-export const EventKind = { request: 1, body: 2, bodyEnd: 3, reset: 4, complete: 5, drain: 6, shutdown: 7, connStats: 8, log: 9 } as const;
-export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4, connStats: 5 } as const;
+export const EventKind = {
+  request: 1,
+  body: 2,
+  bodyEnd: 3,
+  reset: 4,
+  complete: 5,
+  drain: 6,
+  shutdown: 7,
+  connStats: 8,
+  log: 9,
+  connInfo: 10,
+  quicDatagram: 11,
+  h3Datagram: 12,
+  datagramCredit: 13,
+  connClosed: 14,
+} as const;
+export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4, connStats: 5, quicDatagram: 6, h3Datagram: 7 } as const;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -108,6 +123,14 @@ export class CommandBatch {
     const at = this.#reserve(size);
     this.#header(at, size, CommandKind.body, (fin ? FLAG_FIN : 0) | (notify ? FLAG_NOTIFY : 0), 0, id);
     this.#bytes.set(chunk, at + HEADER_BYTES);
+  }
+
+  /** QUIC_DATAGRAM (id = connection id) or H3_DATAGRAM (id = request id). */
+  datagram(kind: number, id: bigint, data: Uint8Array, notify: boolean) {
+    const size = HEADER_BYTES + data.length;
+    const at = this.#reserve(size);
+    this.#header(at, size, kind, notify ? FLAG_NOTIFY : 0, 0, id);
+    this.#bytes.set(data, at + HEADER_BYTES);
   }
 
   connStats(connectionId: bigint) {

@@ -1,0 +1,191 @@
+// WebTransport sessions (draft-02, as Chromium 156 speaks it) over the
+// extended CONNECT of a request stream. The session ID is the CONNECT
+// stream's ID; session datagrams are that stream's HTTP/3 datagrams; the
+// stream's DATA carries capsules (RFC 9297), of which
+// CLOSE_WEBTRANSPORT_SESSION ends the session with a code and a reason.
+//
+// Lifetime: a session is live from the handler call until `closed`
+// settles: on close() from either side, when the CONNECT stream ends or is
+// reset, or when the connection closes. After that sends throw.
+import type { ResponseWriter } from "./response-writer.ts";
+import type { IncomingRequest } from "./web.ts";
+import { DatagramError, type RequestDatagrams } from "./datagrams.ts";
+import { decodeVarint, encodeVarint, varintLength } from "./varint.ts";
+
+export const CLOSE_WEBTRANSPORT_SESSION = 0x2843;
+const MAX_CLOSE_REASON_BYTES = 1024;
+const MAX_CAPSULE_BYTES = 64 * 1024;
+const INCOMING_DATAGRAM_QUEUE = 1024;
+
+export interface WebTransportCloseInfo {
+  closeCode: number;
+  reason: string;
+}
+
+/**
+ * Decides on a session. The CONNECT request is an IncomingRequest (the
+ * Fetch API forbids CONNECT in a Web Request).
+ */
+export type WebTransportHandler = (session: WebTransportSession, request: IncomingRequest) => void | Response | Promise<void | Response>;
+
+export class WebTransportSession {
+  /** The session ID: the stream ID of the CONNECT request. */
+  readonly id: bigint;
+  readonly connectionId: bigint;
+  readonly request: IncomingRequest;
+  readonly closed: Promise<WebTransportCloseInfo>;
+  readonly #writer: ResponseWriter;
+  readonly #channel: RequestDatagrams;
+  #settle!: (info: WebTransportCloseInfo) => void;
+  #done = false;
+  #accepted = false;
+  #pending = new Uint8Array(0);
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #readableController: ReadableStreamDefaultController<Uint8Array> | null = null;
+  #datagramsDropped = 0;
+
+  constructor(request: IncomingRequest, writer: ResponseWriter, channel: RequestDatagrams) {
+    this.request = request;
+    this.id = request.streamId;
+    this.connectionId = request.connectionId;
+    this.#writer = writer;
+    this.#channel = channel;
+    this.closed = new Promise((resolve) => (this.#settle = resolve));
+    channel.subscribe((data) => this.#onDatagram(data));
+  }
+
+  /** Largest datagram payload the session can send now. */
+  get maxDatagramSize(): number {
+    return this.#channel.maxDatagramSize;
+  }
+
+  /** Incoming datagrams the `datagrams` stream had to drop because nobody read them. */
+  get datagramsDropped(): number {
+    return this.#datagramsDropped;
+  }
+
+  /** Sends a datagram to the client. Throws a DatagramError (see its codes). */
+  sendDatagram(data: Uint8Array): void {
+    if (this.#done) throw new DatagramError("ERR_CONNECTION_CLOSED", "the WebTransport session is closed");
+    this.#channel.send(data);
+  }
+
+  /** Calls `listener` for every datagram from the client; returns an unsubscribe function. */
+  onDatagram(listener: (data: Uint8Array) => void): () => void {
+    return this.#channel.subscribe(listener);
+  }
+
+  /**
+   * Incoming datagrams as a stream (`for await (const d of session.datagrams)`).
+   * Bounded: while nobody reads, datagrams past 1024 are dropped, as
+   * datagrams may be. Created on first access.
+   */
+  get datagrams(): ReadableStream<Uint8Array> {
+    this.#readable ??= new ReadableStream<Uint8Array>(
+      { start: (controller) => void (this.#readableController = controller) },
+      new CountQueuingStrategy({ highWaterMark: INCOMING_DATAGRAM_QUEUE }),
+    );
+    if (this.#done) this.#closeReadable();
+    return this.#readable;
+  }
+
+  /** Ends the session: CLOSE_WEBTRANSPORT_SESSION with `closeCode` and `reason`, then FIN. */
+  close(closeCode = 0, reason = ""): void {
+    if (!Number.isInteger(closeCode) || closeCode < 0 || closeCode > 0xffffffff) throw new TypeError("closeCode must be a 32-bit unsigned integer");
+    const reasonBytes = new TextEncoder().encode(reason);
+    if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) throw new TypeError(`reason must be at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8`);
+    if (this.#done) return;
+    if (!this.#writer.ended) {
+      this.#writer.end(encodeCloseCapsule(closeCode, reasonBytes));
+    }
+    this.#finish({ closeCode, reason });
+  }
+
+  /** @internal The handler accepted the session: 200 without FIN. */
+  accept() {
+    if (this.#accepted || this.#done) return;
+    this.#accepted = true;
+    this.#writer.status(200).header("sec-webtransport-http3-draft", "draft02");
+    this.#writer.sendHead();
+  }
+
+  /** @internal Bytes of the CONNECT stream: capsules. */
+  onStreamData(chunk: Uint8Array) {
+    const joined = new Uint8Array(this.#pending.length + chunk.length);
+    joined.set(this.#pending);
+    joined.set(chunk, this.#pending.length);
+    let at = 0;
+    while (!this.#done) {
+      const type = decodeVarint(joined, at);
+      if (!type) break;
+      const length = decodeVarint(joined, at + type[1]);
+      if (!length) break;
+      const start = at + type[1] + length[1];
+      if (length[0] > MAX_CAPSULE_BYTES) return this.#abort();
+      if (start + length[0] > joined.length) break;
+      if (type[0] === CLOSE_WEBTRANSPORT_SESSION) return this.#onPeerClose(joined.subarray(start, start + length[0]));
+      at = start + length[0]; // Other capsules (DRAIN, unknown) are skipped.
+    }
+    this.#pending = joined.slice(at);
+  }
+
+  /** @internal The client ended the CONNECT stream. */
+  onStreamEnd() {
+    if (!this.#writer.ended) this.#writer.end();
+    this.#finish({ closeCode: 0, reason: "" });
+  }
+
+  /** @internal The stream was reset or the connection closed. */
+  onReset() {
+    this.#finish({ closeCode: 0, reason: "" });
+  }
+
+  #onPeerClose(value: Uint8Array) {
+    if (value.length < 4) return this.#abort();
+    const closeCode = new DataView(value.buffer, value.byteOffset, 4).getUint32(0);
+    const reason = new TextDecoder().decode(value.subarray(4, 4 + MAX_CLOSE_REASON_BYTES));
+    if (!this.#writer.ended) this.#writer.end();
+    this.#finish({ closeCode, reason });
+  }
+
+  /** A malformed capsule stream: H3_GENERAL_PROTOCOL_ERROR on the stream. */
+  #abort() {
+    this.#writer.reset(0x101n);
+    this.#finish({ closeCode: 0, reason: "" });
+  }
+
+  #onDatagram(data: Uint8Array) {
+    const controller = this.#readableController;
+    if (!controller || this.#done) return;
+    if ((controller.desiredSize ?? 0) <= 0) {
+      this.#datagramsDropped++;
+      return;
+    }
+    controller.enqueue(data);
+  }
+
+  #finish(info: WebTransportCloseInfo) {
+    if (this.#done) return;
+    this.#done = true;
+    this.#closeReadable();
+    this.#settle(info);
+  }
+
+  #closeReadable() {
+    try {
+      this.#readableController?.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+export function encodeCloseCapsule(closeCode: number, reason: Uint8Array): Uint8Array {
+  const valueLength = 4 + reason.length;
+  const capsule = new Uint8Array(varintLength(CLOSE_WEBTRANSPORT_SESSION) + varintLength(valueLength) + valueLength);
+  let at = encodeVarint(CLOSE_WEBTRANSPORT_SESSION, capsule, 0);
+  at += encodeVarint(valueLength, capsule, at);
+  new DataView(capsule.buffer).setUint32(at, closeCode);
+  capsule.set(reason, at + 4);
+  return capsule;
+}
