@@ -8,8 +8,9 @@
 //   GET  /trailers       -> body "ok", trailer x-checksum: sha256("ok")
 //   GET  /slow/:ms       -> answers after ms milliseconds
 //   GET  /throw          -> the handler throws (500)
+//   QUIC datagrams       -> echoed (connection-scoped, see startShowcase)
 import { join } from "node:path";
-import { serve, withTrailers, type EventMode, type ServeOptions } from "../ts/index.ts";
+import { serve, withTrailers, type EventMode, type ServeOptions, type Server } from "../ts/index.ts";
 
 const PATTERN_PERIOD = 251;
 
@@ -29,6 +30,7 @@ const sha256Hex = (data: string | Uint8Array) => new Bun.CryptoHasher("sha256").
 export function showcaseOptions(overrides: Partial<ServeOptions> & Pick<ServeOptions, "tls">): ServeOptions {
   return {
     port: 4433,
+    datagrams: true,
     ...overrides,
     routes: {
       "/hello": { GET: () => new Response("Hello, HTTP/3!\n", { headers: { "content-type": "text/plain" } }) },
@@ -78,18 +80,29 @@ export function showcaseOptions(overrides: Partial<ServeOptions> & Pick<ServeOpt
   };
 }
 
+/** Starts the showcase: the routes above plus a QUIC datagram echo. */
+export function startShowcase(overrides: Partial<ServeOptions> & Pick<ServeOptions, "tls">): Server {
+  const server = serve(showcaseOptions(overrides));
+  server.onDatagram((connection, data) => {
+    try {
+      connection.sendDatagram(data);
+    } catch {
+      // Echo is best effort: a full queue drops it, as the network may.
+    }
+  });
+  return server;
+}
+
 if (import.meta.main) {
   const devCerts = join(import.meta.dir, "..", "certs", "dev");
   const mode = (process.env.MODE ?? "poll") as EventMode;
-  const server = serve(
-    showcaseOptions({
-      port: Number(process.env.PORT ?? 4433),
-      hostname: process.env.HOST ?? "127.0.0.1",
-      tls: { cert: process.env.CERT ?? join(devCerts, "cert.pem"), key: process.env.KEY ?? join(devCerts, "key.pem") },
-      mode,
-      error: (error) => console.error("handler failed:", error instanceof Error ? error.message : error),
-    }),
-  );
+  const server = startShowcase({
+    port: Number(process.env.PORT ?? 4433),
+    hostname: process.env.HOST ?? "127.0.0.1",
+    tls: { cert: process.env.CERT ?? join(devCerts, "cert.pem"), key: process.env.KEY ?? join(devCerts, "key.pem") },
+    mode,
+    error: (error) => console.error("handler failed:", error instanceof Error ? error.message : error),
+  });
   if (mode === "manual") setInterval(() => server.poll(), 1);
   console.log(`showcase (${mode} mode) listening on ${server.url}`);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -2,7 +2,8 @@
 // showcase routes, with Bun's HTTP/3 fetch and gtlsclient as clients.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve, type EventMode, type Server } from "../ts/index.ts";
-import { patternChunks, showcaseOptions } from "../examples/showcase.ts";
+import { patternChunks, showcaseOptions, startShowcase } from "../examples/showcase.ts";
+import { join } from "node:path";
 import { makeCertificate } from "./helpers/certs.ts";
 import { gtlsclient, h3fetch } from "./helpers/clients.ts";
 
@@ -17,8 +18,7 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
     const url = (path: string) => new URL(path, server.url);
 
     beforeAll(() => {
-      server = serve(
-        showcaseOptions({
+      server = startShowcase({
           port: 0,
           tls,
           mode,
@@ -38,8 +38,7 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
               },
             },
           },
-        }),
-      );
+      });
       server.route("GET", "/raw/:word", async (req, res) => {
         res.status(201).header("x-word", req.params.word!);
         await res.write("a");
@@ -135,6 +134,14 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
       const response = await h3fetch(url("/slow/3000"));
       expect(response.status).toBe(504);
       expect(await response.text()).toBe("Gateway Timeout\n");
+    });
+
+    test("QUIC datagrams are echoed (aioquic)", async () => {
+      const root = join(import.meta.dir, "..");
+      const child = Bun.spawn([join(root, ".venv", "bin", "python"), join(root, "tests", "clients", "h3_datagrams.py"), "127.0.0.1", String(server.port), "quic-echo", "100"], { stdout: "pipe", stderr: "pipe" });
+      const [stdout, exitCode] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+      expect(exitCode).toBe(0);
+      expect(JSON.parse(stdout)).toEqual({ mode: "quic-echo", echoed: 100 });
     });
 
     test("a client reset mid-upload aborts the body and fires the signal", async () => {

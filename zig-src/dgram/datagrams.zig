@@ -136,7 +136,9 @@ pub fn updateInfo(engine: *Engine, connection: *Connection) void {
     if (max_writable >= 0) flags |= info_quic_usable;
     if (h3EnabledByPeer(connection)) flags |= info_h3_by_peer;
     const max_datagram: u64 = if (max_writable > 0) @intCast(max_writable) else 0;
-    if (flags != connection.info_flags or max_datagram != connection.info_max_datagram) {
+    // Announced once even when nothing is usable, so the application can
+    // tell "not negotiated" from "no such connection".
+    if (!connection.announced or flags != connection.info_flags or max_datagram != connection.info_max_datagram) {
         if (pushInfo(engine, connection, flags, max_datagram)) {
             connection.announced = true;
             connection.info_flags = flags;

@@ -86,6 +86,7 @@ fn onHeaders(engine: *Engine, conn_slot: u32, stream_id: u64, event: *quiche.H3E
     _ = quiche.quiche_h3_event_for_each_header(event, collectField, &head);
     const rejection = head.finish();
     request.is_head = if (head.method) |method| std.mem.eql(u8, method, "HEAD") else false;
+    request.is_connect = if (head.method) |method| std.mem.eql(u8, method, "CONNECT") else false;
     if (rejection) |reason| {
         engine.log(.info, connection.serial, "request on stream {d} refused with {d} ({s})", .{ stream_id, reason.status(), @tagName(reason) });
         return respondInternal(engine, slot, reason.status());

@@ -35,6 +35,9 @@ pub const Request = struct {
     drain_wanted: bool = false,
     /// A HEAD request: responses the library makes carry no body.
     is_head: bool = false,
+    /// A CONNECT request (a WebTransport session or a tunnel): its peer
+    /// closes its own half, so reading is never stopped early.
+    is_connect: bool = false,
 
     pub fn pendingBody(request: *const Request) []const u8 {
         return request.body.items[request.body_offset..];

@@ -128,10 +128,13 @@ fn encodeFields(engine: *Engine, block: []const u8, status: ?u16) ?usize {
 }
 
 /// The whole response reached quiche. If the client is still sending a
-/// body nobody will read, stop it (RFC 9114 4.1: H3_NO_ERROR).
+/// body nobody will read, stop it (RFC 9114 4.1: H3_NO_ERROR). Not on a
+/// CONNECT stream: after a WebTransport CLOSE_WEBTRANSPORT_SESSION the
+/// client closes its half itself, and STOP_SENDING would abort the session
+/// it is closing cleanly. Its remaining bytes are read and discarded.
 fn completeResponse(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
-    if (!request.request_finished) {
+    if (!request.request_finished and !request.is_connect) {
         const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
         _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, quiche.h3_no_error);
     }
