@@ -43,6 +43,7 @@ describe("with datagrams and WebTransport", () => {
       void session.closed.then((info) => sessionsClosed.push(info));
     });
     server.webtransport("/private", () => new Response("no", { status: 403 }));
+    server.route("GET", "/done", (_req, res) => res.end("done"));
   });
   afterAll(() => server.stop());
 
@@ -75,6 +76,20 @@ describe("with datagrams and WebTransport", () => {
     expect(await aioquicDatagrams(server.port, "wt-status", "/nowhere")).toMatchObject({ status: 404 });
     expect(await aioquicDatagrams(server.port, "wt-status", "/private")).toMatchObject({ status: 403 });
   });
+
+  test("a session whose CONNECT stream just ends (FIN) closes cleanly on both sides", async () => {
+    const before = sessionsClosed.length;
+    expect(await aioquicDatagrams(server.port, "wt-fin", "/wt")).toEqual({ mode: "wt-fin", status: 200, server_fin: true });
+    for (let i = 0; i < 100 && sessionsClosed.length === before; i++) await Bun.sleep(10);
+    expect(sessionsClosed.at(-1)).toEqual({ closeCode: 0, reason: "" });
+  });
+
+  test("datagrams for a finished stream are dropped and counted", async () => {
+    const dropped = server.stats().datagrams_received_dropped;
+    // The client waits 2 s for each echo that (rightly) never comes.
+    expect(await aioquicDatagrams(server.port, "h3-echo", "/done", "2")).toEqual({ mode: "h3-echo", status: 200, echoed: 0 });
+    expect(server.stats().datagrams_received_dropped - dropped).toBe(2);
+  }, 30_000);
 
   test("a connection closed mid-session resolves the server's closed", async () => {
     const before = sessionsClosed.length;

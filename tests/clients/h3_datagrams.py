@@ -10,6 +10,7 @@ usage: h3_datagrams.py HOST PORT MODE [ARG]
   wt-status PATH     opens a session and reports only the status
   wt-server-close PATH  sends "close-me"; reports the capsule the server sends
   wt-drop PATH       opens a session, then closes the whole QUIC connection
+  wt-fin PATH        opens a session, then ends the CONNECT stream (FIN, no capsule)
 """
 import asyncio
 import json
@@ -140,6 +141,11 @@ async def main(host, port, mode, args):
                 value = buf.pull_bytes(length)
                 result["capsule"] = {"type": kind, "code": struct.unpack("!I", value[:4])[0], "reason": value[4:].decode()}
                 result["fin"] = session in client.ended
+            elif mode == "wt-fin":
+                client.h3.send_data(session, b"", end_stream=True)
+                client.transmit()
+                await asyncio.sleep(0.3)
+                result["server_fin"] = session in client.ended
             elif mode == "wt-drop":
                 await asyncio.sleep(0.2)
                 client._quic.close(error_code=0x100, reason_phrase="client going away")
