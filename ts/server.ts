@@ -10,88 +10,28 @@ import { native, type Native } from "./loader.ts";
 import { check, ZigH3Error } from "./errors.ts";
 import { marshalConfig, type NativeConfig } from "./config.ts";
 import { resolvePem, type PemSource } from "./tls.ts";
-import { CommandBatch, CommandKind, EventKind, HEADER_BYTES, decodeRequest, padded, type Field, type RequestEvent } from "./wire.ts";
+import { EventKind, HEADER_BYTES, decodeRequest, padded, type RequestEvent } from "./wire.ts";
 import { paramExtractor, validateMethod, validatePattern } from "./routes.ts";
-import { ResponseWriter, type Outbox } from "./response-writer.ts";
+import { ResponseWriter } from "./response-writer.ts";
+import { CommandOutbox } from "./outbox.ts";
+import { encodeFieldArray } from "./fields.ts";
+import {
+  CONN_STATS_FIELDS,
+  LOG_LEVELS,
+  STATS_FIELDS,
+  type ConnectionStats,
+  type EventMode,
+  type Handler,
+  type LogEntry,
+  type RawHandler,
+  type RouteValue,
+  type ServeOptions,
+  type StaticValue,
+  type StopOptions,
+} from "./options.ts";
 import { sendResponse, toWebRequest, type H3Request, type IncomingRequest } from "./web.ts";
-import { Connection, DatagramError, RequestDatagrams, type DatagramOutbox } from "./datagrams.ts";
+import { Connection, DatagramError, RequestDatagrams } from "./datagrams.ts";
 import { WebTransportSession, type WebTransportHandler } from "./webtransport.ts";
-
-export type Handler = (request: H3Request, server: Server) => Response | Promise<Response>;
-export type RawHandler = (request: IncomingRequest, response: ResponseWriter) => void | Promise<void>;
-/** A route: a handler for any method, handlers by method, or a Response served (cloned) as is. */
-export type RouteValue = Handler | Response | Partial<Record<string, Handler>>;
-
-/** A response the library serves by itself, with no JavaScript per request. */
-export type StaticValue = string | Uint8Array | { status?: number; headers?: Record<string, string>; body?: string | Uint8Array };
-
-/**
- * How the server learns that the loop thread has events for JS.
- * - "poll" (default): the loop signals an eventfd that the Server reads
- *   through Bun's own I/O, then drains. No foreign thread calls into JS.
- * - "callback": the loop calls a `threadsafe` JSCallback, which Bun
- *   schedules on the JS thread, then drains.
- * - "manual": nothing is automatic; call `server.poll()` from your loop.
- */
-export type EventMode = "poll" | "callback" | "manual";
-
-export interface ServeOptions {
-  /** UDP port; 0 picks a free one (read it back from `server.port`). Default 4433. */
-  port?: number;
-  /** Numeric IPv4 or IPv6 address to bind. Default "127.0.0.1". */
-  hostname?: string;
-  tls: { cert: PemSource; key: PemSource };
-  /** Path pattern -> handler (any method) or { GET, POST, ... } handlers. */
-  routes?: Record<string, RouteValue>;
-  /** Path -> fixed response, answered on the loop thread without calling into JS (GET and HEAD). */
-  static?: Record<string, StaticValue>;
-  /** Fallback for requests no route matched. Without it they get 404/405. */
-  fetch?: Handler;
-  /** Called when a handler throws or rejects; may return the response to send (else 500). */
-  error?: (error: unknown) => Response | void | Promise<Response | void>;
-  /** Default "poll". */
-  mode?: EventMode;
-  /**
-   * A handler that has not produced its response head this long after the
-   * request fully arrived (body included) gets a 504; 0 = never. Default 30000.
-   */
-  handlerTimeoutMs?: number;
-  /**
-   * QUIC and HTTP/3 datagrams (RFC 9221, RFC 9297). `true` uses queues of
-   * 1024 datagrams each way. Default off.
-   */
-  datagrams?: boolean | { receiveQueueLength?: number; sendQueueLength?: number };
-  /** Accept WebTransport sessions (draft-02) on paths given to server.webtransport(). Implies datagrams. */
-  webtransport?: boolean;
-  /** Library limits and transport settings, by their zig_h3_config names. */
-  limits?: NativeConfig;
-  /**
-   * Receives the library's log lines up to `logLevel`. Default: warnings
-   * and errors are printed to stderr.
-   */
-  log?: (entry: LogEntry) => void;
-  /** Default "warn". */
-  logLevel?: LogLevel;
-}
-
-export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export interface LogEntry {
-  level: LogLevel;
-  message: string;
-  /** 0 when the line is not about one connection. */
-  connectionId: bigint;
-}
-
-/** Per-connection counters, in the order of CONN_STATS_FIELDS. */
-export type ConnectionStats = Record<(typeof CONN_STATS_FIELDS)[number], number>;
-
-export interface StopOptions {
-  /** Send GOAWAY, refuse new requests and let in-flight ones finish. Default false. */
-  graceful?: boolean;
-  /** How long in-flight requests may take when graceful. Default 10000. */
-  timeoutMs?: number;
-}
 
 const EVENT_BUFFER_BYTES = 1 << 20;
 const H3_INTERNAL_ERROR = 0x102n;
@@ -119,7 +59,7 @@ interface Live {
   timer?: Timer;
 }
 
-export class Server implements Outbox, DatagramOutbox {
+export class Server {
   #lib: Native;
   #handle: Pointer | null;
   #routes: Route[] = [];
@@ -129,9 +69,7 @@ export class Server implements Outbox, DatagramOutbox {
   #live = new Map<bigint, Live>();
   #eventBuffer = new Uint8Array(EVENT_BUFFER_BYTES);
   #eventView = new DataView(this.#eventBuffer.buffer);
-  #commands = new CommandBatch();
-  #flushScheduled = false;
-  #retryTimer: Timer | null = null;
+  #outbox: CommandOutbox;
   #doorbell: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #callback: JSCallback | null = null;
   #shutdownDone: (() => void) | null = null;
@@ -162,6 +100,7 @@ export class Server implements Outbox, DatagramOutbox {
     const logLevel = LOG_LEVELS.indexOf(options.logLevel ?? "warn");
     if (logLevel < 0) throw new TypeError(`logLevel must be one of ${LOG_LEVELS.join(", ")}`);
     this.#lib = native();
+    this.#outbox = new CommandOutbox(this.#lib, () => this.#handle);
 
     this.#webtransportEnabled = options.webtransport === true;
     this.#datagramsEnabled = this.#webtransportEnabled || !!options.datagrams;
@@ -321,7 +260,7 @@ export class Server implements Outbox, DatagramOutbox {
         offset += padded(length);
       }
     }
-    if (this.#commands.length > 0) this.#flush();
+    if (this.#outbox.pending > 0) this.#outbox.flush();
     return handled;
   }
 
@@ -363,7 +302,7 @@ export class Server implements Outbox, DatagramOutbox {
       }
       case EventKind.connInfo: {
         let connection = this.#connections.get(id);
-        if (!connection) this.#connections.set(id, (connection = new Connection(id, this, this.#datagramSendQueue)));
+        if (!connection) this.#connections.set(id, (connection = new Connection(id, this.#outbox, this.#datagramSendQueue)));
         return connection.onInfo(view.getUint8(offset + 5), Number(view.getBigUint64(offset + HEADER_BYTES, true)));
       }
       case EventKind.quicDatagram: {
@@ -429,9 +368,9 @@ export class Server implements Outbox, DatagramOutbox {
       else if (name === ":protocol") protocol = value;
       else if (name[0] !== ":") headers.append(name, value);
     }
-    const datagrams = new RequestDatagrams(event.id, event.streamId, () => this.#connections.get(event.connectionId), this, this.#datagramsEnabled);
+    const datagrams = new RequestDatagrams(event.id, event.streamId, () => this.#connections.get(event.connectionId), this.#outbox, this.#datagramsEnabled);
     const live: Live = {
-      writer: new ResponseWriter(event.id, this, this.#window, datagrams),
+      writer: new ResponseWriter(event.id, this.#outbox, this.#window, datagrams),
       abort: new AbortController(),
       datagrams,
     };
@@ -524,52 +463,6 @@ export class Server implements Outbox, DatagramOutbox {
     live.writer.status(500).header("content-type", "text/plain").end("Internal Server Error\n");
   }
 
-  // Outbox: commands are batched and submitted once per microtask.
-  head(id: bigint, status: number, fields: Field[], fin: boolean) {
-    this.#commands.fields(CommandKind.head, id, status, fields, fin);
-    this.#scheduleFlush();
-  }
-  body(id: bigint, chunk: Uint8Array, fin: boolean, notify: boolean) {
-    this.#commands.body(id, chunk, fin, notify);
-    this.#scheduleFlush();
-  }
-  trailers(id: bigint, fields: Field[]) {
-    this.#commands.fields(CommandKind.trailers, id, 0, fields, true);
-    this.#scheduleFlush();
-  }
-  reset(id: bigint, code: bigint) {
-    this.#commands.reset(id, code);
-    this.#scheduleFlush();
-  }
-  quicDatagram(connectionId: bigint, data: Uint8Array, notify: boolean) {
-    this.#commands.datagram(CommandKind.quicDatagram, connectionId, data, notify);
-    this.#scheduleFlush();
-  }
-  h3Datagram(requestId: bigint, data: Uint8Array, notify: boolean) {
-    this.#commands.datagram(CommandKind.h3Datagram, requestId, data, notify);
-    this.#scheduleFlush();
-  }
-
-  #scheduleFlush() {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
-  }
-
-  /** One zig_h3_submit per batch; what a full queue could not take is retried shortly. */
-  #flush() {
-    this.#flushScheduled = false;
-    if (this.#handle === null || this.#commands.length === 0) return;
-    const taken = check(Number(this.#lib.zig_h3_submit(this.#handle, ptr(this.#commands.view()), this.#commands.length)), "zig_h3_submit");
-    this.#commands.consume(taken);
-    if (this.#commands.length > 0 && this.#retryTimer === null) {
-      this.#retryTimer = setTimeout(() => {
-        this.#retryTimer = null;
-        this.#flush();
-      }, 1);
-    }
-  }
-
   /** Library counters, by name (see STATS_FIELDS). */
   stats(): Record<(typeof STATS_FIELDS)[number], number> {
     const result = Object.fromEntries(STATS_FIELDS.map((name) => [name, 0])) as Record<(typeof STATS_FIELDS)[number], number>;
@@ -591,8 +484,7 @@ export class Server implements Outbox, DatagramOutbox {
       const waiters = this.#statsWaiters.get(connectionId);
       if (waiters) return void waiters.push(resolve);
       this.#statsWaiters.set(connectionId, [resolve]);
-      this.#commands.connStats(connectionId);
-      this.#scheduleFlush();
+      this.#outbox.connStats(connectionId);
     });
   }
 
@@ -616,7 +508,7 @@ export class Server implements Outbox, DatagramOutbox {
   async #stop(graceful: boolean, timeoutMs: number) {
     const handle = this.#handle;
     if (handle === null) return;
-    this.#flush();
+    this.#outbox.flush();
     if (graceful) {
       const done = new Promise<void>((resolve) => (this.#shutdownDone = resolve));
       check(this.#lib.zig_h3_server_shutdown(handle, timeoutMs), "zig_h3_server_shutdown");
@@ -633,7 +525,7 @@ export class Server implements Outbox, DatagramOutbox {
     this.#statsWaiters.clear();
     for (const connection of this.#connections.values()) connection.onClosed();
     this.#connections.clear();
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#outbox.close();
     check(this.#lib.zig_h3_server_free(handle), "zig_h3_server_free");
     if (this.#callback) {
       // The loop thread is joined, so no call can start; let any call Bun
@@ -648,70 +540,6 @@ export class Server implements Outbox, DatagramOutbox {
   }
 }
 
-export const CONN_STATS_FIELDS = [
-  "packets_received",
-  "packets_sent",
-  "packets_lost",
-  "packets_retransmitted",
-  "bytes_sent",
-  "bytes_received",
-  "bytes_acked",
-  "bytes_lost",
-  "stream_retrans_bytes",
-  "paths_count",
-  "streams_reset_local",
-  "streams_stopped_local",
-  "streams_reset_remote",
-  "streams_stopped_remote",
-  "rtt_ns",
-  "min_rtt_ns",
-  "rttvar_ns",
-  "cwnd_bytes",
-  "pmtu_bytes",
-  "delivery_rate_bytes_per_s",
-  "pto_count",
-  "requests_active",
-] as const;
-
-export const STATS_FIELDS = [
-  "packets_received",
-  "packets_sent",
-  "packets_invalid",
-  "send_failures",
-  "version_negotiations",
-  "connections_accepted",
-  "connections_refused",
-  "connections_active",
-  "requests_received",
-  "requests_active",
-  "responses_completed",
-  "requests_reset",
-  "requests_rejected",
-  "stale_commands",
-  "event_queue_full",
-  "datagrams_received",
-  "datagrams_sent",
-  "datagrams_received_dropped",
-  "datagrams_send_dropped",
-] as const;
-
-/** zig_h3_field structs ({ name, name_len, value, value_len }) over one byte buffer. */
-function encodeFieldArray(fields: [string, string][]): { structs: BigUint64Array; bytes: Uint8Array; count: number } {
-  const encoder = new TextEncoder();
-  const encoded = fields.map(([name, value]) => [encoder.encode(name.toLowerCase()), encoder.encode(value)] as const);
-  const bytes = new Uint8Array(Math.max(1, encoded.reduce((n, [a, b]) => n + a.length + b.length, 0)));
-  const structs = new BigUint64Array(Math.max(1, encoded.length * 4));
-  const base = BigInt(ptr(bytes));
-  let offset = 0;
-  encoded.forEach(([name, value], i) => {
-    bytes.set(name, offset);
-    structs.set([base + BigInt(offset), BigInt(name.length), base + BigInt(offset + name.length), BigInt(value.length)], i * 4);
-    bytes.set(value, offset + name.length);
-    offset += name.length + value.length;
-  });
-  return { structs, bytes, count: encoded.length };
-}
-
 function describeNewFailure(status: number, cert: string, key: string, host: string, port: number): string {
   const name = status < 0 ? String(native().zig_h3_status_name(status)) : "";
   if (name.includes("CERT")) return `cannot load TLS certificate "${cert}"`;
@@ -724,3 +552,6 @@ function describeNewFailure(status: number, cert: string, key: string, host: str
 export function serve(options: ServeOptions): Server {
   return new Server(options);
 }
+
+export { STATS_FIELDS, CONN_STATS_FIELDS, LOG_LEVELS };
+export type { ServeOptions, StopOptions, EventMode, Handler, RawHandler, RouteValue, StaticValue, LogEntry, ConnectionStats };

@@ -1,0 +1,83 @@
+// Commands from JS to the loop thread: encoded into one batch and handed
+// over with one zig_h3_submit per microtask (one wake of the loop per
+// batch). What a full command queue cannot take is retried shortly.
+import { ptr, type Pointer } from "bun:ffi";
+import type { Native } from "./loader.ts";
+import { check } from "./errors.ts";
+import { CommandBatch, CommandKind, type Field } from "./wire.ts";
+import type { Outbox } from "./response-writer.ts";
+import type { DatagramOutbox } from "./datagrams.ts";
+
+export class CommandOutbox implements Outbox, DatagramOutbox {
+  readonly #lib: Native;
+  readonly #handle: () => Pointer | null;
+  #commands = new CommandBatch();
+  #flushScheduled = false;
+  #retryTimer: Timer | null = null;
+
+  constructor(lib: Native, handle: () => Pointer | null) {
+    this.#lib = lib;
+    this.#handle = handle;
+  }
+
+  get pending(): number {
+    return this.#commands.length;
+  }
+
+  connStats(connectionId: bigint) {
+    this.#commands.connStats(connectionId);
+    this.#scheduleFlush();
+  }
+
+  head(id: bigint, status: number, fields: Field[], fin: boolean) {
+    this.#commands.fields(CommandKind.head, id, status, fields, fin);
+    this.#scheduleFlush();
+  }
+  body(id: bigint, chunk: Uint8Array, fin: boolean, notify: boolean) {
+    this.#commands.body(id, chunk, fin, notify);
+    this.#scheduleFlush();
+  }
+  trailers(id: bigint, fields: Field[]) {
+    this.#commands.fields(CommandKind.trailers, id, 0, fields, true);
+    this.#scheduleFlush();
+  }
+  reset(id: bigint, code: bigint) {
+    this.#commands.reset(id, code);
+    this.#scheduleFlush();
+  }
+  quicDatagram(connectionId: bigint, data: Uint8Array, notify: boolean) {
+    this.#commands.datagram(CommandKind.quicDatagram, connectionId, data, notify);
+    this.#scheduleFlush();
+  }
+  h3Datagram(requestId: bigint, data: Uint8Array, notify: boolean) {
+    this.#commands.datagram(CommandKind.h3Datagram, requestId, data, notify);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush() {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** One zig_h3_submit per batch; what a full queue could not take is retried shortly. */
+  flush() {
+    this.#flushScheduled = false;
+    const handle = this.#handle();
+    if (handle === null || this.#commands.length === 0) return;
+    const taken = check(Number(this.#lib.zig_h3_submit(handle, ptr(this.#commands.view()), this.#commands.length)), "zig_h3_submit");
+    this.#commands.consume(taken);
+    if (this.#commands.length > 0 && this.#retryTimer === null) {
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = null;
+        this.flush();
+      }, 1);
+    }
+  }
+
+  /** Stops retrying; called when the server is freed. */
+  close() {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+  }
+}
