@@ -38,6 +38,20 @@ pub fn build(b: *std.Build) void {
     link.step.dependOn(quiche_archive.step);
     b.getInstallStep().dependOn(&b.addInstallLibFile(shared_library, "libzigquicheh3.so").step);
 
+    // bench/loadgen: the native HTTP/3 load generator (quiche's client API).
+    const loadgen_module = b.createModule(.{
+        .root_source_file = b.path("bench/loadgen/h3load.zig"),
+        .target = target,
+        .optimize = .ReleaseFast,
+        .link_libc = true,
+    });
+    loadgen_module.addImport("quiche", b.createModule(.{ .root_source_file = b.path("zig-src/ffi/quiche.zig") }));
+    linkQuiche(loadgen_module, quiche_archive);
+    const loadgen = b.addExecutable(.{ .name = "h3load", .root_module = loadgen_module });
+    loadgen.step.dependOn(quiche_archive.step);
+    const loadgen_step = b.step("loadgen", "Build the h3load load generator (zig-out/bin/h3load)");
+    loadgen_step.dependOn(&b.addInstallArtifact(loadgen, .{}).step);
+
     const test_module = b.createModule(.{
         .root_source_file = b.path("zig-src/tests.zig"),
         .target = target,

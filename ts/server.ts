@@ -72,6 +72,8 @@ export class Server {
   #outbox: CommandOutbox;
   #doorbell: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #callback: JSCallback | null = null;
+  /** Keeps Bun's event loop alive in callback mode (see the constructor). */
+  #keepAlive: Timer | null = null;
   #shutdownDone: (() => void) | null = null;
   #log: (entry: LogEntry) => void;
   #statsWaiters = new Map<bigint, ((stats: ConnectionStats | null) => void)[]>();
@@ -146,6 +148,11 @@ export class Server {
       throw error;
     }
     if (this.mode === "poll") this.#listen();
+    // Bun runs a threadsafe JSCallback only while its event loop is alive;
+    // a server with nothing else pending would never hear its doorbell. In
+    // poll mode the doorbell reader keeps the loop alive; in callback mode
+    // this timer does, as a listening socket keeps a Node server alive.
+    if (this.mode === "callback") this.#keepAlive = setInterval(() => {}, 1 << 30);
   }
 
   get url(): URL {
@@ -518,6 +525,7 @@ export class Server {
       if (pump) clearInterval(pump);
     }
     await this.#doorbell?.cancel().catch(() => {});
+    if (this.#keepAlive) clearInterval(this.#keepAlive);
     check(this.#lib.zig_h3_server_stop(handle), "zig_h3_server_stop");
     this.poll(); // The RESET events of requests cut short.
     this.#handle = null;

@@ -61,7 +61,7 @@ fn pushRecord(engine: *Engine, kind: wire.EventKind, id: u64, payload_len: usize
     var writer = wire.RecordWriter.init(engine.record_buffer, @intFromEnum(kind), 0, 0, id);
     writer.len += payload_len;
     const record = writer.finish() catch return false;
-    if (!engine.events.hasRoomFor(record.len, engine.control_reserve_bytes)) return false;
+    if (!engine.events.hasRoomFor(record.len, engine.controlReserve())) return false;
     if (engine.events.push(record) catch return false) engine.ringDoorbell();
     return true;
 }
@@ -122,7 +122,7 @@ pub fn afterFlush(engine: *Engine, conn_slot: u32) void {
     var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.datagram_credit), 0, 0, connection.serial);
     writer.int(u64, connection.datagram_commands - queued);
     const record = writer.finish() catch unreachable;
-    if (!engine.events.hasRoomFor(record.len, engine.control_reserve_bytes)) return;
+    if (!engine.events.hasRoomFor(record.len, engine.controlReserve())) return;
     if (engine.events.push(record) catch return) engine.ringDoorbell();
     connection.datagram_credit_wanted = false;
 }
@@ -152,7 +152,7 @@ fn pushInfo(engine: *Engine, connection: *Connection, flags: u8, max_datagram: u
     var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.conn_info), flags, 0, connection.serial);
     writer.int(u64, max_datagram);
     const record = writer.finish() catch unreachable;
-    if (!engine.events.hasRoomFor(record.len, engine.control_reserve_bytes)) return false;
+    if (!engine.events.hasRoomFor(record.len, engine.controlReserve())) return false;
     if (engine.events.push(record) catch return false) engine.ringDoorbell();
     return true;
 }

@@ -259,3 +259,16 @@ pub extern fn quiche_conn_dgram_max_writable_len(conn: *const Conn) isize;
 pub extern fn quiche_conn_dgram_send_queue_len(conn: *const Conn) isize;
 pub extern fn quiche_h3_dgram_enabled_by_peer(conn: *H3Conn, quic_conn: *Conn) bool;
 pub extern fn quiche_h3_config_enable_extended_connect(config: *H3Config, enabled: bool) void;
+
+// Client side, used by the load generator (bench/loadgen).
+pub extern fn quiche_connect(
+    server_name: ?[*:0]const u8,
+    scid: [*]const u8,
+    scid_len: usize,
+    local: *const posix.sockaddr,
+    local_len: posix.socklen_t,
+    peer: *const posix.sockaddr,
+    peer_len: posix.socklen_t,
+    config: *Config,
+) ?*Conn;
+pub extern fn quiche_h3_send_request(conn: *H3Conn, quic_conn: *Conn, headers: [*]const H3Header, headers_len: usize, fin: bool) i64;

@@ -151,7 +151,7 @@ fn readBody(engine: *Engine, slot: u32) void {
     const chunk = engine.config.body_chunk_bytes;
     const id = engine.requests.idOf(slot);
     while (true) {
-        if (!engine.events.hasRoomFor(wire.header_bytes + chunk, engine.control_reserve_bytes)) {
+        if (!engine.events.hasRoomFor(wire.header_bytes + chunk, engine.controlReserve())) {
             if (!request.body_paused) {
                 request.body_paused = true;
                 engine.stats.event_queue_full.inc();
@@ -183,7 +183,7 @@ pub fn resumePausedBodies(engine: *Engine) void {
             _ = engine.paused_bodies.orderedRemove(0);
             continue;
         };
-        if (!engine.events.hasRoomFor(wire.header_bytes + engine.config.body_chunk_bytes, engine.control_reserve_bytes)) return;
+        if (!engine.events.hasRoomFor(wire.header_bytes + engine.config.body_chunk_bytes, engine.controlReserve())) return;
         _ = engine.paused_bodies.orderedRemove(0);
         const request = engine.requests.get(slot);
         request.body_paused = false;
@@ -415,7 +415,7 @@ fn answerConnStats(engine: *Engine, conn_id: u64) void {
 
 /// Data records (request heads, body chunks) leave room for control records.
 fn pushData(engine: *Engine, record: []const u8) bool {
-    if (!engine.events.hasRoomFor(record.len, engine.control_reserve_bytes)) {
+    if (!engine.events.hasRoomFor(record.len, engine.controlReserve())) {
         engine.stats.event_queue_full.inc();
         return false;
     }

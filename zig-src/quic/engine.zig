@@ -70,9 +70,6 @@ pub const Engine = struct {
     serials: std.AutoHashMapUnmanaged(u64, u32),
     pending_control: std.ArrayListUnmanaged(PendingControl) = .empty,
     next_serial: u64 = 1,
-    /// Events for control records (end, reset, complete) always have room:
-    /// data records (requests, body chunks) must leave this much free.
-    control_reserve_bytes: usize,
 
     recv_buffer: []u8,
     send_buffer: []u8,
@@ -112,6 +109,17 @@ pub const Engine = struct {
     pub const max_response_fields = 256;
     /// Two control records (body end, then complete or reset) of 24 bytes.
     pub const control_bytes_per_request = 48;
+    /// Room for records not tied to a request (SHUTDOWN, CONN_CLOSED, ...).
+    const control_slack_bytes = 4096;
+
+    /// Free space data records (request heads, body chunks, datagrams) must
+    /// leave in the event queue, so that every live request can still end
+    /// (BODY_END, then COMPLETE or RESET) however full the queue gets.
+    /// Sized by the requests live now: a reserve for max_requests would
+    /// take most of the queue and starve request bodies.
+    pub fn controlReserve(engine: *const Engine) usize {
+        return @as(usize, engine.requests.activeCount()) * control_bytes_per_request + control_slack_bytes;
+    }
 
     pub fn init(allocator: std.mem.Allocator, deps: Deps) !Engine {
         const config = deps.config;
@@ -122,7 +130,6 @@ pub const Engine = struct {
         engine.pending_control = .empty;
         engine.draining = false;
         engine.loop_thread = null;
-        engine.control_reserve_bytes = @as(usize, config.max_requests) * control_bytes_per_request;
 
         engine.connections = try ConnectionPool.init(allocator, config.max_connections);
         errdefer engine.connections.deinit(allocator);
@@ -467,7 +474,7 @@ pub const Engine = struct {
         const message = std.fmt.bufPrint(buffer[wire.header_bytes..], format, args) catch buffer[wire.header_bytes..];
         writer.len += message.len;
         const record = writer.finish() catch return;
-        if (!engine.events.hasRoomFor(record.len, engine.control_reserve_bytes)) return;
+        if (!engine.events.hasRoomFor(record.len, engine.controlReserve())) return;
         if (engine.events.push(record) catch false) engine.ringDoorbell();
     }
 

@@ -1,0 +1,27 @@
+// Contender: zig-quiche-h3. MODE=callback|poll runs the JS handler;
+// MODE=native serves /hello as a static route (no JS per request).
+// Prints "ready <port>" when listening.
+import { serve, type EventMode } from "../../ts/index.ts";
+import { route } from "./handlers.ts";
+
+const mode = process.env.MODE ?? "poll";
+const native = mode === "native";
+const server = serve({
+  port: Number(process.env.PORT ?? 0),
+  tls: { cert: process.env.CERT!, key: process.env.KEY! },
+  mode: native ? "poll" : (mode as EventMode),
+  datagrams: true,
+  handlerTimeoutMs: 0,
+  limits: { max_connections: 16384, max_requests: 65536, max_active_requests_per_conn: 0 },
+  static: native ? { "/hello": { headers: { "content-type": "text/plain" }, body: "hello" } } : undefined,
+  fetch: (request) => route(request, new URL(request.url).pathname),
+});
+server.onDatagram((connection, data) => {
+  try {
+    connection.sendDatagram(data);
+  } catch {
+    // A full queue drops the echo; the load generator counts it as lost.
+  }
+});
+console.log(`ready ${server.port}`);
+process.on("SIGTERM", () => void server.stop().then(() => process.exit(0)));
