@@ -22,8 +22,8 @@ export class DatagramError extends Error {
 
 /** How the datagram layer queues commands; implemented by the Server. */
 export interface DatagramOutbox {
-  quicDatagram(connectionId: bigint, data: Uint8Array, notify: boolean): void;
-  h3Datagram(requestId: bigint, data: Uint8Array, notify: boolean): void;
+  quicDatagram(connectionId: number, data: Uint8Array, notify: boolean): void;
+  h3Datagram(requestId: number, data: Uint8Array, notify: boolean): void;
 }
 
 /**
@@ -31,7 +31,7 @@ export interface DatagramOutbox {
  * CONN_INFO event until CONN_CLOSED; `closed` is then true and sends throw.
  */
 export class Connection {
-  readonly id: bigint;
+  readonly id: number;
   readonly #outbox: DatagramOutbox;
   readonly #capacity: number;
   #quicUsable = false;
@@ -42,7 +42,7 @@ export class Connection {
   #finished = 0;
   #waiters: (() => void)[] = [];
 
-  constructor(id: bigint, outbox: DatagramOutbox, capacity: number) {
+  constructor(id: number, outbox: DatagramOutbox, capacity: number) {
     this.id = id;
     this.#outbox = outbox;
     this.#capacity = capacity;
@@ -115,14 +115,14 @@ export class Connection {
 
 /** The HTTP/3 datagram channel of one request stream (RFC 9297). */
 export class RequestDatagrams {
-  readonly #requestId: bigint;
-  readonly #streamId: bigint;
+  readonly #requestId: number;
+  readonly #streamId: number;
   readonly #connection: () => Connection | undefined;
   readonly #outbox: DatagramOutbox;
   readonly #enabled: boolean;
   #listeners = new Set<(data: Uint8Array) => void>();
 
-  constructor(requestId: bigint, streamId: bigint, connection: () => Connection | undefined, outbox: DatagramOutbox, enabled: boolean) {
+  constructor(requestId: number, streamId: number, connection: () => Connection | undefined, outbox: DatagramOutbox, enabled: boolean) {
     this.#requestId = requestId;
     this.#streamId = streamId;
     this.#connection = connection;
@@ -134,7 +134,7 @@ export class RequestDatagrams {
   get maxDatagramSize(): number {
     const connection = this.#connection();
     if (!connection?.h3Datagrams) return 0;
-    return Math.max(0, connection.maxDatagramSize - varintLength(Number(this.#streamId / 4n)));
+    return Math.max(0, connection.maxDatagramSize - varintLength(Math.floor(this.#streamId / 4)));
   }
 
   send(data: Uint8Array): void {
@@ -142,7 +142,7 @@ export class RequestDatagrams {
     const connection = this.#connection();
     if (!connection || connection.closed) throw new DatagramError("ERR_CONNECTION_CLOSED", "the connection is closed");
     if (!connection.h3Datagrams) throw new DatagramError("ERR_DATAGRAMS_NOT_NEGOTIATED", "this peer did not enable HTTP/3 datagrams");
-    const notify = connection.reserve(checkBytes(data).length, varintLength(Number(this.#streamId / 4n)));
+    const notify = connection.reserve(checkBytes(data).length, varintLength(Math.floor(this.#streamId / 4)));
     this.#outbox.h3Datagram(this.#requestId, data, notify);
   }
 

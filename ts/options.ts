@@ -68,7 +68,7 @@ export interface LogEntry {
   level: LogLevel;
   message: string;
   /** 0 when the line is not about one connection. */
-  connectionId: bigint;
+  connectionId: number;
 }
 
 /** Per-connection counters, in the order of CONN_STATS_FIELDS. */

@@ -24,32 +24,32 @@ export class CommandOutbox implements Outbox, DatagramOutbox {
     return this.#commands.length;
   }
 
-  connStats(connectionId: bigint) {
+  connStats(connectionId: number) {
     this.#commands.connStats(connectionId);
     this.#scheduleFlush();
   }
 
-  head(id: bigint, status: number, fields: Field[], fin: boolean) {
+  head(id: number, status: number, fields: Field[], fin: boolean) {
     this.#commands.fields(CommandKind.head, id, status, fields, fin);
     this.#scheduleFlush();
   }
-  body(id: bigint, chunk: Uint8Array, fin: boolean, notify: boolean) {
+  body(id: number, chunk: Uint8Array, fin: boolean, notify: boolean) {
     this.#commands.body(id, chunk, fin, notify);
     this.#scheduleFlush();
   }
-  trailers(id: bigint, fields: Field[]) {
+  trailers(id: number, fields: Field[]) {
     this.#commands.fields(CommandKind.trailers, id, 0, fields, true);
     this.#scheduleFlush();
   }
-  reset(id: bigint, code: bigint) {
+  reset(id: number, code: bigint) {
     this.#commands.reset(id, code);
     this.#scheduleFlush();
   }
-  quicDatagram(connectionId: bigint, data: Uint8Array, notify: boolean) {
+  quicDatagram(connectionId: number, data: Uint8Array, notify: boolean) {
     this.#commands.datagram(CommandKind.quicDatagram, connectionId, data, notify);
     this.#scheduleFlush();
   }
-  h3Datagram(requestId: bigint, data: Uint8Array, notify: boolean) {
+  h3Datagram(requestId: number, data: Uint8Array, notify: boolean) {
     this.#commands.datagram(CommandKind.h3Datagram, requestId, data, notify);
     this.#scheduleFlush();
   }

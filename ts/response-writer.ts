@@ -9,10 +9,10 @@ import type { Field } from "./wire.ts";
 
 /** What the writer needs from its Server: command encoding and flushing. */
 export interface Outbox {
-  head(id: bigint, status: number, fields: Field[], fin: boolean): void;
-  body(id: bigint, chunk: Uint8Array, fin: boolean, notify: boolean): void;
-  trailers(id: bigint, fields: Field[]): void;
-  reset(id: bigint, code: bigint): void;
+  head(id: number, status: number, fields: Field[], fin: boolean): void;
+  body(id: number, chunk: Uint8Array, fin: boolean, notify: boolean): void;
+  trailers(id: number, fields: Field[]): void;
+  reset(id: number, code: bigint): void;
 }
 
 /** Largest body record sent to the library in one command. */
@@ -21,7 +21,7 @@ const H3_REQUEST_CANCELLED = 0x10cn;
 const encoder = new TextEncoder();
 
 export class ResponseWriter {
-  readonly #id: bigint;
+  readonly #id: number;
   readonly #outbox: Outbox;
   readonly #window: number;
   #status = 200;
@@ -38,7 +38,7 @@ export class ResponseWriter {
 
   readonly #datagrams: { send(data: Uint8Array): void } | null;
 
-  constructor(id: bigint, outbox: Outbox, window: number, datagrams: { send(data: Uint8Array): void } | null = null) {
+  constructor(id: number, outbox: Outbox, window: number, datagrams: { send(data: Uint8Array): void } | null = null) {
     this.#id = id;
     this.#outbox = outbox;
     this.#window = window;

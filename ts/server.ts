@@ -10,7 +10,7 @@ import { native, type Native } from "./loader.ts";
 import { check, ZigH3Error } from "./errors.ts";
 import { marshalConfig, type NativeConfig } from "./config.ts";
 import { resolvePem, type PemSource } from "./tls.ts";
-import { EventKind, HEADER_BYTES, decodeRequest, padded, type RequestEvent } from "./wire.ts";
+import { EventKind, HEADER_BYTES, decodeRequest, padded, readId, type RequestEvent } from "./wire.ts";
 import { paramExtractor, validateMethod, validatePattern } from "./routes.ts";
 import { ResponseWriter } from "./response-writer.ts";
 import { CommandOutbox } from "./outbox.ts";
@@ -29,7 +29,7 @@ import {
   type StaticValue,
   type StopOptions,
 } from "./options.ts";
-import { sendResponse, toWebRequest, type H3Request, type IncomingRequest } from "./web.ts";
+import { Incoming, sendResponse, toWebRequest, type BodySink, type IncomingRequest } from "./web.ts";
 import { Connection, DatagramError, RequestDatagrams } from "./datagrams.ts";
 import { WebTransportSession, type WebTransportHandler } from "./webtransport.ts";
 
@@ -44,18 +44,11 @@ interface Route {
   params: (path: string) => Record<string, string>;
 }
 
-/** Where a request's body goes: its ReadableStream, or a WebTransport session's capsule parser. */
-interface BodySink {
-  data(chunk: Uint8Array): void;
-  end(): void;
-  error(error: Error): void;
-}
-
 interface Live {
   writer: ResponseWriter;
   sink?: BodySink;
   abort: AbortController;
-  datagrams: RequestDatagrams;
+  datagrams: () => RequestDatagrams;
   timer?: Timer;
 }
 
@@ -66,8 +59,15 @@ export class Server {
   #errorHook: ServeOptions["error"];
   #handlerTimeoutMs: number;
   #window: number;
-  #live = new Map<bigint, Live>();
-  #eventBuffer = new Uint8Array(EVENT_BUFFER_BYTES);
+  #live = new Map<number, Live>();
+  /** Events are drained into this Buffer (Latin-1 field decoding)... */
+  #eventBuffer = Buffer.alloc(EVENT_BUFFER_BYTES);
+  /**
+   * ...and copied out through this plain view of the same memory:
+   * Buffer#slice returns a view (unlike Uint8Array#slice), and the buffer
+   * is overwritten by the next poll, so a Buffer slice would corrupt data.
+   */
+  #eventBytes = new Uint8Array(this.#eventBuffer.buffer, this.#eventBuffer.byteOffset, this.#eventBuffer.byteLength);
   #eventView = new DataView(this.#eventBuffer.buffer);
   #outbox: CommandOutbox;
   #doorbell: ReadableStreamDefaultReader<Uint8Array> | null = null;
@@ -76,8 +76,8 @@ export class Server {
   #keepAlive: Timer | null = null;
   #shutdownDone: (() => void) | null = null;
   #log: (entry: LogEntry) => void;
-  #statsWaiters = new Map<bigint, ((stats: ConnectionStats | null) => void)[]>();
-  #connections = new Map<bigint, Connection>();
+  #statsWaiters = new Map<number, ((stats: ConnectionStats | null) => void)[]>();
+  #connections = new Map<number, Connection>();
   #onQuicDatagram: ((connection: Connection, data: Uint8Array) => void) | null = null;
   #datagramsEnabled: boolean;
   #webtransportEnabled: boolean;
@@ -214,7 +214,7 @@ export class Server {
   }
 
   /** The connection with this id, while it is open and datagrams are on. */
-  connection(connectionId: bigint): Connection | undefined {
+  connection(connectionId: number): Connection | undefined {
     return this.#connections.get(connectionId);
   }
 
@@ -273,13 +273,13 @@ export class Server {
 
   #dispatch(offset: number, length: number) {
     const view = this.#eventView;
-    const id = view.getBigUint64(offset + 8, true);
+    const id = readId(view, offset + 8);
     switch (view.getUint8(offset + 4)) {
       case EventKind.request:
         return this.#onRequest(decodeRequest(view, this.#eventBuffer, offset, id));
       case EventKind.body:
         // The event buffer is reused by the next poll, so the chunk is copied.
-        return this.#live.get(id)?.sink?.data(this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length));
+        return this.#live.get(id)?.sink?.data(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length));
       case EventKind.bodyEnd: {
         const live = this.#live.get(id);
         if (!live) return;
@@ -314,12 +314,12 @@ export class Server {
       }
       case EventKind.quicDatagram: {
         const connection = this.#connections.get(id);
-        if (connection && this.#onQuicDatagram) this.#deliver(() => this.#onQuicDatagram!(connection, this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length)));
+        if (connection && this.#onQuicDatagram) this.#deliver(() => this.#onQuicDatagram!(connection, this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
         return;
       }
       case EventKind.h3Datagram: {
         const live = this.#live.get(id);
-        if (live) this.#deliver(() => live.datagrams.deliver(this.#eventBuffer.slice(offset + HEADER_BYTES, offset + length)));
+        if (live) this.#deliver(() => live.datagrams().deliver(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
         return;
       }
       case EventKind.datagramCredit:
@@ -350,7 +350,7 @@ export class Server {
     }
   }
 
-  #end(id: bigint, error: DOMException | null) {
+  #end(id: number, error: DOMException | null) {
     const live = this.#live.get(id);
     if (!live) return;
     this.#live.delete(id);
@@ -375,40 +375,39 @@ export class Server {
       else if (name === ":protocol") protocol = value;
       else if (name[0] !== ":") headers.append(name, value);
     }
-    const datagrams = new RequestDatagrams(event.id, event.streamId, () => this.#connections.get(event.connectionId), this.#outbox, this.#datagramsEnabled);
+    let channel: RequestDatagrams | undefined;
+    const datagrams = () =>
+      (channel ??= new RequestDatagrams(event.id, event.streamId, () => this.#connections.get(event.connectionId), this.#outbox, this.#datagramsEnabled));
+    const abort = new AbortController();
     const live: Live = {
-      writer: new ResponseWriter(event.id, this.#outbox, this.#window, datagrams),
-      abort: new AbortController(),
+      writer: new ResponseWriter(event.id, this.#outbox, this.#window, { send: (data) => datagrams().send(data) }),
+      abort,
       datagrams,
     };
     this.#live.set(event.id, live);
-    let bodyController: ReadableStreamDefaultController<Uint8Array> | undefined;
-    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (bodyController = controller) });
-    live.sink = { data: (chunk) => bodyController!.enqueue(chunk), end: () => bodyController!.close(), error: (e) => bodyController!.error(e) };
-    const incoming: IncomingRequest = {
+    const incoming = new Incoming({
       method,
       path,
       url: `https://${authority}${path}`,
       headers,
       params: route ? route.params(path) : {},
-      body,
-      signal: live.abort.signal,
+      signal: abort.signal,
       connectionId: event.connectionId,
       streamId: event.streamId,
-      onDatagram: (listener) => datagrams.subscribe(listener),
-      sendDatagram: (data) => datagrams.send(data),
-    };
+      datagrams,
+    });
+    live.sink = incoming;
     if (route?.webtransport) return void this.#runWebTransport(live, route.webtransport, incoming, protocol);
     if (route?.raw) return void this.#runRaw(live, route.raw, incoming);
     void this.#runWeb(live, route?.web, incoming);
   }
 
-  async #runWebTransport(live: Live, handler: WebTransportHandler, incoming: IncomingRequest, protocol: string | undefined) {
+  async #runWebTransport(live: Live, handler: WebTransportHandler, incoming: Incoming, protocol: string | undefined) {
     if (protocol !== "webtransport") {
       live.writer.status(400).header("content-type", "text/plain").end("WebTransport needs :protocol webtransport\n");
       return;
     }
-    const session = new WebTransportSession(incoming, live.writer, live.datagrams);
+    const session = new WebTransportSession(incoming, live.writer, live.datagrams());
     live.sink = { data: (chunk) => session.onStreamData(chunk), end: () => session.onStreamEnd(), error: () => session.onReset() };
     try {
       const rejection = await handler(session, incoming);
@@ -429,7 +428,7 @@ export class Server {
     live.writer.status(504).header("content-type", "text/plain").end("Gateway Timeout\n");
   }
 
-  async #runRaw(live: Live, handler: RawHandler, incoming: IncomingRequest) {
+  async #runRaw(live: Live, handler: RawHandler, incoming: Incoming) {
     try {
       await handler(incoming, live.writer);
     } catch (error) {
@@ -437,7 +436,7 @@ export class Server {
     }
   }
 
-  async #runWeb(live: Live, handler: Handler | undefined, incoming: IncomingRequest) {
+  async #runWeb(live: Live, handler: Handler | undefined, incoming: Incoming) {
     let response: Response;
     try {
       if (!handler) throw new Error(`no handler for ${incoming.method} ${incoming.path}`);
@@ -485,7 +484,7 @@ export class Server {
    * loss, ...), read by the loop thread; null if it is gone. Connection ids
    * come from `request.connectionId`.
    */
-  connectionStats(connectionId: bigint): Promise<ConnectionStats | null> {
+  connectionStats(connectionId: number): Promise<ConnectionStats | null> {
     if (this.#handle === null) return Promise.resolve(null);
     return new Promise((resolve) => {
       const waiters = this.#statsWaiters.get(connectionId);

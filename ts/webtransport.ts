@@ -30,8 +30,8 @@ export type WebTransportHandler = (session: WebTransportSession, request: Incomi
 
 export class WebTransportSession {
   /** The session ID: the stream ID of the CONNECT request. */
-  readonly id: bigint;
-  readonly connectionId: bigint;
+  readonly id: number;
+  readonly connectionId: number;
   readonly request: IncomingRequest;
   readonly closed: Promise<WebTransportCloseInfo>;
   readonly #writer: ResponseWriter;

@@ -25,24 +25,36 @@ export const EventKind = {
 export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4, connStats: 5, quicDatagram: 6, h3Datagram: 7 } as const;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export const padded = (length: number) => (length + 7) & ~7;
 
 export type Field = [name: string, value: string];
 
+/**
+ * Reads a u64 id (request, connection or stream) as a Number. The library
+ * keeps request ids below 2^53 (generations wrap at 2^21), and connection and
+ * stream ids cannot reach it, so this is exact and costs no BigInt.
+ */
+export function readId(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 4294967296;
+}
+
 export interface RequestEvent {
-  id: bigint;
-  connectionId: bigint;
-  streamId: bigint;
+  id: number;
+  connectionId: number;
+  streamId: number;
   routeId: number;
   fields: Field[];
 }
 
-/** Reads the header fields of a REQUEST event's payload. */
-export function decodeRequest(view: DataView, bytes: Uint8Array, offset: number, id: bigint): RequestEvent {
-  const connectionId = view.getBigUint64(offset + 16, true);
-  const streamId = view.getBigUint64(offset + 24, true);
+/**
+ * Reads the header fields of a REQUEST event's payload. Field bytes are
+ * decoded as Latin-1: header names and values are ByteStrings in the Fetch
+ * API, which is also what Bun.serve hands out.
+ */
+export function decodeRequest(view: DataView, bytes: Buffer, offset: number, id: number): RequestEvent {
+  const connectionId = readId(view, offset + 16);
+  const streamId = readId(view, offset + 24);
   const routeId = view.getUint32(offset + 32, true);
   const count = view.getUint32(offset + 36, true);
   const fields: Field[] = new Array(count);
@@ -51,9 +63,9 @@ export function decodeRequest(view: DataView, bytes: Uint8Array, offset: number,
     const nameLength = view.getUint16(at, true);
     const valueLength = view.getUint16(at + 2, true);
     at += 4;
-    const name = decoder.decode(bytes.subarray(at, at + nameLength));
+    const name = bytes.toString("latin1", at, at + nameLength);
     at += nameLength;
-    const value = decoder.decode(bytes.subarray(at, at + valueLength));
+    const value = bytes.toString("latin1", at, at + valueLength);
     at += valueLength;
     fields[i] = [name, value];
   }
@@ -88,17 +100,18 @@ export class CommandBatch {
     return start;
   }
 
-  #header(at: number, length: number, kind: number, flags: number, aux: number, id: bigint) {
+  #header(at: number, length: number, kind: number, flags: number, aux: number, id: number) {
     this.#view.setUint32(at, length, true);
     this.#view.setUint8(at + 4, kind);
     this.#view.setUint8(at + 5, flags);
     this.#view.setUint16(at + 6, aux, true);
-    this.#view.setBigUint64(at + 8, id, true);
+    this.#view.setUint32(at + 8, id % 4294967296, true);
+    this.#view.setUint32(at + 12, Math.floor(id / 4294967296), true);
   }
 
 
   /** HEAD (status + fields) or TRAILERS (fields). */
-  fields(kind: number, id: bigint, status: number, fields: Field[], fin: boolean) {
+  fields(kind: number, id: number, status: number, fields: Field[], fin: boolean) {
     const encoded = fields.map(([name, value]) => [encoder.encode(name), encoder.encode(value)] as const);
     let size = HEADER_BYTES + 4;
     for (const [name, value] of encoded) {
@@ -118,7 +131,7 @@ export class CommandBatch {
     }
   }
 
-  body(id: bigint, chunk: Uint8Array, fin: boolean, notify = false) {
+  body(id: number, chunk: Uint8Array, fin: boolean, notify = false) {
     const size = HEADER_BYTES + chunk.length;
     const at = this.#reserve(size);
     this.#header(at, size, CommandKind.body, (fin ? FLAG_FIN : 0) | (notify ? FLAG_NOTIFY : 0), 0, id);
@@ -126,19 +139,19 @@ export class CommandBatch {
   }
 
   /** QUIC_DATAGRAM (id = connection id) or H3_DATAGRAM (id = request id). */
-  datagram(kind: number, id: bigint, data: Uint8Array, notify: boolean) {
+  datagram(kind: number, id: number, data: Uint8Array, notify: boolean) {
     const size = HEADER_BYTES + data.length;
     const at = this.#reserve(size);
     this.#header(at, size, kind, notify ? FLAG_NOTIFY : 0, 0, id);
     this.#bytes.set(data, at + HEADER_BYTES);
   }
 
-  connStats(connectionId: bigint) {
+  connStats(connectionId: number) {
     const at = this.#reserve(HEADER_BYTES);
     this.#header(at, HEADER_BYTES, CommandKind.connStats, 0, 0, connectionId);
   }
 
-  reset(id: bigint, code: bigint) {
+  reset(id: number, code: bigint) {
     const at = this.#reserve(HEADER_BYTES + 8);
     this.#header(at, HEADER_BYTES + 8, CommandKind.reset, 0, 0, id);
     this.#view.setBigUint64(at + HEADER_BYTES, code, true);

@@ -3,11 +3,18 @@
 //! after the request ended simply stops resolving instead of reaching another
 //! request. This is what lets the application hold handles without ever
 //! holding loop memory.
+//!
+//! Generations count from 1 to 2^21 - 1 and wrap, so every id is below 2^53
+//! and JavaScript handles it as an exact Number (no BigInt per event). A
+//! stale id could only alias after its slot was reused two million times
+//! while the application still held it.
 
 const std = @import("std");
 const assert = std.debug.assert;
 
 pub const Outcome = enum { complete, reset };
+
+pub const generation_limit: u32 = 1 << 21;
 
 pub const Request = struct {
     generation: u32 = 0,
@@ -97,7 +104,7 @@ pub const RequestTable = struct {
         const slot = table.free_slots[table.free_len];
         const request = &table.slots[slot];
         assert(!request.active);
-        const generation = request.generation +% 1;
+        const generation = (request.generation + 1) % generation_limit;
         request.* = .{
             .generation = if (generation == 0) 1 else generation,
             .active = true,
@@ -182,4 +189,20 @@ test "stale ids stop resolving once a slot is reused" {
     try testing.expectEqual(@as(?u32, null), table.slotOf(0xFFFF_FFFF_0000_0009));
     try testing.expectEqual(@as(u32, 2), table.activeCount());
     _ = b;
+}
+
+test "ids stay below 2^53 across generation wrap-around" {
+    var table = try RequestTable.init(testing.allocator, 1);
+    defer table.deinit(testing.allocator);
+    var round: u32 = 0;
+    var previous: u64 = 0;
+    while (round < generation_limit + 5) : (round += 1) {
+        const slot = table.acquire(0, 0).?;
+        const id = table.idOf(slot);
+        try testing.expect(id < (1 << 53));
+        try testing.expect(id != previous);
+        try testing.expect(table.slots[slot].generation != 0);
+        previous = id;
+        table.release(testing.allocator, slot);
+    }
 }
