@@ -46,6 +46,7 @@ pub fn build(b: *std.Build) void {
         .link_libc = true,
     });
     loadgen_module.addImport("quiche", b.createModule(.{ .root_source_file = b.path("zig-src/ffi/quiche.zig") }));
+    loadgen_module.addImport("batch", b.createModule(.{ .root_source_file = b.path("zig-src/net/batch.zig") }));
     linkQuiche(loadgen_module, quiche_archive);
     const loadgen = b.addExecutable(.{ .name = "h3load", .root_module = loadgen_module });
     loadgen.step.dependOn(quiche_archive.step);

@@ -12,4 +12,5 @@ test {
     _ = @import("abi/status.zig");
     _ = @import("ffi/shim.zig");
     _ = @import("dgram/varint.zig");
+    _ = @import("net/batch.zig");
 }

@@ -11,6 +11,7 @@ const std = @import("std");
 const posix = std.posix;
 const linux = std.os.linux;
 const quiche = @import("quiche");
+const batch = @import("batch");
 
 const Options = struct {
     host: []const u8 = "127.0.0.1",
@@ -64,6 +65,7 @@ var peer: std.net.Address = undefined;
 var buffer: [65536]u8 = undefined;
 var start_ns: u64 = 0;
 var stop_issuing = false;
+var receive_batch: batch.ReceiveBatch = undefined;
 
 fn nowNs() u64 {
     const ts = posix.clock_gettime(.MONOTONIC) catch unreachable;
@@ -77,6 +79,7 @@ pub fn main() !void {
     config = try makeConfig();
     h3_config = quiche.quiche_h3_config_new() orelse return error.H3Config;
 
+    receive_batch = try batch.ReceiveBatch.init(allocator, 64, 65536);
     const epoll_fd = try posix.epoll_create1(linux.EPOLL.CLOEXEC);
     const conns = try allocator.alloc(?Conn, options.connections);
     @memset(conns, null);
@@ -162,8 +165,11 @@ fn makeConfig() !*quiche.Config {
 
 fn openConnection(epoll_fd: i32, index: u32) !Conn {
     const fd = try posix.socket(peer.any.family, posix.SOCK.DGRAM | posix.SOCK.NONBLOCK | posix.SOCK.CLOEXEC, 0);
-    const size = std.mem.toBytes(@as(c_int, 4 << 20));
-    posix.setsockopt(fd, posix.SOL.SOCKET, posix.SO.RCVBUF, &size) catch {};
+    // As root, RCVBUFFORCE passes rmem_max: a load generator that drops
+    // packets would measure itself.
+    const size = std.mem.toBytes(@as(c_int, 16 << 20));
+    posix.setsockopt(fd, posix.SOL.SOCKET, posix.SO.RCVBUFFORCE, &size) catch
+        posix.setsockopt(fd, posix.SOL.SOCKET, posix.SO.RCVBUF, &size) catch {};
     try posix.connect(fd, &peer.any, peer.getOsSockLen());
     var local: std.net.Address = undefined;
     var local_len: posix.socklen_t = @sizeOf(std.net.Address);
@@ -182,10 +188,16 @@ fn receive(conn: *Conn) void {
     var local: std.net.Address = undefined;
     var local_len: posix.socklen_t = @sizeOf(std.net.Address);
     posix.getsockname(conn.fd, &local.any, &local_len) catch return;
+    const info = quiche.RecvInfo{ .from = @constCast(&peer.any), .from_len = peer.getOsSockLen(), .to = &local.any, .to_len = local_len };
     while (true) {
-        const n = posix.recv(conn.fd, &buffer, 0) catch return;
-        const info = quiche.RecvInfo{ .from = @constCast(&peer.any), .from_len = peer.getOsSockLen(), .to = &local.any, .to_len = local_len };
-        _ = quiche.quiche_conn_recv(conn.quic, &buffer, n, &info);
+        const count = receive_batch.receive(conn.fd);
+        if (count == 0) return;
+        for (0..count) |i| {
+            const datagram = receive_batch.datagram(i);
+            _ = quiche.quiche_conn_recv(conn.quic, datagram.data.ptr, datagram.data.len, &info);
+        }
+        // Process what arrived before reading more, as a real client would.
+        if (count < receive_batch.headers.len) return;
     }
 }
 

@@ -33,6 +33,14 @@ pub const Poller = struct {
         try posix.epoll_ctl(poller.epoll_fd, linux.EPOLL.CTL_ADD, fd, &event);
     }
 
+    /// Also wakes for writability of `fd` (when its send buffer was full),
+    /// or stops doing so.
+    pub fn watchWritable(poller: *Poller, fd: i32, tag: u64, writable: bool) void {
+        const interest: u32 = if (writable) linux.EPOLL.IN | linux.EPOLL.OUT else linux.EPOLL.IN;
+        var event = linux.epoll_event{ .events = interest, .data = .{ .u64 = tag } };
+        posix.epoll_ctl(poller.epoll_fd, linux.EPOLL.CTL_MOD, fd, &event) catch {};
+    }
+
     /// Waits up to `timeout_ms` (-1 forever) and returns the ready tags.
     pub fn wait(poller: *Poller, events: *[max_events]linux.epoll_event, timeout_ms: i32) []linux.epoll_event {
         const count = posix.epoll_wait(poller.epoll_fd, events, timeout_ms);

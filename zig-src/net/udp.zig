@@ -40,23 +40,6 @@ pub const Socket = struct {
         socket.* = undefined;
     }
 
-    pub const Datagram = struct { len: usize, peer: posix.sockaddr.storage, peer_len: posix.socklen_t };
-
-    /// Returns null when no datagram is waiting.
-    pub fn receive(socket: *const Socket, buffer: []u8) ?Datagram {
-        var datagram: Datagram = .{ .len = 0, .peer = undefined, .peer_len = @sizeOf(posix.sockaddr.storage) };
-        const rc = linux.recvfrom(socket.fd, buffer.ptr, buffer.len, 0, @ptrCast(&datagram.peer), &datagram.peer_len);
-        switch (linux.E.init(rc)) {
-            .SUCCESS => {
-                datagram.len = rc;
-                return datagram;
-            },
-            // Transient errors (ICMP-reported unreachable peers among them)
-            // must not stop the loop; the next datagram may be fine.
-            else => return null,
-        }
-    }
-
     pub const SendResult = enum { sent, would_block, failed };
 
     /// A packet the kernel refuses is lost like any other UDP loss; quiche's

@@ -13,6 +13,7 @@ const Config = @import("../config.zig").Config;
 const Stats = @import("../stats.zig").Stats;
 const Socket = @import("../net/udp.zig").Socket;
 const Poller = @import("../net/poller.zig").Poller;
+const batch = @import("../net/batch.zig");
 const signalEventFd = @import("../net/poller.zig").signalEventFd;
 const ConnectionId = @import("connection_id.zig").ConnectionId;
 const connection_id = @import("connection_id.zig");
@@ -33,6 +34,8 @@ const socket_tag: u64 = 1;
 const packet_type_initial: u8 = 1;
 /// Packets written per connection per flush before yielding to others.
 const max_packets_per_flush = 256;
+/// Packets per sendmmsg.
+const send_batch_packets = 64;
 /// Upper bound on one epoll wait, so a lost wake-up costs at most this.
 const max_wait_ms = 1000;
 
@@ -55,6 +58,9 @@ pub const Engine = struct {
     /// request; read by the loop each iteration.
     shutdown_deadline_ns: *std.atomic.Value(u64),
     draining: bool = false,
+    /// The socket's send buffer is full; packets wait in send_batch and no
+    /// connection writes more until the socket is writable again.
+    send_blocked: bool = false,
     /// The thread running `run`; every function that touches quiche asserts
     /// it runs there (the one rule of docs/ARCHITECTURE.md).
     loop_thread: ?std.Thread.Id = null,
@@ -73,6 +79,8 @@ pub const Engine = struct {
 
     recv_buffer: []u8,
     send_buffer: []u8,
+    receive_batch: batch.ReceiveBatch,
+    send_batch: batch.SendBatch,
     record_buffer: []u8,
     command_buffer: []u8,
     response_fields: []quiche.H3Header,
@@ -129,6 +137,7 @@ pub const Engine = struct {
         engine.next_serial = 1;
         engine.pending_control = .empty;
         engine.draining = false;
+        engine.send_blocked = false;
         engine.loop_thread = null;
 
         engine.connections = try ConnectionPool.init(allocator, config.max_connections);
@@ -153,6 +162,10 @@ pub const Engine = struct {
         errdefer allocator.free(engine.recv_buffer);
         engine.send_buffer = try allocator.alloc(u8, config.max_send_udp_payload_size);
         errdefer allocator.free(engine.send_buffer);
+        engine.receive_batch = try batch.ReceiveBatch.init(allocator, config.recv_batch_packets, config.max_recv_udp_payload_size + 1);
+        errdefer engine.receive_batch.deinit(allocator);
+        engine.send_batch = try batch.SendBatch.init(allocator, send_batch_packets, config.max_send_udp_payload_size);
+        errdefer engine.send_batch.deinit(allocator);
         engine.record_buffer = try allocator.alloc(u8, largestEventRecord(config));
         errdefer allocator.free(engine.record_buffer);
         engine.command_buffer = try allocator.alloc(u8, config.command_queue_bytes);
@@ -184,6 +197,8 @@ pub const Engine = struct {
         allocator.free(engine.datagram_buffer);
         allocator.free(engine.recv_buffer);
         allocator.free(engine.send_buffer);
+        engine.receive_batch.deinit(allocator);
+        engine.send_batch.deinit(allocator);
         allocator.free(engine.record_buffer);
         allocator.free(engine.command_buffer);
         allocator.free(engine.response_fields);
@@ -199,7 +214,12 @@ pub const Engine = struct {
         var ready: [Poller.max_events]std.os.linux.epoll_event = undefined;
         while (!engine.stop_requested.load(.acquire)) {
             for (engine.poller.wait(&ready, engine.waitTimeoutMs())) |event| {
-                if (event.data.u64 == socket_tag) engine.receivePackets() else engine.poller.consumeWake();
+                if (event.data.u64 != socket_tag) {
+                    engine.poller.consumeWake();
+                    continue;
+                }
+                if (event.events & std.os.linux.EPOLL.IN != 0) engine.receivePackets();
+                if (event.events & std.os.linux.EPOLL.OUT != 0) engine.sendBatched();
             }
             exchange.flushPendingControl(engine);
             exchange.applyCommands(engine);
@@ -228,7 +248,8 @@ pub const Engine = struct {
     }
 
     fn waitTimeoutMs(engine: *Engine) i32 {
-        if (engine.dirty.items.len > 0) return 0;
+        // Dirty connections wait for writability when the socket is full.
+        if (engine.dirty.items.len > 0 and !engine.send_blocked) return 0;
         // While draining, wake at least every 10 ms to check the deadline.
         if (engine.draining) return 10;
         const next = engine.timers.peek() orelse return max_wait_ms;
@@ -238,12 +259,19 @@ pub const Engine = struct {
         return @intCast(@min(wait_ms, max_wait_ms));
     }
 
+    /// One recvmmsg per wake-up: at most recv_batch_packets datagrams, so a
+    /// flood cannot starve timers and commands (epoll is level-triggered
+    /// and brings the loop back for the rest).
     fn receivePackets(engine: *Engine) void {
-        var count: u32 = 0;
-        while (count < engine.config.recv_batch_packets) : (count += 1) {
-            var datagram = engine.socket.receive(engine.recv_buffer) orelse return;
+        const count = engine.receive_batch.receive(engine.socket.fd);
+        for (0..count) |i| {
+            const datagram = engine.receive_batch.datagram(i);
             engine.stats.packets_received.inc();
-            engine.processPacket(engine.recv_buffer[0..datagram.len], &datagram.peer, datagram.peer_len);
+            if (datagram.truncated) {
+                engine.stats.packets_invalid.inc();
+                continue;
+            }
+            engine.processPacket(datagram.data, datagram.peer, datagram.peer_len);
         }
     }
 
@@ -375,6 +403,7 @@ pub const Engine = struct {
     /// Flushes every connection touched this iteration. Connections marked
     /// again while flushing (send budget used up) go to the next iteration.
     fn flushDirty(engine: *Engine) void {
+        if (engine.send_blocked) return;
         std.mem.swap(std.ArrayListUnmanaged(u32), &engine.dirty, &engine.dirty_next);
         engine.dirty.clearRetainingCapacity();
         for (engine.dirty_next.items) |slot| {
@@ -382,6 +411,19 @@ pub const Engine = struct {
             engine.flushConnection(slot);
         }
         engine.dirty_next.clearRetainingCapacity();
+        engine.sendBatched();
+    }
+
+    /// One sendmmsg for every packet written since the last one. A full
+    /// socket keeps the rest and asks epoll for writability.
+    fn sendBatched(engine: *Engine) void {
+        const flushed = engine.send_batch.flush(engine.socket.fd);
+        engine.stats.packets_sent.add(flushed.sent);
+        engine.stats.send_failures.add(flushed.dropped);
+        if (flushed.blocked != engine.send_blocked) {
+            engine.send_blocked = flushed.blocked;
+            engine.poller.watchWritable(engine.socket.fd, socket_tag, flushed.blocked);
+        }
     }
 
     fn flushConnection(engine: *Engine, slot: u32) void {
@@ -390,13 +432,17 @@ pub const Engine = struct {
         exchange.flushOutput(engine, slot);
         var packets: u32 = 0;
         while (packets < max_packets_per_flush) : (packets += 1) {
-            var send_info: quiche.SendInfo = undefined;
-            const written = quiche.quiche_conn_send(connection.quiche_conn, engine.send_buffer.ptr, engine.send_buffer.len, &send_info);
-            if (written < 0) break;
-            switch (engine.socket.send(engine.send_buffer[0..@intCast(written)], &send_info.to, send_info.to_len)) {
-                .sent => engine.stats.packets_sent.inc(),
-                .would_block, .failed => engine.stats.send_failures.inc(),
+            if (engine.send_batch.full()) engine.sendBatched();
+            if (engine.send_blocked) {
+                // Resume once the socket drains; the connection stays dirty.
+                engine.markDirty(slot);
+                break;
             }
+            const out = engine.send_batch.next();
+            var send_info: quiche.SendInfo = undefined;
+            const written = quiche.quiche_conn_send(connection.quiche_conn, out.ptr, out.len, &send_info);
+            if (written < 0) break;
+            engine.send_batch.commit(@intCast(written), &send_info.to, send_info.to_len);
         } else engine.markDirty(slot);
         datagrams.afterFlush(engine, slot);
 
