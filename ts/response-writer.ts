@@ -185,6 +185,8 @@ function validField(name: string, value: string): Field {
   const lower = name.toLowerCase();
   if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(lower)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
   if (/[\r\n\0]/.test(value)) throw new TypeError(`header ${lower} has a CR, LF or NUL in its value`);
+  // A ByteString, as in Headers: the library writes it as Latin-1.
+  if (/[^\x00-\xff]/.test(value)) throw new TypeError(`header ${lower} has a character above U+00FF in its value`);
   if (value.length > 0xffff) throw new TypeError(`header ${lower} is longer than 65535 bytes`);
   return [lower, value.trim()];
 }
