@@ -367,13 +367,14 @@ export class Server {
     let path = "/";
     let authority = "localhost";
     let protocol: string | undefined;
-    const headers = new Headers();
-    for (const [name, value] of event.fields) {
-      if (name === ":method") method = value;
-      else if (name === ":path") path = value;
-      else if (name === ":authority") authority = value;
-      else if (name === ":protocol") protocol = value;
-      else if (name[0] !== ":") headers.append(name, value);
+    const fields: [string, string][] = [];
+    for (const field of event.fields) {
+      const name = field[0];
+      if (name[0] !== ":") fields.push(field);
+      else if (name === ":method") method = field[1];
+      else if (name === ":path") path = field[1];
+      else if (name === ":authority") authority = field[1];
+      else if (name === ":protocol") protocol = field[1];
     }
     let channel: RequestDatagrams | undefined;
     const datagrams = () =>
@@ -389,7 +390,7 @@ export class Server {
       method,
       path,
       url: `https://${authority}${path}`,
-      headers,
+      fields,
       params: route ? route.params(path) : {},
       signal: abort.signal,
       connectionId: event.connectionId,

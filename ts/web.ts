@@ -58,12 +58,14 @@ export class Incoming implements IncomingRequest, BodySink {
   readonly method: string;
   readonly path: string;
   readonly url: string;
-  readonly headers: Headers;
   readonly params: Record<string, string>;
   readonly signal: AbortSignal;
   readonly connectionId: number;
   readonly streamId: number;
+  /** The regular (non-pseudo) header fields, as received. */
+  readonly fields: [string, string][];
   readonly #datagrams: () => RequestDatagrams;
+  #headers: Headers | null = null;
   #body: ReadableStream<Uint8Array> | null = null;
   #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
   #ended = false;
@@ -73,7 +75,7 @@ export class Incoming implements IncomingRequest, BodySink {
     method: string;
     path: string;
     url: string;
-    headers: Headers;
+    fields: [string, string][];
     params: Record<string, string>;
     signal: AbortSignal;
     connectionId: number;
@@ -83,12 +85,18 @@ export class Incoming implements IncomingRequest, BodySink {
     this.method = fields.method;
     this.path = fields.path;
     this.url = fields.url;
-    this.headers = fields.headers;
+    this.fields = fields.fields;
     this.params = fields.params;
     this.signal = fields.signal;
     this.connectionId = fields.connectionId;
     this.streamId = fields.streamId;
     this.#datagrams = fields.datagrams;
+  }
+
+  /** Made on first access: most handlers never look. */
+  get headers(): Headers {
+    this.#headers ??= new Headers(this.fields);
+    return this.#headers;
   }
 
   get hasBody(): boolean {
@@ -136,7 +144,7 @@ export class Incoming implements IncomingRequest, BodySink {
 export function toWebRequest(incoming: Incoming): H3Request {
   const request = new Request(incoming.url, {
     method: incoming.method,
-    headers: incoming.headers,
+    headers: incoming.fields,
     body: incoming.hasBody ? incoming.body : null,
     signal: incoming.signal,
   });
