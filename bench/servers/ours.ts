@@ -1,21 +1,25 @@
-// Contender: zig-quiche-h3. MODE=callback|poll runs the JS handler;
-// MODE=native serves /hello as a static route (no JS per request).
+// Contender: zig-quiche-h3. MODE=callback|poll runs the JS handler
+// (Web Request/Response); MODE=raw answers /hello through the low-level
+// route() API (no Web objects); MODE=native serves /hello as a static route
+// (no JS per request).
 // Prints "ready <port>" when listening.
 import { serve, type EventMode } from "../../ts/index.ts";
 import { route } from "./handlers.ts";
 
 const mode = process.env.MODE ?? "poll";
 const native = mode === "native";
+const raw = mode === "raw";
 const server = serve({
   port: Number(process.env.PORT ?? 0),
   tls: { cert: process.env.CERT!, key: process.env.KEY! },
-  mode: native ? "poll" : (mode as EventMode),
+  mode: native || raw ? "poll" : (mode as EventMode),
   datagrams: true,
   handlerTimeoutMs: 0,
   limits: { max_connections: 16384, max_requests: 65536, max_active_requests_per_conn: 0 },
   static: native ? { "/hello": { headers: { "content-type": "text/plain" }, body: "hello" } } : undefined,
   fetch: (request) => route(request, new URL(request.url).pathname),
 });
+if (raw) server.route("GET", "/hello", (_req, res) => res.header("content-type", "text/plain").end("hello"));
 server.onDatagram((connection, data) => {
   try {
     connection.sendDatagram(data);

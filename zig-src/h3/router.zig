@@ -101,25 +101,35 @@ pub const Router = struct {
         try router.routes.append(allocator, .{ .method = method_copy, .pattern = pattern_copy, .id = id, .target = owned_target });
     }
 
-    /// First registered route wins, so registration order is precedence.
+    /// First registered route wins, so registration order is precedence,
+    /// except that the bare catch-all "/*" (a `fetch` fallback) only matches
+    /// when no other pattern does: routes added later are not shadowed by it.
     /// `path` may carry a query string, which is ignored.
     pub fn match(router: *const Router, method: []const u8, path: []const u8) Match {
         const path_only = if (std.mem.indexOfScalar(u8, path, '?')) |q| path[0..q] else path;
         var path_matched = false;
-        for (router.routes.items) |route| {
-            if (!patternMatches(route.pattern, path_only)) continue;
-            const hit: Match = .{ .found = .{ .id = route.id, .target = route.target } };
-            // Any-method routes do not take CONNECT: a tunnel or a
-            // WebTransport session must be asked for by name.
-            const any_method = route.method.len == 0 and !std.mem.eql(u8, method, "CONNECT");
-            if (any_method or std.mem.eql(u8, route.method, method)) return hit;
-            // HEAD is answered by a GET route, as in Bun.serve.
-            if (std.mem.eql(u8, method, "HEAD") and std.mem.eql(u8, route.method, "GET")) return hit;
-            path_matched = true;
+        for ([_]bool{ false, true }) |catch_all_pass| {
+            for (router.routes.items) |route| {
+                if (isCatchAll(route.pattern) != catch_all_pass) continue;
+                if (!patternMatches(route.pattern, path_only)) continue;
+                const hit: Match = .{ .found = .{ .id = route.id, .target = route.target } };
+                // Any-method routes do not take CONNECT: a tunnel or a
+                // WebTransport session must be asked for by name.
+                const any_method = route.method.len == 0 and !std.mem.eql(u8, method, "CONNECT");
+                if (any_method or std.mem.eql(u8, route.method, method)) return hit;
+                // HEAD is answered by a GET route, as in Bun.serve.
+                if (std.mem.eql(u8, method, "HEAD") and std.mem.eql(u8, route.method, "GET")) return hit;
+                path_matched = true;
+            }
+            if (path_matched) return .method_not_allowed;
         }
-        return if (path_matched) .method_not_allowed else .not_found;
+        return .not_found;
     }
 };
+
+fn isCatchAll(pattern: []const u8) bool {
+    return std.mem.eql(u8, pattern, "/*");
+}
 
 fn validateMethod(method: []const u8) Error!void {
     if (method.len > max_method_len) return error.MethodInvalid;
@@ -202,6 +212,18 @@ test "parameters and wildcards" {
     try testing.expectEqual(found(2), router.match("PUT", "/files/a/b/c"));
     try testing.expectEqual(found(2), router.match("GET", "/files/"));
     try testing.expectEqual(Match.method_not_allowed, router.match("CONNECT", "/files/x"));
+}
+
+test "the catch-all /* only matches when nothing else does" {
+    var router = Router{};
+    defer router.deinit(testing.allocator);
+    try router.add(testing.allocator, "*", "/*", 1);
+    try router.add(testing.allocator, "GET", "/hello", 2);
+    try testing.expectEqual(found(2), router.match("GET", "/hello"));
+    try testing.expectEqual(found(1), router.match("GET", "/other"));
+    try testing.expectEqual(found(1), router.match("POST", "/hello/x"));
+    // A method mismatch on a specific route is still a 405, not the fallback.
+    try testing.expectEqual(Match.method_not_allowed, router.match("POST", "/hello"));
 }
 
 test "invalid registrations are refused" {
