@@ -71,11 +71,22 @@ async function startServer(contender: Contender) {
   return { child, port, pid: child.pid };
 }
 
-async function runLoad(port: number, args: string[], onRunning?: () => void): Promise<Result> {
+/** Runs h3load; `onEstablished` runs 1 s after it reports every connection up (idle mode). */
+async function runLoad(port: number, args: string[], onEstablished?: () => void): Promise<Result> {
   const child = Bun.spawn(["taskset", "-c", "1", loadgen, "--port", String(port), ...args], { stdout: "pipe", stderr: "pipe" });
-  const probe = onRunning ? setTimeout(onRunning, Number(args[args.indexOf("--idle-ms") + 1] ?? 0) - 800) : null;
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  if (probe) clearTimeout(probe);
+  const stderrText = (async () => {
+    let text = "";
+    for await (const chunk of child.stderr) {
+      text += new TextDecoder().decode(chunk);
+      if (onEstablished && text.includes("established\n")) {
+        const run = onEstablished;
+        onEstablished = undefined;
+        setTimeout(run, 1000);
+      }
+    }
+    return text;
+  })();
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), stderrText, child.exited]);
   if (code !== 0) throw new Error(`h3load ${args.join(" ")} failed (${code}): ${stderr}`);
   return JSON.parse(stdout);
 }
@@ -93,6 +104,7 @@ for (const contender of contenders) {
       const before = rssKib(server.pid);
       let during = 0;
       result = await runLoad(server.port, workload.args, () => (during = rssKib(server.pid)));
+      if (during === 0) throw new Error(`${contender.name}: h3load never reported its connections established`);
       result.kib_per_connection = (during - before) / workload.idle;
       result.rss_before_kib = before;
       result.rss_during_kib = during;

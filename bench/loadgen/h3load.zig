@@ -6,6 +6,9 @@
 //!          [--streams S] [--requests N | --duration-ms D] [--method GET|POST]
 //!          [--body-bytes B] [--new-connection-per-request]
 //!          [--datagrams N --datagram-size B --window W] [--idle-ms T]
+//!
+//! --idle-ms T opens the connections, prints "established" on stderr once
+//! all are up, then holds them idle for T ms.
 
 const std = @import("std");
 const posix = std.posix;
@@ -64,6 +67,7 @@ var h3_config: *quiche.H3Config = undefined;
 var peer: std.net.Address = undefined;
 var buffer: [65536]u8 = undefined;
 var start_ns: u64 = 0;
+var established_at_ns: u64 = 0;
 var stop_issuing = false;
 var receive_batch: batch.ReceiveBatch = undefined;
 
@@ -90,7 +94,13 @@ pub fn main() !void {
     while (true) {
         const now = nowNs();
         if (options.duration_ms > 0 and now - start_ns >= options.duration_ms * std.time.ns_per_ms) stop_issuing = true;
-        if (options.idle_ms > 0 and allEstablished(conns) and now - start_ns >= options.idle_ms * std.time.ns_per_ms) break;
+        if (options.idle_ms > 0 and established_at_ns == 0 and allEstablished(conns)) {
+            // Announced on stderr, so a watcher can measure the server
+            // while every connection is up and idle.
+            established_at_ns = now;
+            _ = posix.write(2, "established\n") catch {};
+        }
+        if (options.idle_ms > 0 and established_at_ns > 0 and now - established_at_ns >= options.idle_ms * std.time.ns_per_ms) break;
         if (finished(conns)) break;
         const ready = posix.epoll_wait(epoll_fd, &events, waitMs(conns, now));
         for (events[0..ready]) |event| receive(&conns[event.data.u32].?);
