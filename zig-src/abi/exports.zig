@@ -12,7 +12,6 @@ const Status = status_mod.Status;
 const ConfigC = @import("config_c.zig").ConfigC;
 const router = @import("../h3/router.zig");
 const native = @import("../h3/native.zig");
-const wire = @import("../queue/wire.zig");
 
 pub const library_version = "0.1.0";
 
@@ -122,22 +121,33 @@ export fn zig_h3_route_static(
     body: ?[*]const u8,
     body_len: usize,
 ) callconv(.c) c_int {
-    if (status < 200 or status > 999 or field_count > native.max_native_fields) return Status.invalid_argument.code();
-    if ((field_count > 0 and fields == null) or (body_len > 0 and body == null)) return Status.invalid_argument.code();
-    var size: usize = wire.header_bytes + 6;
-    for (if (fields) |f| f[0..field_count] else &.{}) |field| {
-        if (field.name_len == 0 or field.name_len > std.math.maxInt(u16) or field.value_len > std.math.maxInt(u16)) return Status.invalid_argument.code();
-        size += 4 + field.name_len + field.value_len;
+    const given = Parts.from(fields, field_count, body, body_len) orelse return Status.invalid_argument.code();
+    const head = native.encodeHead(std.heap.c_allocator, status, given.fields) catch |err| return sendStatus(err).code();
+    defer std.heap.c_allocator.free(head);
+    return addRoute(server, method, pattern, route_id, .{ .static = .{ .head = head, .body = given.body } });
+}
+
+/// Slices over the (pointer, length) pairs of a C call; null when a
+/// pointer is missing for a non-zero length.
+const Parts = struct {
+    fields: []const native.Field,
+    body: []const u8,
+
+    fn from(fields: ?[*]const native.Field, field_count: usize, body: ?[*]const u8, body_len: usize) ?Parts {
+        if ((field_count > 0 and fields == null) or (body_len > 0 and body == null)) return null;
+        return .{
+            .fields = if (fields) |f| f[0..field_count] else &.{},
+            .body = if (body) |b| b[0..body_len] else "",
+        };
     }
-    const buffer = std.heap.c_allocator.alloc(u8, size) catch return Status.out_of_memory.code();
-    defer std.heap.c_allocator.free(buffer);
-    var writer = wire.RecordWriter.init(buffer, 0, 0, 0, 0);
-    writer.int(u16, status);
-    writer.int(u32, @intCast(field_count));
-    for (if (fields) |f| f[0..field_count] else &.{}) |field| writer.field(field.name[0..field.name_len], field.value[0..field.value_len]);
-    const encoded = writer.finish() catch return Status.invalid_argument.code();
-    const body_bytes: []const u8 = if (body) |b| b[0..body_len] else "";
-    return addRoute(server, method, pattern, route_id, .{ .static = .{ .head = encoded[wire.header_bytes..], .body = body_bytes } });
+};
+
+fn sendStatus(err: native.SendError) Status {
+    return switch (err) {
+        error.AlreadyResponded => .invalid_state,
+        error.InvalidStatus, error.TooManyFields, error.FieldTooLong => .invalid_argument,
+        error.OutOfMemory => .out_of_memory,
+    };
 }
 
 export fn zig_h3_route_native(
@@ -169,14 +179,8 @@ export fn zig_h3_response_send(
     body_len: usize,
 ) callconv(.c) c_int {
     const handle = response orelse return Status.invalid_argument.code();
-    if ((field_count > 0 and fields == null) or (body_len > 0 and body == null)) return Status.invalid_argument.code();
-    const field_slice = if (fields) |f| f[0..field_count] else &[_]native.Field{};
-    const body_bytes: []const u8 = if (body) |b| b[0..body_len] else "";
-    native.send(handle, status, field_slice, body_bytes) catch |err| return switch (err) {
-        error.AlreadyResponded => Status.invalid_state.code(),
-        error.InvalidStatus, error.TooManyFields, error.FieldTooLong => Status.invalid_argument.code(),
-        error.OutOfMemory => Status.out_of_memory.code(),
-    };
+    const given = Parts.from(fields, field_count, body, body_len) orelse return Status.invalid_argument.code();
+    native.send(handle, status, given.fields, given.body) catch |err| return sendStatus(err).code();
     return Status.ok.code();
 }
 

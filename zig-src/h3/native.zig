@@ -83,25 +83,33 @@ const internal_error_head = [_]u8{ 0xf4, 0x01, 0, 0, 0, 0 };
 
 pub const SendError = error{ AlreadyResponded, InvalidStatus, TooManyFields, FieldTooLong, OutOfMemory };
 
-/// Encodes and queues the response. The request may not survive the call
-/// (allocation failure resets it), so nothing is touched afterwards.
-pub fn send(handle: *ResponseHandle, status: u16, fields: []const Field, body: []const u8) SendError!void {
-    if (handle.responded) return error.AlreadyResponded;
+/// Encodes a response head as `Request.head` holds it: u16 status, then a
+/// u32-counted field block. The caller frees the result.
+pub fn encodeHead(allocator: std.mem.Allocator, status: u16, fields: []const Field) SendError![]u8 {
     if (status < 200 or status > 999) return error.InvalidStatus;
     if (fields.len > max_native_fields) return error.TooManyFields;
-    var size: usize = 6;
+    var size: usize = wire.header_bytes + 6;
     for (fields) |field| {
-        if (field.name_len > std.math.maxInt(u16) or field.value_len > std.math.maxInt(u16)) return error.FieldTooLong;
+        if (field.name_len == 0 or field.name_len > std.math.maxInt(u16) or field.value_len > std.math.maxInt(u16)) return error.FieldTooLong;
         size += 4 + field.name_len + field.value_len;
     }
-    const allocator = handle.engine.allocator;
-    const head = try allocator.alloc(u8, size + wire.header_bytes);
-    defer allocator.free(head);
-    var writer = wire.RecordWriter.init(head, 0, 0, 0, 0);
+    const record = try allocator.alloc(u8, size);
+    defer allocator.free(record);
+    var writer = wire.RecordWriter.init(record, 0, 0, 0, 0);
     writer.int(u16, status);
     writer.int(u32, @intCast(fields.len));
     for (fields) |field| writer.field(field.name[0..field.name_len], field.value[0..field.value_len]);
     const encoded = writer.finish() catch unreachable; // sized above.
+    return allocator.dupe(u8, encoded[wire.header_bytes..]);
+}
+
+/// Encodes and queues the response. The request may not survive the call
+/// (allocation failure resets it), so nothing is touched afterwards.
+pub fn send(handle: *ResponseHandle, status: u16, fields: []const Field, body: []const u8) SendError!void {
+    if (handle.responded) return error.AlreadyResponded;
+    const allocator = handle.engine.allocator;
+    const head = try encodeHead(allocator, status, fields);
+    defer allocator.free(head);
     handle.responded = true;
-    exchange.respondWith(handle.engine, handle.slot, encoded[wire.header_bytes..], body);
+    exchange.respondWith(handle.engine, handle.slot, head, body);
 }
