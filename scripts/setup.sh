@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ZIG_VERSION=0.15.2
 ZIG_DIR=.toolchain/zig
 AIOQUIC_VERSION=1.7.2
-APT_PACKAGES=(ngtcp2-client openssl chromium)
+APT_PACKAGES=(ngtcp2-client openssl chromium valgrind)
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
