@@ -111,6 +111,9 @@ typedef struct zig_h3_config {
     uint64_t log_level;      /* 0 error .. 4 trace [1] */
     /* Added within ABI version 1; older callers get the default. */
     uint64_t enable_webtransport; /* draft-02 SETTINGS + extended CONNECT; needs enable_dgram [0] */
+    uint64_t max_connections_per_ip; /* live connections per peer IP; 0 = no cap [0]. Over this or
+                                        max_connections a new client gets CONNECTION_CLOSE with
+                                        CONNECTION_REFUSED (0x2); existing connections are untouched. */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */

@@ -44,6 +44,7 @@ export const CONFIG_FIELDS = [
   "keylog_path",
   "log_level",
   "enable_webtransport",
+  "max_connections_per_ip",
 ] as const;
 
 export type ConfigField = (typeof CONFIG_FIELDS)[number];

@@ -37,6 +37,8 @@ pub const Config = struct {
 
     // Capacity bounds of the library's own structures.
     max_connections: u32 = 4096,
+    /// Live connections one peer IP address may hold; 0 = no cap.
+    max_connections_per_ip: u32 = 0,
     max_requests: u32 = 16384,
     event_queue_bytes: u32 = 4 * 1024 * 1024,
     command_queue_bytes: u32 = 4 * 1024 * 1024,

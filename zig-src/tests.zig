@@ -13,4 +13,6 @@ test {
     _ = @import("ffi/shim.zig");
     _ = @import("dgram/varint.zig");
     _ = @import("net/batch.zig");
+    _ = @import("quic/peer_counts.zig");
+    _ = @import("quic/refusal.zig");
 }

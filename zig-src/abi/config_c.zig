@@ -54,6 +54,7 @@ pub const ConfigC = extern struct {
     // Added in ABI version 1 after the fields above; older callers get the
     // default through struct_size.
     enable_webtransport: u64,
+    max_connections_per_ip: u64,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;

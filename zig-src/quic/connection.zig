@@ -21,6 +21,8 @@ pub const Connection = struct {
     /// Ids of requests with response bytes waiting for stream capacity.
     output: std.ArrayListUnmanaged(u64) = .empty,
     dirty: bool = false,
+    /// The peer's address, as counted for max_connections_per_ip.
+    peer_key: [16]u8 = @splat(0),
     /// Highest request stream id received, for GOAWAY.
     max_stream_id_seen: u64 = 0,
     /// Datagram commands applied for this connection (queued or dropped).

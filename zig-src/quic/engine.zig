@@ -19,6 +19,8 @@ const ConnectionId = @import("connection_id.zig").ConnectionId;
 const connection_id = @import("connection_id.zig");
 const CidTable = @import("cid_table.zig").CidTable;
 const TimerHeap = @import("timer_heap.zig").TimerHeap;
+const peer_counts = @import("peer_counts.zig");
+const refusal = @import("refusal.zig");
 const connection_mod = @import("connection.zig");
 const Connection = connection_mod.Connection;
 const ConnectionPool = connection_mod.ConnectionPool;
@@ -72,6 +74,7 @@ pub const Engine = struct {
     dirty: std.ArrayListUnmanaged(u32),
     dirty_next: std.ArrayListUnmanaged(u32),
     paused_bodies: std.ArrayListUnmanaged(u64),
+    peers: peer_counts.PeerCounts,
     /// Connection id (serial) -> slot, for commands that name a connection.
     serials: std.AutoHashMapUnmanaged(u64, u32),
     pending_control: std.ArrayListUnmanaged(PendingControl) = .empty,
@@ -154,6 +157,8 @@ pub const Engine = struct {
         errdefer engine.dirty_next.deinit(allocator);
         engine.paused_bodies = try .initCapacity(allocator, config.max_requests);
         errdefer engine.paused_bodies.deinit(allocator);
+        engine.peers = try peer_counts.PeerCounts.init(allocator, config.max_connections);
+        errdefer engine.peers.deinit(allocator);
         engine.serials = .empty;
         try engine.serials.ensureTotalCapacity(allocator, config.max_connections);
         errdefer engine.serials.deinit(allocator);
@@ -194,6 +199,7 @@ pub const Engine = struct {
         engine.paused_bodies.deinit(allocator);
         engine.pending_control.deinit(allocator);
         engine.serials.deinit(allocator);
+        engine.peers.deinit(allocator);
         allocator.free(engine.datagram_buffer);
         allocator.free(engine.recv_buffer);
         allocator.free(engine.send_buffer);
@@ -296,7 +302,7 @@ pub const Engine = struct {
             return;
         }
         const slot = engine.cids.get(dcid[0..dcid_len]) orelse
-            engine.accept(packet.len, version, packet_type, scid[0..scid_len], dcid[0..dcid_len], peer, peer_len) orelse return;
+            engine.accept(packet, version, packet_type, scid[0..scid_len], dcid[0..dcid_len], peer, peer_len) orelse return;
         const connection = engine.connections.get(slot);
 
         const local = &engine.socket.local;
@@ -325,19 +331,24 @@ pub const Engine = struct {
 
     /// Creates a connection for a client Initial, answers unknown versions
     /// with version negotiation, and drops everything else.
-    fn accept(engine: *Engine, packet_len: usize, version: u32, packet_type: u8, scid: []const u8, dcid: []const u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) ?u32 {
+    fn accept(engine: *Engine, packet: []u8, version: u32, packet_type: u8, scid: []const u8, dcid: []const u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) ?u32 {
         if (packet_type != packet_type_initial) return null;
         if (!quiche.quiche_version_is_supported(version)) {
             engine.negotiateVersion(scid, dcid, peer, peer_len);
             return null;
         }
         // RFC 9000 14.1: a client Initial is padded to at least 1200 bytes.
-        if (packet_len < 1200) return null;
+        if (packet.len < 1200) return null;
         if (engine.connections.liveCount() >= engine.config.max_connections or
             engine.cids.count + 2 > engine.cids.maxEntries())
         {
-            engine.stats.connections_refused.inc();
-            engine.log(.warn, 0, "connection refused: max_connections ({d}) reached", .{engine.config.max_connections});
+            engine.refuse(scid, dcid, peer, peer_len, "max_connections reached");
+            return null;
+        }
+        const peer_key = peer_counts.keyOf(peer);
+        const per_ip = engine.config.max_connections_per_ip;
+        if (per_ip > 0 and engine.peers.count(peer_key) >= per_ip) {
+            engine.refuse(scid, dcid, peer, peer_len, "max_connections_per_ip reached");
             return null;
         }
         const local_cid = ConnectionId.random();
@@ -353,7 +364,9 @@ pub const Engine = struct {
             .scid = local_cid,
             .odcid = ConnectionId.from(dcid),
             .serial = serial,
+            .peer_key = peer_key,
         }).?;
+        engine.peers.add(peer_key);
         // Capacity was checked above, so neither put can fail.
         engine.cids.put(local_cid.slice(), slot) catch unreachable;
         engine.cids.put(dcid, slot) catch unreachable;
@@ -363,6 +376,18 @@ pub const Engine = struct {
         engine.log(.debug, serial, "connection accepted", .{});
         engine.stats.connections_active.inc();
         return slot;
+    }
+
+    /// Answers a client over a connection cap with an Initial carrying
+    /// CONNECTION_CLOSE(CONNECTION_REFUSED) (RFC 9000 20.1), so it fails
+    /// fast instead of retrying into silence. Stateless (quic/refusal.zig):
+    /// nothing is allocated and existing connections are untouched.
+    fn refuse(engine: *Engine, client_scid: []const u8, client_dcid: []const u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t, reason: []const u8) void {
+        engine.stats.connections_refused.inc();
+        engine.log(.warn, 0, "connection refused: {s}", .{reason});
+        const server_cid = ConnectionId.random();
+        const packet = refusal.write(engine.send_buffer, client_dcid, client_scid, server_cid.slice(), reason) catch return;
+        _ = engine.socket.send(packet, peer, peer_len);
     }
 
     fn negotiateVersion(engine: *Engine, scid: []const u8, dcid: []const u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) void {
@@ -462,6 +487,7 @@ pub const Engine = struct {
         _ = engine.cids.remove(connection.scid.slice());
         _ = engine.cids.remove(connection.odcid.slice());
         _ = engine.serials.remove(connection.serial);
+        engine.peers.remove(connection.peer_key);
         engine.timers.remove(slot);
         if (connection.dirty) {
             // Keep the dirty list free of dead slots.
