@@ -205,14 +205,10 @@ pub const Server = struct {
     pub fn submit(server: *Server, batch: []const u8) error{MalformedCommand}!usize {
         var offset: usize = 0;
         var wake = false;
-        while (offset < batch.len) {
-            if (batch.len - offset < wire.header_bytes) return error.MalformedCommand;
-            const header = wire.readHeader(batch[offset..]);
-            if (header.length < wire.header_bytes or header.length > batch.len - offset) return error.MalformedCommand;
-            _ = std.meta.intToEnum(wire.CommandKind, header.kind) catch return error.MalformedCommand;
-            const was_empty = server.commands.push(batch[offset..][0..header.length]) catch break;
+        while (wire.nextCommand(batch, offset) catch return error.MalformedCommand) |command| {
+            const was_empty = server.commands.push(command.record) catch break;
             wake = wake or was_empty;
-            offset += @min(wire.paddedLength(header.length), batch.len - offset);
+            offset = command.next_offset;
         }
         if (wake) server.poller.wake();
         return offset;

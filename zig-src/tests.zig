@@ -15,4 +15,5 @@ test {
     _ = @import("net/batch.zig");
     _ = @import("quic/peer_counts.zig");
     _ = @import("quic/refusal.zig");
+    _ = @import("fuzz.zig");
 }

@@ -189,6 +189,20 @@ pub const FieldIterator = struct {
     }
 };
 
+pub const NextCommand = struct { record: []const u8, next_offset: usize };
+
+/// The command record at `offset` of an application's batch, checked
+/// (length within the batch, known kind), or null at the end. Records are
+/// padded to 8 bytes; the last one may be unpadded.
+pub fn nextCommand(batch: []const u8, offset: usize) error{Malformed}!?NextCommand {
+    if (offset >= batch.len) return null;
+    if (batch.len - offset < header_bytes) return error.Malformed;
+    const header = readHeader(batch[offset..]);
+    if (header.length < header_bytes or header.length > batch.len - offset) return error.Malformed;
+    _ = std.meta.intToEnum(CommandKind, header.kind) catch return error.Malformed;
+    return .{ .record = batch[offset..][0..header.length], .next_offset = offset + @min(paddedLength(header.length), batch.len - offset) };
+}
+
 /// Reads a `u32 count, fields...` block that fills the rest of a record.
 pub fn fieldBlock(payload: []const u8) error{Malformed}!FieldIterator {
     if (payload.len < 4) return error.Malformed;
