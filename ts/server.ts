@@ -528,6 +528,10 @@ export class Server {
     if (this.#keepAlive) clearInterval(this.#keepAlive);
     check(this.#lib.zig_h3_server_stop(handle), "zig_h3_server_stop");
     this.poll(); // The RESET events of requests cut short.
+    // Any request still live missed its end (the queue was full as the loop
+    // exited): it ends here, so no handler waits forever.
+    const stopped = new DOMException("The server stopped", "AbortError");
+    for (const id of [...this.#live.keys()]) this.#end(id, stopped);
     this.#handle = null;
     for (const waiters of this.#statsWaiters.values()) for (const resolve of waiters) resolve(null);
     this.#statsWaiters.clear();

@@ -235,6 +235,10 @@ pub const Engine = struct {
             if (engine.shutdownFinished()) break;
         }
         engine.closeAll();
+        // The RESET events of the requests just cut short, if the queue was
+        // full when they were made (what still does not fit, the
+        // application's stop() ends itself).
+        exchange.flushPendingControl(engine);
     }
 
     /// Graceful shutdown: on the first iteration after it is requested,
