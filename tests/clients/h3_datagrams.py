@@ -14,6 +14,7 @@ usage: h3_datagrams.py HOST PORT MODE [ARG]
 """
 import asyncio
 import json
+import os
 import ssl
 import struct
 import sys
@@ -93,7 +94,7 @@ class Client(QuicConnectionProtocol):
             send(payload)
             self.transmit()
             try:
-                item = await asyncio.wait_for(self.queue.get(), timeout=2)
+                item = await asyncio.wait_for(self.queue.get(), timeout=float(os.environ.get("ECHO_TIMEOUT", "2")))
             except asyncio.TimeoutError:
                 continue
             if item[0] == kind and item[-1] == payload:
