@@ -328,6 +328,8 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
         .conn_stats => return answerConnStats(engine, header.id),
         .quic_datagram => return datagrams.sendQuic(engine, header, payload),
         .h3_datagram => return datagrams.sendH3(engine, header, payload),
+        // WebTransport streams need the library's own HTTP/3 layer (issue 6).
+        .wt_open, .wt_stop_sending => return engine.stats.stale_commands.inc(),
         .head, .body, .trailers, .reset => {},
     }
     const slot = engine.requests.slotOf(header.id) orelse {
@@ -365,7 +367,7 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
             request.trailers = engine.allocator.dupe(u8, payload) catch return failRequest(engine, slot);
             request.end_requested = true;
         },
-        .conn_stats, .quic_datagram, .h3_datagram => unreachable, // handled above, before the request lookup.
+        .conn_stats, .quic_datagram, .h3_datagram, .wt_open, .wt_stop_sending => unreachable, // handled above, before the request lookup.
         .reset => {
             const code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else quiche.h3_request_cancelled;
             const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;

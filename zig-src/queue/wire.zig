@@ -62,6 +62,25 @@ pub const EventKind = enum(u8) {
     /// id = connection id; the connection is gone. Sent only for
     /// connections a CONN_INFO event announced.
     conn_closed = 14,
+    /// id = WebTransport stream id (a request-table id, like a request's);
+    /// aux = 1 bidirectional, 0 unidirectional; payload: u64 session id (the
+    /// CONNECT request's id), u64 QUIC stream id. The peer opened a stream
+    /// bound to that session. Its bytes arrive as BODY events, its FIN as
+    /// BODY_END; the id ends with COMPLETE (both directions finished) or
+    /// RESET (the stream, its session or the connection went away).
+    wt_stream = 15,
+    /// Answer to a WT_OPEN command. id = the new WebTransport stream id, or 0
+    /// when it could not be opened; aux = 1 bidirectional, 0 unidirectional;
+    /// payload: u64 token (from the command), u64 session id, u64 QUIC stream
+    /// id, u64 status (0 opened, 1 session gone, 2 stream limit reached).
+    wt_opened = 16,
+    /// id = WebTransport stream id; the peer reset its sending side
+    /// (RESET_STREAM): no more BODY events. payload: u64 HTTP/3 error code.
+    wt_peer_reset = 17,
+    /// id = WebTransport stream id; the peer asked us to stop sending
+    /// (STOP_SENDING): our sending side was reset with the same code and
+    /// further BODY commands are dropped. payload: u64 HTTP/3 error code.
+    wt_stop_sending = 18,
 };
 
 pub const CommandKind = enum(u8) {
@@ -82,6 +101,14 @@ pub const CommandKind = enum(u8) {
     /// id = request id; payload: the datagram (the quarter stream ID is
     /// added by the library). flags.notify as above.
     h3_datagram = 7,
+    /// id = session id (the CONNECT request's id); aux = 1 bidirectional,
+    /// 0 unidirectional; payload: u64 token, echoed in the WT_OPENED answer.
+    wt_open = 8,
+    /// id = WebTransport stream id; payload: u64 HTTP/3 error code. Stops
+    /// reading (STOP_SENDING). On a WebTransport stream the RESET command
+    /// resets only the sending side (RESET_STREAM) and BODY carries raw
+    /// stream bytes (flags.fin ends the sending side).
+    wt_stop_sending = 9,
 };
 
 pub const flag_fin: u8 = 1;
