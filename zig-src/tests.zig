@@ -10,7 +10,6 @@ test {
     _ = @import("queue/record_queue.zig");
     _ = @import("abi/config_c.zig");
     _ = @import("abi/status.zig");
-    _ = @import("ffi/shim.zig");
     _ = @import("dgram/varint.zig");
     _ = @import("net/batch.zig");
     _ = @import("quic/peer_counts.zig");
