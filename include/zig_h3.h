@@ -114,6 +114,15 @@ typedef struct zig_h3_config {
     uint64_t max_connections_per_ip; /* live connections per peer IP; 0 = no cap [0]. Over this or
                                         max_connections a new client gets CONNECTION_CLOSE with
                                         CONNECTION_REFUSED (0x2); existing connections are untouched. */
+    uint64_t enable_retry;           /* stateless Retry (RFC 9000 8.1.2) [0]. A client's first Initial
+                                        gets a Retry with a token bound to its IP, port and original
+                                        DCID, MACed (HMAC-SHA256) under a per-server random key; only
+                                        an Initial echoing a valid token creates a connection. Initials
+                                        with a malformed, forged, expired or moved token are dropped
+                                        (stats: retries_sent, retry_tokens_rejected). The caps apply
+                                        to validated clients. */
+    uint64_t retry_token_lifetime_ms; /* a Retry token is valid this long after it was issued;
+                                        1..600000 [10000] */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
@@ -272,7 +281,8 @@ int64_t zig_h3_submit(zig_h3_server *server, const uint8_t *batch, size_t len);
  * connections_accepted, connections_refused, connections_active,
  * requests_received, requests_active, responses_completed, requests_reset,
  * requests_rejected, stale_commands, event_queue_full, datagrams_received,
- * datagrams_sent, datagrams_received_dropped, datagrams_send_dropped. Returns how many
+ * datagrams_sent, datagrams_received_dropped, datagrams_send_dropped, retries_sent,
+ * retry_tokens_rejected. Returns how many
  * counters exist (out may be NULL to ask). Errors: INVALID_ARGUMENT.
  */
 int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count);

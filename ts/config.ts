@@ -45,6 +45,8 @@ export const CONFIG_FIELDS = [
   "log_level",
   "enable_webtransport",
   "max_connections_per_ip",
+  "enable_retry",
+  "retry_token_lifetime_ms",
 ] as const;
 
 export type ConfigField = (typeof CONFIG_FIELDS)[number];

@@ -15,5 +15,7 @@ test {
     _ = @import("net/batch.zig");
     _ = @import("quic/peer_counts.zig");
     _ = @import("quic/refusal.zig");
+    _ = @import("quic/retry_token.zig");
+    _ = @import("quic/address_validation.zig");
     _ = @import("fuzz.zig");
 }

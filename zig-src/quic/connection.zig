@@ -11,7 +11,9 @@ const ConnectionId = @import("connection_id.zig").ConnectionId;
 pub const Connection = struct {
     quiche_conn: *quiche.Conn,
     h3_conn: ?*quiche.H3Conn = null,
-    /// Our own CID and the client's original DCID, both keys in the CID table.
+    /// Our own CID and the client's original DCID, both keys in the CID
+    /// table. After a Retry the client never sends to its original DCID
+    /// again, and `odcid` repeats `scid` (one key).
     scid: ConnectionId,
     odcid: ConnectionId,
     /// Number the application sees; never reused within a server's life.
