@@ -370,6 +370,7 @@ pub const Engine = struct {
         // After a Retry the client already sends to the connection ID we
         // chose for it, and never again to its original DCID, so that is the
         // only key the connection needs in the CID table.
+        assert(odcid == null or dcid.len == connection_id.local_len);
         const local_cid = if (odcid != null) ConnectionId.from(dcid) else ConnectionId.random();
         const alias = if (odcid != null) local_cid else ConnectionId.from(dcid);
         // quiche reads a zero length as "no Retry happened".
