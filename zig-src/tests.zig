@@ -22,6 +22,8 @@ test {
     _ = @import("h3/priority.zig");
     _ = @import("h3/deadline_ring.zig");
     _ = @import("h3/qpack/tests.zig");
+    _ = @import("quic/retry_token.zig");
+    _ = @import("quic/address_validation.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");
 }

@@ -131,6 +131,20 @@ pub extern fn quiche_negotiate_version(
     out_len: usize,
 ) isize;
 
+pub extern fn quiche_retry(
+    scid: [*]const u8,
+    scid_len: usize,
+    dcid: [*]const u8,
+    dcid_len: usize,
+    new_scid: [*]const u8,
+    new_scid_len: usize,
+    token: [*]const u8,
+    token_len: usize,
+    version: u32,
+    out: [*]u8,
+    out_len: usize,
+) isize;
+
 pub extern fn quiche_conn_recv(conn: *Conn, buf: [*]u8, buf_len: usize, info: *const RecvInfo) isize;
 pub extern fn quiche_conn_send(conn: *Conn, out: [*]u8, out_len: usize, out_info: *SendInfo) isize;
 pub extern fn quiche_conn_timeout_as_nanos(conn: *const Conn) u64;
