@@ -65,6 +65,16 @@ pub fn build(b: *std.Build) void {
     const run_tests = b.addRunArtifact(unit_tests);
     const test_step = b.step("test", "Run the Zig unit tests");
     test_step.dependOn(&run_tests.step);
+
+    // QPACK interop against other implementations' encodings (qpackers/qifs),
+    // which are not in this repository: QPACK_QIFS_DIR=<checkout> zig build qifs
+    const qifs_tests = b.addTest(.{ .root_module = b.createModule(.{
+        .root_source_file = b.path("zig-src/h3/qpack/qifs_interop_test.zig"),
+        .target = target,
+        .optimize = optimize,
+    }) });
+    const qifs_step = b.step("qifs", "Decode the qpackers/qifs interop files (QPACK_QIFS_DIR)");
+    qifs_step.dependOn(&b.addRunArtifact(qifs_tests).step);
 }
 
 const QuicheArchive = struct {
