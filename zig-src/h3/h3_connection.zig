@@ -142,6 +142,13 @@ pub const H3Connection = struct {
         next.* += 4;
         return id;
     }
+
+    /// Gives back the id just taken: quiche refused to open that stream.
+    pub fn returnStreamId(h3: *H3Connection, bidirectional: bool, stream_id: u64) void {
+        const next = if (bidirectional) &h3.next_bidi_id else &h3.next_uni_id;
+        assert(next.* == stream_id + 4);
+        next.* = stream_id;
+    }
 };
 
 /// stream_send of as much as QUIC takes now; 0 when blocked or failed.

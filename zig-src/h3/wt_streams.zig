@@ -115,10 +115,27 @@ pub fn open(engine: *Engine, header: wire.Header, payload: []const u8) void {
     const streams_left = if (bidirectional) quiche.quiche_conn_peer_streams_left_bidi(quiche_conn) else quiche.quiche_conn_peer_streams_left_uni(quiche_conn);
     if (streams_left == 0) return answerOpen(engine, header, token, 0, 0, .stream_limit);
 
+    // The preface goes out now: writing creates the stream in quiche, which
+    // is what keeps peer_streams_left true for the next WT_OPEN of the same
+    // batch, and a stream past the peer's MAX_STREAMS fails here.
     const stream_id = connection.h3.?.takeStreamId(bidirectional);
-    const slot = engine.requests.acquire(session.conn_slot, stream_id) orelse return answerOpen(engine, header, token, 0, 0, .stream_limit);
+    var preface: [16]u8 = undefined;
+    const preface_len = encodePreface(&preface, bidirectional, session.stream_id);
+    var error_code: u64 = 0;
+    const written = quiche.quiche_conn_stream_send(quiche_conn, stream_id, &preface, preface_len, false, &error_code);
+    if (written < 0 and written != quiche.err_done) {
+        connection.h3.?.returnStreamId(bidirectional, stream_id);
+        return answerOpen(engine, header, token, 0, 0, .stream_limit);
+    }
+    const sent: usize = if (written > 0) @intCast(written) else 0;
+    engine.markDirty(session.conn_slot);
+    const slot = engine.requests.acquire(session.conn_slot, stream_id) orelse {
+        _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, frame.ErrorCode.request_cancelled);
+        return answerOpen(engine, header, token, 0, 0, .stream_limit);
+    };
     connection.streams.put(engine.allocator, stream_id, slot) catch {
         engine.requests.release(engine.allocator, slot);
+        _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, frame.ErrorCode.request_cancelled);
         return answerOpen(engine, header, token, 0, 0, .stream_limit);
     };
     engine.stats.requests_active.inc();
@@ -131,18 +148,15 @@ pub fn open(engine: *Engine, header: wire.Header, payload: []const u8) void {
     request.visible_to_app = true;
     request.request_finished = !bidirectional;
     request.input.phase = .raw;
-    writePreface(engine, slot, bidirectional, session.stream_id) catch return exchange.failRequest(engine, slot);
+    request.frame_out.appendSlice(engine.allocator, preface[sent..preface_len]) catch return exchange.failRequest(engine, slot);
     answerOpen(engine, header, token, engine.requests.idOf(slot), stream_id, .opened);
     output.queueOutput(engine, slot);
 }
 
-fn writePreface(engine: *Engine, slot: u32, bidirectional: bool, session_stream_id: u64) !void {
-    const request = engine.requests.get(slot);
-    var preface: [16]u8 = undefined;
+fn encodePreface(out: *[16]u8, bidirectional: bool, session_stream_id: u64) usize {
     const stream_type = if (bidirectional) frame.Type.webtransport_stream else uni_preface.StreamType.webtransport;
-    var len = varint.encode(stream_type, &preface) catch unreachable;
-    len += varint.encode(session_stream_id, preface[len..]) catch unreachable;
-    try request.frame_out.appendSlice(engine.allocator, preface[0..len]);
+    const len = varint.encode(stream_type, out) catch unreachable;
+    return len + (varint.encode(session_stream_id, out[len..]) catch unreachable);
 }
 
 fn answerOpen(engine: *Engine, header: wire.Header, token: u64, stream: u64, stream_id: u64, status: OpenStatus) void {
