@@ -303,11 +303,11 @@ export class Server {
         return live ? live.writer._onDrain(sent) : this.#streams.onDrain(id, sent);
       }
       case EventKind.complete:
-        if (!this.#live.has(id)) return this.#streams.onComplete(id);
-        return this.#end(id, null);
+        if (!this.#end(id, null)) this.#streams.onComplete(id);
+        return;
       case EventKind.reset:
-        if (!this.#live.has(id)) return this.#streams.onReset(id, view.getBigUint64(offset + HEADER_BYTES, true));
-        return this.#end(id, new DOMException("The request stream was reset", "AbortError"));
+        if (!this.#end(id, new DOMException("The request stream was reset", "AbortError"))) this.#streams.onReset(id, view.getBigUint64(offset + HEADER_BYTES, true));
+        return;
       case EventKind.wtStream:
         return this.#streams.onIncoming(id, view.getUint16(offset + 6, true) === 1, readId(view, offset + HEADER_BYTES));
       case EventKind.wtOpened:
@@ -375,16 +375,21 @@ export class Server {
     }
   }
 
-  #end(id: number, error: DOMException | null) {
+  /** Ends a request; false when `id` is not a live request (it may be a WebTransport stream). */
+  #end(id: number, error: DOMException | null): boolean {
     const live = this.#live.get(id);
-    if (!live) return;
+    if (!live) return false;
     this.#live.delete(id);
     clearTimeout(live.timer);
     this.#streams.onSessionGone(id);
-    if (error === null) return live.writer._onComplete();
+    if (error === null) {
+      live.writer._onComplete();
+      return true;
+    }
     live.sink?.error(error);
     live.abort.abort(error);
     live.writer._onReset(error);
+    return true;
   }
 
   #onRequest(event: RequestEvent) {

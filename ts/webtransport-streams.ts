@@ -199,11 +199,6 @@ class ReceiveSide {
     return this.#open;
   }
 
-  /** Bytes received and not yet read. */
-  get unread(): number {
-    return this.#open ? -(this.#controller.desiredSize ?? 0) : 0;
-  }
-
   /** `chunk` must be the reader's own copy. */
   onBody(chunk: Uint8Array) {
     if (!this.#open) return;
