@@ -327,6 +327,37 @@ describe("streams fed with synthetic events", () => {
     ]);
   });
 
+  test("raw WT_* event records decode as wire.zig lays them out", async () => {
+    const { outbox, table, session } = setup();
+    const record = (kind: number, aux: number, id: number, ...payload: bigint[]) => {
+      const view = new DataView(new ArrayBuffer(8 + 16 + payload.length * 8));
+      view.setUint32(8, 16 + payload.length * 8, true);
+      view.setUint8(12, kind);
+      view.setUint16(14, aux, true);
+      view.setBigUint64(16, BigInt(id), true);
+      payload.forEach((value, i) => view.setBigUint64(24 + i * 8, value, true));
+      return view;
+    };
+    // At offset 8, as records sit inside a drained batch.
+    table.onEvent(record(EventKind.wtStream, 1, 0x3_0000_0091, BigInt(SESSION), 4n), 8, 0x3_0000_0091);
+    const stream = (await session.incomingBidirectionalStreams.getReader().read()).value!;
+    table.onEvent(record(EventKind.wtPeerReset, 0, 0x3_0000_0091, h3(9)), 8, 0x3_0000_0091);
+    expect(await caught(stream.readable.getReader().read())).toMatchObject({ streamErrorCode: 9 });
+    table.onEvent(record(EventKind.wtStopSending, 0, 0x3_0000_0091, h3(10)), 8, 0x3_0000_0091);
+    expect(await caught(stream.writable.getWriter().ready)).toMatchObject({ streamErrorCode: 10 });
+
+    const uni = session.createUnidirectionalStream();
+    const { token } = outbox.take()[0] as { token: number };
+    table.onEvent(record(EventKind.wtOpened, 0, 0x4_0000_0092, BigInt(token), BigInt(SESSION), 15n, 0n), 8, 0x4_0000_0092);
+    const writer = (await uni).getWriter();
+    await writer.write(new Uint8Array([1]));
+    expect(outbox.take()).toEqual([{ kind: "body", id: 0x4_0000_0092, bytes: [1], fin: false, notify: false }]);
+    const refused = caught(session.createBidirectionalStream());
+    const second = outbox.take()[0] as { token: number };
+    table.onEvent(record(EventKind.wtOpened, 1, 0, BigInt(second.token), BigInt(SESSION), 0n, 2n), 8, 0);
+    expect(await refused).toMatchObject({ code: "ERR_WEBTRANSPORT_STREAM_LIMIT" });
+  });
+
   test("server stop ends every session and rejects pending creates", async () => {
     const { table, session } = setup();
     const other = table.attach(SESSION + 1);

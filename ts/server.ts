@@ -309,18 +309,10 @@ export class Server {
         if (!this.#end(id, new DOMException("The request stream was reset", "AbortError"))) this.#streams.onReset(id, view.getBigUint64(offset + HEADER_BYTES, true));
         return;
       case EventKind.wtStream:
-        return this.#streams.onIncoming(id, view.getUint16(offset + 6, true) === 1, readId(view, offset + HEADER_BYTES));
       case EventKind.wtOpened:
-        return this.#streams.onOpened(
-          id,
-          view.getUint16(offset + 6, true) === 1,
-          readId(view, offset + HEADER_BYTES),
-          Number(view.getBigUint64(offset + HEADER_BYTES + 24, true)),
-        );
       case EventKind.wtPeerReset:
-        return this.#streams.onPeerReset(id, view.getBigUint64(offset + HEADER_BYTES, true));
       case EventKind.wtStopSending:
-        return this.#streams.onStopSending(id, view.getBigUint64(offset + HEADER_BYTES, true));
+        return this.#streams.onEvent(view, offset, id);
       case EventKind.shutdown:
         return this.#shutdownDone?.();
       case EventKind.connStats: {

@@ -33,7 +33,7 @@ import {
   streamErrorCodeOf,
   webtransportCodeToHttp3,
 } from "./webtransport-codes.ts";
-import { WT_OPENED_OK, WT_OPENED_STREAM_LIMIT } from "./wire.ts";
+import { EventKind, HEADER_BYTES, WT_OPENED_OK, WT_OPENED_STREAM_LIMIT, readId } from "./wire.ts";
 
 /** A bidirectional WebTransport stream, as in the W3C API. */
 export interface WebTransportBidirectionalStream {
@@ -441,6 +441,22 @@ export class WebTransportStreams {
     const code = BigInt(H3_WEBTRANSPORT_SESSION_GONE);
     if (bidirectional || incoming) this.#outbox.wtStopSending(id, code);
     if (bidirectional || !incoming) this.#outbox.reset(id, code);
+  }
+
+  /** Decodes and handles a WT_STREAM, WT_OPENED, WT_PEER_RESET or WT_STOP_SENDING record at `offset`. */
+  onEvent(view: DataView, offset: number, id: number) {
+    const bidirectional = view.getUint16(offset + 6, true) === 1;
+    const payload = offset + HEADER_BYTES;
+    switch (view.getUint8(offset + 4)) {
+      case EventKind.wtStream: // u64 session id, u64 QUIC stream id
+        return this.onIncoming(id, bidirectional, readId(view, payload));
+      case EventKind.wtOpened: // u64 token, u64 session id, u64 QUIC stream id, u64 status
+        return this.onOpened(id, bidirectional, readId(view, payload), Number(view.getBigUint64(payload + 24, true)));
+      case EventKind.wtPeerReset: // u64 HTTP/3 code
+        return this.onPeerReset(id, view.getBigUint64(payload, true));
+      case EventKind.wtStopSending: // u64 HTTP/3 code
+        return this.onStopSending(id, view.getBigUint64(payload, true));
+    }
   }
 
   /** WT_STREAM: the peer opened stream `id` on session `sessionId`. */
