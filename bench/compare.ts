@@ -8,10 +8,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { version } from "../ts/loader.ts";
+import { measureRate as measureRateRuns, rssKib, runLoad, startServer as startServerIn, type Result } from "./harness.ts";
 
 const root = join(import.meta.dir, "..");
-const loadgen = join(root, "zig-out", "bin", "h3load");
-const bun = join(root, "node_modules", ".bin", "bun");
 const duration = String(Number(process.env.BENCH_DURATION_MS ?? 3000));
 // Request-rate points are the median of this many runs: single runs on a
 // shared VM varied by ±30 %.
@@ -50,50 +49,10 @@ const workloads: Workload[] = [
   { name: "10,000 idle connections", args: ["--connections", "10000", "--idle-ms", "4000"], metric: "kib_per_connection", idle: 10000, only: ["ours poll", BUN] },
 ];
 
-type Result = Record<string, number>;
 const results = new Map<string, Map<string, Result>>();
 
-function rssKib(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-}
-
-async function startServer(contender: Contender) {
-  const child = Bun.spawn(["taskset", "-c", "0", bun, join(root, contender.script)], {
-    env: { ...process.env, ...contender.env, CERT: cert, KEY: key },
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${contender.name} exited before it was ready`);
-    text += new TextDecoder().decode(value);
-  }
-  const port = Number(/ready (\d+)/.exec(text)?.[1]);
-  return { child, port, pid: child.pid };
-}
-
-/** Runs h3load; `onEstablished` runs 1 s after it reports every connection up (idle mode). */
-async function runLoad(port: number, args: string[], onEstablished?: () => void): Promise<Result> {
-  const child = Bun.spawn(["taskset", "-c", "1", loadgen, "--port", String(port), ...args], { stdout: "pipe", stderr: "pipe" });
-  const stderrText = (async () => {
-    let text = "";
-    for await (const chunk of child.stderr) {
-      text += new TextDecoder().decode(chunk);
-      if (onEstablished && text.includes("established\n")) {
-        const run = onEstablished;
-        onEstablished = undefined;
-        setTimeout(run, 1000);
-      }
-    }
-    return text;
-  })();
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), stderrText, child.exited]);
-  if (code !== 0) throw new Error(`h3load ${args.join(" ")} failed (${code}): ${stderr}`);
-  return JSON.parse(stdout);
-}
+const startServer = (contender: Contender) => startServerIn(root, contender.script, { ...contender.env, CERT: cert, KEY: key });
+const measureRate = (port: number, workload: Workload) => measureRateRuns(port, workload.args, repeat);
 
 /** Idle memory is measured on a fresh server: one that just moved gigabytes keeps freed memory
  * in its allocator, and new connections would reuse it without RSS growing. */
@@ -110,13 +69,6 @@ async function measureIdle(contender: Contender, workload: Workload): Promise<Re
     server.child.kill("SIGTERM");
     await server.child.exited;
   }
-}
-
-async function measureRate(port: number, workload: Workload): Promise<Result> {
-  const runs: Result[] = [];
-  for (let i = 0; i < repeat; i++) runs.push(await runLoad(port, workload.args));
-  runs.sort((a, b) => a.rps! - b.rps!);
-  return { ...runs[Math.floor(runs.length / 2)]!, runs: runs.length };
 }
 
 for (const contender of contenders) {

@@ -55,6 +55,14 @@ pub const Config = struct {
     max_active_requests_per_conn: u32 = 0,
     max_pending_response_bytes: u32 = 1024 * 1024,
 
+    // HTTP/3 layer (h3/). The QPACK dynamic table we let peers fill for
+    // their requests, and how many request streams may wait on it at once.
+    qpack_max_table_capacity: u32 = 4096,
+    qpack_blocked_streams: u32 = 16,
+    /// Streams one WebTransport session may have open at once, both
+    /// directions and both initiators counted.
+    max_webtransport_streams_per_session: u32 = 256,
+
     // Logging and diagnostics.
     qlog_dir: ?[:0]const u8 = null,
     keylog_path: ?[:0]const u8 = null,
@@ -89,6 +97,9 @@ pub const Config = struct {
         try inRange(config.max_path_length, 1, 65535);
         try inRange(config.max_request_headers_size, 256, 1024 * 1024);
         try inRange(config.max_pending_response_bytes, 1024, 1 << 30);
+        try inRange(config.qpack_max_table_capacity, 0, 1 << 20);
+        try inRange(config.qpack_blocked_streams, 0, 1024);
+        try inRange(config.max_webtransport_streams_per_session, 1, 1 << 16);
         if (config.enable_dgram) {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);

@@ -169,7 +169,7 @@ fn fuzzQueue(input: []const u8) !void {
     try testing.expect(next_pop <= next_push);
 }
 
-fn mutate(random: std.Random, seed: []const u8, out: []u8) []u8 {
+pub fn mutate(random: std.Random, seed: []const u8, out: []u8) []u8 {
     var len = @min(seed.len, out.len);
     @memcpy(out[0..len], seed[0..len]);
     const rounds = 1 + random.uintLessThan(u8, 4);
@@ -201,7 +201,7 @@ fn mutate(random: std.Random, seed: []const u8, out: []u8) []u8 {
     return out[0..len];
 }
 
-fn iterations() usize {
+pub fn iterations() usize {
     const text = std.posix.getenv("FUZZ_ITERATIONS") orelse return 20_000;
     return std.fmt.parseInt(usize, text, 10) catch 20_000;
 }

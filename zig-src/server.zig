@@ -9,7 +9,6 @@ const assert = std.debug.assert;
 const posix = std.posix;
 const linux = std.os.linux;
 const quiche = @import("ffi/quiche.zig");
-const shim = @import("ffi/shim.zig");
 const config_mod = @import("config.zig");
 const Config = config_mod.Config;
 const Stats = @import("stats.zig").Stats;
@@ -35,17 +34,12 @@ pub const CreateError = Config.Error || error{
 
 pub const State = enum { created, running, stopped };
 
-const webtransport_enable_setting: u64 = 0x2b603742;
-const webtransport_max_sessions_setting: u64 = 0xc671706a;
-const webtransport_max_sessions: u64 = 16;
-
 pub const Server = struct {
     allocator: std.mem.Allocator,
     /// Owns the copies of every string in `config`.
     arena: std.heap.ArenaAllocator,
     config: Config,
     quiche_config: *quiche.Config,
-    h3_config: *quiche.H3Config,
     socket: Socket,
     poller: Poller,
     doorbell_fd: i32,
@@ -72,7 +66,6 @@ pub const Server = struct {
             .arena = .init(allocator),
             .config = undefined,
             .quiche_config = undefined,
-            .h3_config = undefined,
             .socket = undefined,
             .poller = undefined,
             .doorbell_fd = -1,
@@ -86,8 +79,6 @@ pub const Server = struct {
 
         server.quiche_config = try makeQuicheConfig(config);
         errdefer quiche.quiche_config_free(server.quiche_config);
-        server.h3_config = try makeH3Config(config);
-        errdefer quiche.quiche_h3_config_free(server.h3_config);
 
         const address = config_mod.parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
         server.socket = try Socket.bind(address, 4 * 1024 * 1024);
@@ -104,7 +95,6 @@ pub const Server = struct {
         server.engine = try Engine.init(allocator, .{
             .config = config,
             .quiche_config = server.quiche_config,
-            .h3_config = server.h3_config,
             .socket = &server.socket,
             .poller = &server.poller,
             .router = &server.router,
@@ -131,7 +121,6 @@ pub const Server = struct {
         posix.close(server.doorbell_fd);
         server.poller.deinit();
         server.socket.close();
-        quiche.quiche_h3_config_free(server.h3_config);
         quiche.quiche_config_free(server.quiche_config);
         server.arena.deinit();
         allocator.destroy(server);
@@ -252,26 +241,4 @@ fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
     if (config.enable_dgram) quiche.quiche_config_enable_dgram(quiche_config, true, config.dgram_recv_queue_len, config.dgram_send_queue_len);
     if (config.keylog_path != null) quiche.quiche_config_log_keys(quiche_config);
     return quiche_config;
-}
-
-fn makeH3Config(config: *const Config) CreateError!*quiche.H3Config {
-    const h3_config = quiche.quiche_h3_config_new() orelse return error.QuicheConfigFailed;
-    // quiche refuses a field section over this limit as a connection error;
-    // ours (max_request_headers_size) is smaller and answers 431 instead, so
-    // quiche's is set well above it.
-    quiche.quiche_h3_config_set_max_field_section_size(h3_config, @as(u64, config.max_request_headers_size) * 4);
-    if (config.enable_webtransport) {
-        // What Chromium's draft-02 WebTransport requires besides
-        // H3_DATAGRAM (0x33, which quiche sends itself once QUIC datagrams
-        // are enabled): extended CONNECT (0x08) and ENABLE_WEBTRANSPORT.
-        // WEBTRANSPORT_MAX_SESSIONS serves clients of later drafts.
-        quiche.quiche_h3_config_enable_extended_connect(h3_config, true);
-        const ids = [_]u64{ webtransport_enable_setting, webtransport_max_sessions_setting };
-        const values = [_]u64{ 1, webtransport_max_sessions };
-        if (shim.zqh3_h3_config_set_additional_settings(h3_config, &ids, &values, ids.len) != shim.ok) {
-            quiche.quiche_h3_config_free(h3_config);
-            return error.QuicheConfigFailed;
-        }
-    }
-    return h3_config;
 }

@@ -15,5 +15,13 @@ test {
     _ = @import("net/batch.zig");
     _ = @import("quic/peer_counts.zig");
     _ = @import("quic/refusal.zig");
+    _ = @import("h3/frame.zig");
+    _ = @import("h3/settings.zig");
+    _ = @import("h3/control_stream.zig");
+    _ = @import("h3/request_stream.zig");
+    _ = @import("h3/uni_preface.zig");
+    _ = @import("h3/priority.zig");
+    _ = @import("h3/qpack/tests.zig");
     _ = @import("fuzz.zig");
+    _ = @import("fuzz_h3.zig");
 }

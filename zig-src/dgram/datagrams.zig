@@ -19,8 +19,8 @@ const info_quic_usable: u8 = 1;
 const info_h3_by_peer: u8 = 2;
 
 fn h3EnabledByPeer(connection: *Connection) bool {
-    const h3_conn = connection.h3_conn orelse return false;
-    return quiche.quiche_h3_dgram_enabled_by_peer(h3_conn, connection.quiche_conn);
+    const h3 = connection.h3 orelse return false;
+    return h3.datagramsEnabledByPeer();
 }
 
 /// Drains quiche's receive queue for this connection (bounded by its length).

@@ -11,6 +11,7 @@ pub const h3_application_protocol = "\x02h3";
 /// quiche_error: transport-level results (negative values).
 pub const err_done: isize = -1;
 pub const err_buffer_too_short: isize = -2;
+pub const err_stream_limit: isize = -12;
 pub const err_stream_stopped: isize = -15;
 pub const err_stream_reset: isize = -16;
 
@@ -148,6 +149,16 @@ pub extern fn quiche_conn_set_qlog_path(conn: *Conn, path: [*:0]const u8, title:
 pub extern fn quiche_conn_set_keylog_path(conn: *Conn, path: [*:0]const u8) bool;
 pub extern fn quiche_conn_stream_shutdown(conn: *Conn, stream_id: u64, direction: c_int, err: u64) c_int;
 pub extern fn quiche_conn_free(conn: *Conn) void;
+pub extern fn quiche_conn_stream_recv(conn: *Conn, stream_id: u64, out: [*]u8, buf_len: usize, fin: *bool, out_error_code: *u64) isize;
+pub extern fn quiche_conn_stream_send(conn: *Conn, stream_id: u64, buf: [*]const u8, buf_len: usize, fin: bool, out_error_code: *u64) isize;
+pub extern fn quiche_conn_stream_priority(conn: *Conn, stream_id: u64, urgency: u8, incremental: bool) c_int;
+pub extern fn quiche_conn_stream_capacity(conn: *Conn, stream_id: u64) isize;
+pub extern fn quiche_conn_stream_writable(conn: *Conn, stream_id: u64, len: usize) c_int;
+pub extern fn quiche_conn_readable(conn: *const Conn) ?*StreamIter;
+pub extern fn quiche_conn_peer_streams_left_bidi(conn: *const Conn) u64;
+pub extern fn quiche_conn_peer_streams_left_uni(conn: *const Conn) u64;
+pub extern fn quiche_stream_iter_next(iter: *StreamIter, stream_id: *u64) bool;
+pub extern fn quiche_stream_iter_free(iter: *StreamIter) void;
 
 pub const shutdown_read: c_int = 0;
 pub const shutdown_write: c_int = 1;

@@ -18,72 +18,81 @@ const native = @import("native.zig");
 const conn_stats = @import("../quic/conn_stats.zig");
 const output = @import("response_output.zig");
 const datagrams = @import("../dgram/datagrams.zig");
+const frame = @import("frame.zig");
+const priority = @import("priority.zig");
+const stream_input = @import("stream_input.zig");
+const wt = @import("wt_streams.zig");
 pub const flushOutput = output.flushOutput;
 
 /// Largest BODY command payload the TypeScript side sends; slack for the
 /// buffer cap above.
 const max_body_record_bytes = 256 * 1024;
 
-/// Polls quiche's h3 layer until it has nothing more for this connection.
-pub fn pollConnection(engine: *Engine, conn_slot: u32) void {
-    engine.assertLoopThread();
-    const connection = engine.connections.get(conn_slot);
-    const h3_conn = connection.h3_conn.?;
-    while (true) {
-        var event: ?*quiche.H3Event = null;
-        const stream = quiche.quiche_h3_conn_poll(h3_conn, connection.quiche_conn, &event);
-        // Done, or an h3 error after which quiche has already closed the
-        // connection with the right code.
-        if (stream < 0) return;
-        const stream_id: u64 = @intCast(stream);
-        defer quiche.quiche_h3_event_free(event.?);
-        switch (quiche.quiche_h3_event_type(event.?)) {
-            .headers => onHeaders(engine, conn_slot, stream_id, event.?),
-            .data => onData(engine, conn_slot, stream_id),
-            .finished => onFinished(engine, conn_slot, stream_id),
-            .reset => onReset(engine, conn_slot, stream_id),
-            .goaway, .priority_update => {},
-            _ => {},
-        }
-    }
-}
+const HeadSink = struct {
+    head: *RequestHead,
+    priority: ?priority.Priority = null,
 
-fn onHeaders(engine: *Engine, conn_slot: u32, stream_id: u64, event: *quiche.H3Event) void {
-    const connection = engine.connections.get(conn_slot);
-    // A second HEADERS on a known stream is the request's trailer section;
-    // it is accepted and, for now, not forwarded.
-    if (connection.streams.contains(stream_id)) return;
-    engine.stats.requests_received.inc();
-    connection.max_stream_id_seen = @max(connection.max_stream_id_seen, stream_id);
-    if (engine.draining) {
-        engine.stats.requests_rejected.inc();
-        return refuseStream(engine, conn_slot, stream_id);
+    fn onField(sink: *HeadSink, name: []const u8, value: []const u8) void {
+        if (std.mem.eql(u8, name, "priority")) sink.priority = priority.parse(value);
+        sink.head.add(name, value);
     }
-    const over_connection_cap = engine.config.max_active_requests_per_conn > 0 and
-        connection.streams.count() >= engine.config.max_active_requests_per_conn;
-    const slot = engine.requests.acquire(conn_slot, stream_id) orelse {
-        engine.stats.requests_rejected.inc();
-        refuseStream(engine, conn_slot, stream_id);
-        return;
-    };
-    connection.streams.put(engine.allocator, stream_id, slot) catch {
-        engine.requests.release(engine.allocator, slot);
-        refuseStream(engine, conn_slot, stream_id);
-        return;
-    };
-    engine.stats.requests_active.inc();
+};
+
+pub const SectionResult = enum { done, blocked, failed };
+
+/// Decodes a request's field section and dispatches the request: to the
+/// application, a static or native route, or an answer made here.
+pub fn decodeHead(engine: *Engine, slot: u32, block: []const u8) SectionResult {
     const request = engine.requests.get(slot);
-    request.request_finished = !quiche.quiche_h3_event_headers_has_more_frames(event);
-
+    const connection = engine.connections.get(request.conn_slot);
+    const h3 = connection.h3.?;
     const config = engine.config;
-    var head = RequestHead.init(engine.record_buffer, engine.requests.idOf(slot), connection.serial, stream_id, .{
+    var head = RequestHead.init(engine.record_buffer, engine.requests.idOf(slot), connection.serial, request.stream_id, .{
         .max_header_count = config.max_header_count,
         .max_header_name_length = config.max_header_name_length,
         .max_header_value_length = config.max_header_value_length,
         .max_request_headers_size = config.max_request_headers_size,
         .max_path_length = config.max_path_length,
     });
-    _ = quiche.quiche_h3_event_for_each_header(event, collectField, &head);
+    var sink = HeadSink{ .head = &head };
+    const result = h3.decoder.decodeFieldSection(request.stream_id, block, engine.field_scratch, &sink, HeadSink.onField) catch |err| switch (err) {
+        error.FieldsTooLarge => {
+            rejectOversizedHead(engine, slot);
+            return .done;
+        },
+        error.DecompressionFailed, error.BlockedLimit => {
+            h3.fail(connection.quiche_conn, frame.ErrorCode.qpack_decompression_failed, "QPACK decompression failed");
+            return .failed;
+        },
+    };
+    if (result == .blocked) return .blocked;
+    if (sink.priority) |wanted| {
+        request.urgency = wanted.urgency;
+        request.incremental = wanted.incremental;
+    }
+    onHead(engine, slot, &head);
+    return .done;
+}
+
+/// A field section over the limits: 431, without decoding the rest.
+pub fn rejectOversizedHead(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    if (request.head_received) return; // Oversized trailers are dropped.
+    request.head_received = true;
+    engine.stats.requests_received.inc();
+    engine.log(.info, engine.connections.get(request.conn_slot).serial, "request on stream {d} refused with 431 (field section too large)", .{request.stream_id});
+    respondInternal(engine, slot, 431);
+}
+
+fn onHead(engine: *Engine, slot: u32, head: *RequestHead) void {
+    const request = engine.requests.get(slot);
+    const connection = engine.connections.get(request.conn_slot);
+    const stream_id = request.stream_id;
+    request.head_received = true;
+    engine.stats.requests_received.inc();
+    const config = engine.config;
+    const over_connection_cap = config.max_active_requests_per_conn > 0 and
+        connection.streams.count() > config.max_active_requests_per_conn;
     const rejection = head.finish();
     request.is_head = if (head.method) |method| std.mem.eql(u8, method, "HEAD") else false;
     request.is_connect = if (head.method) |method| std.mem.eql(u8, method, "CONNECT") else false;
@@ -105,71 +114,30 @@ fn onHeaders(engine: *Engine, conn_slot: u32, stream_id: u64, event: *quiche.H3E
     switch (found.target) {
         .app => {},
         .static => |response| return respondStatic(engine, slot, response),
-        .native => |handler| return native.dispatch(engine, slot, &head, handler),
+        .native => |handler| return native.dispatch(engine, slot, head, handler),
     }
     head.setRoute(found.id);
     datagrams.updateInfo(engine, connection);
     if (!pushData(engine, head.record())) return respondInternal(engine, slot, 503);
     request.visible_to_app = true;
-    if (request.request_finished) pushControl(engine, .body_end, engine.requests.idOf(slot), null);
-}
-
-fn collectField(name: [*]u8, name_len: usize, value: [*]u8, value_len: usize, argp: ?*anyopaque) callconv(.c) c_int {
-    const head: *RequestHead = @ptrCast(@alignCast(argp.?));
-    head.add(name[0..name_len], value[0..value_len]);
-    return 0;
 }
 
 /// No request slot is free: refuse the stream so the client may retry
 /// elsewhere (RFC 9114 8.1, H3_REQUEST_REJECTED).
-fn refuseStream(engine: *Engine, conn_slot: u32, stream_id: u64) void {
+pub fn refuseStream(engine: *Engine, conn_slot: u32, stream_id: u64) void {
     const quiche_conn = engine.connections.get(conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_read, quiche.h3_request_rejected);
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, quiche.h3_request_rejected);
 }
 
-fn onData(engine: *Engine, conn_slot: u32, stream_id: u64) void {
-    const connection = engine.connections.get(conn_slot);
-    const slot = connection.streams.get(stream_id) orelse return discardBody(engine, conn_slot, stream_id);
+/// Aborts both directions of a stream with `code` and ends its slot.
+pub fn resetStream(engine: *Engine, slot: u32, code: u64) void {
     const request = engine.requests.get(slot);
-    if (!request.visible_to_app) return discardBody(engine, conn_slot, stream_id);
-    if (request.body_paused) return;
-    readBody(engine, slot);
-}
-
-fn discardBody(engine: *Engine, conn_slot: u32, stream_id: u64) void {
-    const connection = engine.connections.get(conn_slot);
-    while (quiche.quiche_h3_recv_body(connection.h3_conn.?, connection.quiche_conn, stream_id, engine.recv_buffer.ptr, engine.recv_buffer.len) > 0) {}
-}
-
-/// Moves body bytes from quiche into BODY events while the event queue has
-/// room. When it has none the request pauses: quiche keeps the bytes and
-/// flow control stops the peer, which is the backpressure.
-fn readBody(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    const connection = engine.connections.get(request.conn_slot);
-    const chunk = engine.config.body_chunk_bytes;
-    const id = engine.requests.idOf(slot);
-    while (true) {
-        if (!engine.events.hasRoomFor(wire.header_bytes + chunk, engine.controlReserve())) {
-            if (!request.body_paused) {
-                request.body_paused = true;
-                engine.stats.event_queue_full.inc();
-                engine.log(.debug, connection.serial, "event queue full: request body on stream {d} paused", .{request.stream_id});
-                engine.paused_bodies.appendAssumeCapacity(id);
-            }
-            return;
-        }
-        var writer = wire.RecordWriter.init(engine.record_buffer, @intFromEnum(wire.EventKind.body), 0, 0, id);
-        const space = engine.record_buffer[wire.header_bytes..][0..chunk];
-        const received = quiche.quiche_h3_recv_body(connection.h3_conn.?, connection.quiche_conn, request.stream_id, space.ptr, space.len);
-        if (received <= 0) return;
-        writer.len += @intCast(received);
-        request.received_body_bytes += @intCast(received);
-        if (request.received_body_bytes > engine.config.max_request_body_size) return rejectOversizedBody(engine, slot);
-        const pushed = pushRecord(engine, writer.finish() catch unreachable) catch unreachable; // room was checked.
-        _ = pushed;
-    }
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, code);
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, code);
+    engine.markDirty(request.conn_slot);
+    finishRequest(engine, slot, .reset, code);
 }
 
 /// Retries paused request bodies after the application drained events.
@@ -187,7 +155,7 @@ pub fn resumePausedBodies(engine: *Engine) void {
         _ = engine.paused_bodies.orderedRemove(0);
         const request = engine.requests.get(slot);
         request.body_paused = false;
-        readBody(engine, slot);
+        stream_input.pump(engine, slot);
         engine.markDirty(request.conn_slot);
     }
 }
@@ -195,7 +163,7 @@ pub fn resumePausedBodies(engine: *Engine) void {
 /// The body passed max_request_body_size: the application is told the
 /// request is gone (RESET), the client is told to stop sending
 /// (STOP_SENDING), and, if no response has started, it gets a 413.
-fn rejectOversizedBody(engine: *Engine, slot: u32) void {
+pub fn rejectOversizedBody(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
     const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
     pushControl(engine, .reset, engine.requests.idOf(slot), quiche.h3_request_cancelled);
@@ -213,18 +181,17 @@ fn rejectOversizedBody(engine: *Engine, slot: u32) void {
     respondInternal(engine, slot, 413);
 }
 
-fn onFinished(engine: *Engine, conn_slot: u32, stream_id: u64) void {
-    const slot = engine.connections.get(conn_slot).streams.get(stream_id) orelse return;
+pub fn onFinished(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
     if (request.request_finished) return;
     request.request_finished = true;
     if (request.visible_to_app) pushControl(engine, .body_end, engine.requests.idOf(slot), null);
 }
 
-fn onReset(engine: *Engine, conn_slot: u32, stream_id: u64) void {
-    const slot = engine.connections.get(conn_slot).streams.get(stream_id) orelse return;
-    const quiche_conn = engine.connections.get(conn_slot).quiche_conn;
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, quiche.h3_request_cancelled);
+pub fn onReset(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, quiche.h3_request_cancelled);
     finishRequest(engine, slot, .reset, quiche.h3_request_cancelled);
 }
 
@@ -244,7 +211,13 @@ pub fn finishRequest(engine: *Engine, slot: u32, outcome: Outcome, error_code: u
         .reset => engine.stats.requests_reset.inc(),
     }
     engine.stats.requests_active.dec();
-    _ = engine.connections.get(request.conn_slot).streams.remove(request.stream_id);
+    const connection = engine.connections.get(request.conn_slot);
+    if (request.is_connect and request.wt_stream_count > 0) wt.endSession(engine, slot);
+    if (request.kind == .webtransport) wt.onStreamEnded(engine, slot);
+    if (request.qpack_blocked or (request.kind == .request and !request.head_received)) {
+        if (connection.h3) |h3| h3.decoder.cancelStream(request.stream_id);
+    }
+    _ = connection.streams.remove(request.stream_id);
     engine.requests.release(engine.allocator, slot);
 }
 
@@ -328,8 +301,8 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
         .conn_stats => return answerConnStats(engine, header.id),
         .quic_datagram => return datagrams.sendQuic(engine, header, payload),
         .h3_datagram => return datagrams.sendH3(engine, header, payload),
-        // WebTransport streams need the library's own HTTP/3 layer (issue 6).
-        .wt_open, .wt_stop_sending => return engine.stats.stale_commands.inc(),
+        .wt_open => return wt.open(engine, header, payload),
+        .wt_stop_sending => {},
         .head, .body, .trailers, .reset => {},
     }
     const slot = engine.requests.slotOf(header.id) orelse {
@@ -343,6 +316,13 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
     }
     const fin = header.flags & wire.flag_fin != 0;
     const kind = std.meta.intToEnum(wire.CommandKind, header.kind) catch return failRequest(engine, slot);
+    const error_code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else quiche.h3_request_cancelled;
+    if (request.kind == .webtransport) switch (kind) {
+        .wt_stop_sending => return wt.stopSending(engine, slot, error_code),
+        .reset => return wt.resetSending(engine, slot, error_code),
+        .head, .trailers => return failRequest(engine, slot),
+        else => {},
+    };
     switch (kind) {
         .head => {
             if (request.head != null or request.head_sent) return failRequest(engine, slot);
@@ -367,15 +347,9 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
             request.trailers = engine.allocator.dupe(u8, payload) catch return failRequest(engine, slot);
             request.end_requested = true;
         },
-        .conn_stats, .quic_datagram, .h3_datagram, .wt_open, .wt_stop_sending => unreachable, // handled above, before the request lookup.
-        .reset => {
-            const code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else quiche.h3_request_cancelled;
-            const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
-            _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, code);
-            _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, code);
-            engine.markDirty(request.conn_slot);
-            return finishRequest(engine, slot, .reset, code);
-        },
+        .conn_stats, .quic_datagram, .h3_datagram, .wt_open => unreachable,
+        .wt_stop_sending => return failRequest(engine, slot), // Only WebTransport streams stop reading alone. // handled above, before the request lookup.
+        .reset => return resetStream(engine, slot, error_code),
     }
     output.queueOutput(engine, slot);
 }
@@ -385,9 +359,9 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
 pub fn sendGoaways(engine: *Engine) void {
     for (engine.connections.slots, 0..) |*maybe, slot| {
         const connection = if (maybe.*) |*c| c else continue;
-        const h3_conn = connection.h3_conn orelse continue;
+        const h3 = connection.h3 orelse continue;
         const next_id = if (connection.streams.count() == 0 and connection.max_stream_id_seen == 0) 0 else connection.max_stream_id_seen + 4;
-        _ = quiche.quiche_h3_send_goaway(h3_conn, connection.quiche_conn, next_id);
+        h3.sendGoaway(engine.allocator, connection.quiche_conn, next_id);
         engine.markDirty(@intCast(slot));
     }
 }
@@ -416,7 +390,7 @@ fn answerConnStats(engine: *Engine, conn_id: u64) void {
 }
 
 /// Data records (request heads, body chunks) leave room for control records.
-fn pushData(engine: *Engine, record: []const u8) bool {
+pub fn pushData(engine: *Engine, record: []const u8) bool {
     if (!engine.events.hasRoomFor(record.len, engine.controlReserve())) {
         engine.stats.event_queue_full.inc();
         return false;
@@ -458,6 +432,15 @@ pub fn flushPendingControl(engine: *Engine) void {
     engine.pending_control.replaceRangeAssumeCapacity(0, sent, &.{});
 }
 
-fn pushRecord(engine: *Engine, record: []const u8) !void {
+pub fn pushRecord(engine: *Engine, record: []const u8) !void {
     if (try engine.events.push(record)) engine.ringDoorbell();
+}
+
+/// An answer to a command (WT_OPENED): the application waits for it, so it
+/// may use the control reserve; only a queue with no room at all drops it.
+pub fn pushAnswer(engine: *Engine, record: []const u8) void {
+    pushRecord(engine, record) catch {
+        engine.stats.event_queue_full.inc();
+        engine.log(.warn, 0, "event queue full: a WT_OPENED answer was dropped", .{});
+    };
 }

@@ -11,6 +11,7 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
+const RequestStream = @import("request_stream.zig").RequestStream;
 
 pub const Outcome = enum { complete, reset };
 
@@ -46,6 +47,45 @@ pub const Request = struct {
     /// closes its own half, so reading is never stopped early.
     is_connect: bool = false,
 
+    /// What the slot carries: an HTTP request/response, or a WebTransport
+    /// stream bound to the session in `wt_session`.
+    kind: Kind = .request,
+    /// The session's request id (WebTransport streams only).
+    wt_session: u64 = 0,
+    /// WebTransport streams of this session still open (sessions only).
+    wt_stream_count: u32 = 0,
+    /// The request's field section was decoded.
+    head_received: bool = false,
+    /// Our sending side is finished (FIN or RESET_STREAM written, or it
+    /// never existed: a peer's unidirectional stream).
+    write_done: bool = false,
+    /// RFC 9218 urgency and incremental flag for the response.
+    urgency: u8 = 3,
+    incremental: bool = false,
+    /// The frame grammar state of the incoming side.
+    input: RequestStream = .{},
+    /// Input read from QUIC but not processed yet: the bytes after a field
+    /// section that waits for QPACK encoder-stream inserts. At most one
+    /// read chunk, because a blocked stream is not read further.
+    held: std.ArrayListUnmanaged(u8) = .empty,
+    held_fin: bool = false,
+    /// The section in input.block waits for dynamic table inserts.
+    qpack_blocked: bool = false,
+    /// The blocked section is the trailer section.
+    blocked_trailers: bool = false,
+    /// Framed bytes (HEADERS, trailers, a WebTransport stream preface) not
+    /// yet accepted by QUIC, from `frame_out_offset` on.
+    frame_out: std.ArrayListUnmanaged(u8) = .empty,
+    frame_out_offset: usize = 0,
+    /// `frame_out` ends the stream: FIN goes with its last byte.
+    frame_out_fin: bool = false,
+
+    pub const Kind = enum(u8) { request, webtransport };
+
+    pub fn pendingFrames(request: *const Request) []const u8 {
+        return request.frame_out.items[request.frame_out_offset..];
+    }
+
     pub fn pendingBody(request: *const Request) []const u8 {
         return request.body.items[request.body_offset..];
     }
@@ -67,6 +107,9 @@ pub const Request = struct {
         if (request.head) |head| allocator.free(head);
         if (request.trailers) |trailers| allocator.free(trailers);
         request.body.deinit(allocator);
+        request.input.deinit(allocator);
+        request.held.deinit(allocator);
+        request.frame_out.deinit(allocator);
     }
 };
 

@@ -1,6 +1,7 @@
 //! The response side of the exchange: response heads, bodies and trailers
-//! the application (or the library) queued are written into quiche as
-//! stream capacity allows, DRAIN tells a waiting writer it may continue,
+//! the application (or the library) queued are framed (HEADERS with a
+//! QPACK field section, DATA) and written into QUIC streams as capacity
+//! allows, DRAIN tells a waiting writer it may continue,
 //! and a response fully handed over ends its request.
 
 const std = @import("std");
@@ -8,6 +9,9 @@ const quiche = @import("../ffi/quiche.zig");
 const wire = @import("../queue/wire.zig");
 const Engine = @import("../quic/engine.zig").Engine;
 const exchange = @import("exchange.zig");
+const frame = @import("frame.zig");
+const qpack_encoder = @import("qpack/encoder.zig");
+const wt = @import("wt_streams.zig");
 
 pub fn queueOutput(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
@@ -36,8 +40,13 @@ pub fn flushOutput(engine: *Engine, conn_slot: u32) void {
             },
             .finished => {
                 _ = connection.output.swapRemove(index);
-                engine.requests.get(slot).in_output_list = false;
-                completeResponse(engine, slot);
+                const request = engine.requests.get(slot);
+                request.in_output_list = false;
+                if (request.kind == .webtransport) wt.onWriteDone(engine, slot) else completeResponse(engine, slot);
+            },
+            .gone => {
+                _ = connection.output.swapRemove(index);
+                if (engine.requests.slotOf(id) != null) engine.requests.get(slot).in_output_list = false;
             },
             .failed => {
                 _ = connection.output.swapRemove(index);
@@ -48,51 +57,151 @@ pub fn flushOutput(engine: *Engine, conn_slot: u32) void {
     }
 }
 
-const WriteResult = enum { blocked, waiting, finished, failed };
+pub const WriteResult = enum { blocked, waiting, finished, failed, gone };
 
-/// Advances one response: head, then body, then trailers or FIN.
+/// Responses whose whole body is at most this large leave in one
+/// stream write with their HEADERS frame and FIN.
+const coalesce_body_bytes = 16 * 1024;
+
+/// Advances one response: HEADERS, then DATA as stream capacity allows,
+/// then trailers (HEADERS) or FIN.
 fn writeResponse(engine: *Engine, slot: u32) WriteResult {
     const request = engine.requests.get(slot);
-    const connection = engine.connections.get(request.conn_slot);
-    const h3_conn = connection.h3_conn orelse return .failed;
+    if (request.kind == .webtransport) return wt.writeStream(engine, slot);
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
     if (!request.head_sent) {
         const head = request.head orelse return .waiting;
-        const fin = request.end_requested and request.pendingBody().len == 0 and request.trailers == null;
-        const count = encodeFields(engine, head[2..], std.mem.readInt(u16, head[0..2], .little)) orelse return .failed;
-        const rc = quiche.quiche_h3_send_response(h3_conn, connection.quiche_conn, request.stream_id, engine.response_fields.ptr, count, fin);
-        if (rc == quiche.h3_err_stream_blocked) return .blocked;
-        if (rc < 0) return .failed;
-        request.head_sent = true;
+        appendFieldSection(engine, slot, head[2..], std.mem.readInt(u16, head[0..2], .little)) catch return .failed;
         engine.allocator.free(head);
         request.head = null;
-        if (fin) return .finished;
+        request.head_sent = true;
+        _ = quiche.quiche_conn_stream_priority(quiche_conn, request.stream_id, request.urgency, request.incremental);
+        if (request.end_requested and request.trailers == null and request.pendingBody().len <= coalesce_body_bytes) {
+            appendData(engine, slot) catch return .failed;
+            request.frame_out_fin = true;
+        }
     }
-    while (request.pendingBody().len > 0) {
-        const pending = request.pendingBody();
-        const fin = request.end_requested and request.trailers == null;
-        const written = quiche.quiche_h3_send_body(h3_conn, connection.quiche_conn, request.stream_id, pending.ptr, pending.len, fin);
-        if (written == quiche.h3_err_done or written == quiche.h3_err_stream_blocked) return .blocked;
-        if (written < 0) return .failed;
-        request.body_offset += @intCast(written);
-        request.sent_body_bytes += @intCast(written);
-        if (request.body_offset == request.body.items.len) {
-            request.body.clearRetainingCapacity();
-            request.body_offset = 0;
-            if (fin) return .finished;
-        } else return .blocked;
+    switch (flushFrames(engine, slot)) {
+        .done => if (request.frame_out_fin) return .finished,
+        .blocked => return .blocked,
+        .failed => return .failed,
+    }
+    switch (writeBody(engine, slot)) {
+        .finished => return .finished,
+        .waiting => {},
+        else => |result| return result,
     }
     if (!request.end_requested) return .waiting;
     if (request.trailers) |trailers| {
-        const count = encodeFields(engine, trailers, null) orelse return .failed;
-        const rc = quiche.quiche_h3_send_additional_headers(h3_conn, connection.quiche_conn, request.stream_id, engine.response_fields.ptr, count, true, true);
-        if (rc == quiche.h3_err_stream_blocked) return .blocked;
-        if (rc < 0) return .failed;
-        return .finished;
+        appendFieldSection(engine, slot, trailers, null) catch return .failed;
+        engine.allocator.free(trailers);
+        request.trailers = null;
+        request.frame_out_fin = true;
+        return switch (flushFrames(engine, slot)) {
+            .done => .finished,
+            .blocked => .blocked,
+            .failed => .failed,
+        };
     }
-    const written = quiche.quiche_h3_send_body(h3_conn, connection.quiche_conn, request.stream_id, "", 0, true);
-    if (written == quiche.h3_err_done or written == quiche.h3_err_stream_blocked) return .blocked;
+    var error_code: u64 = 0;
+    const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, "", 0, true, &error_code);
+    if (written == quiche.err_done) return .blocked;
     if (written < 0) return .failed;
     return .finished;
+}
+
+/// Writes pending body bytes as DATA frames sized to the stream's
+/// capacity, so each frame is accepted whole and no framed bytes need
+/// buffering. FIN rides on the last frame when nothing follows it.
+fn writeBody(engine: *Engine, slot: u32) WriteResult {
+    const request = engine.requests.get(slot);
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    while (request.pendingBody().len > 0) {
+        const pending = request.pendingBody();
+        const capacity = quiche.quiche_conn_stream_capacity(quiche_conn, request.stream_id);
+        if (capacity < 0) return .failed;
+        const room: usize = @intCast(capacity);
+        var len = @min(pending.len, room);
+        if (len + frame.headerLength(frame.Type.data, len) > room) {
+            const header_len = frame.headerLength(frame.Type.data, len);
+            if (room <= header_len) return .blocked;
+            len = room - header_len;
+        }
+        const last = request.end_requested and request.trailers == null and len == pending.len;
+        var header: [frame.max_header_bytes]u8 = undefined;
+        const header_len = frame.writeHeader(&header, frame.Type.data, len);
+        var error_code: u64 = 0;
+        if (quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, &header, header_len, false, &error_code) != header_len) return .failed;
+        if (quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, pending.ptr, len, last, &error_code) != len) return .failed;
+        request.body_offset += len;
+        request.sent_body_bytes += len;
+        if (request.body_offset == request.body.items.len) {
+            request.body.clearRetainingCapacity();
+            request.body_offset = 0;
+            if (last) return .finished;
+        }
+    }
+    return .waiting;
+}
+
+/// Appends one DATA frame with the whole pending body to frame_out.
+fn appendData(engine: *Engine, slot: u32) !void {
+    const request = engine.requests.get(slot);
+    const pending = request.pendingBody();
+    if (pending.len == 0) return;
+    var header: [frame.max_header_bytes]u8 = undefined;
+    const header_len = frame.writeHeader(&header, frame.Type.data, pending.len);
+    try request.frame_out.appendSlice(engine.allocator, header[0..header_len]);
+    try request.frame_out.appendSlice(engine.allocator, pending);
+    request.sent_body_bytes += pending.len;
+    request.body.clearRetainingCapacity();
+    request.body_offset = 0;
+}
+
+pub const FlushResult = enum { done, blocked, failed };
+
+/// Hands frame_out to QUIC as far as it takes it (with FIN when
+/// frame_out_fin is set and the last byte goes).
+pub fn flushFrames(engine: *Engine, slot: u32) FlushResult {
+    const request = engine.requests.get(slot);
+    const pending = request.pendingFrames();
+    if (pending.len == 0) return .done;
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    var error_code: u64 = 0;
+    const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, pending.ptr, pending.len, request.frame_out_fin, &error_code);
+    if (written == quiche.err_done) return .blocked;
+    if (written < 0) return .failed;
+    request.frame_out_offset += @intCast(written);
+    if (request.frame_out_offset < request.frame_out.items.len) return .blocked;
+    request.frame_out.clearRetainingCapacity();
+    request.frame_out_offset = 0;
+    return .done;
+}
+
+/// Encodes a u32-counted field block (prefixed by `:status` when a status
+/// is given) with QPACK into a HEADERS frame at the end of frame_out.
+fn appendFieldSection(engine: *Engine, slot: u32, block: []const u8, status: ?u16) !void {
+    const request = engine.requests.get(slot);
+    var writer = qpack_encoder.FieldSectionWriter.init(engine.field_scratch);
+    if (status) |code| {
+        if (code < 100 or code > 999) return error.InvalidStatus;
+        var text: [3]u8 = undefined;
+        _ = std.fmt.bufPrint(&text, "{d}", .{code}) catch unreachable;
+        try writer.add(":status", &text);
+    }
+    var fields = try wire.fieldBlock(block);
+    var name_buffer: [256]u8 = undefined;
+    while (try fields.next()) |field| {
+        // Field names are lowercase on the wire (RFC 9114 section 4.2).
+        if (field.name.len > name_buffer.len) return error.FieldNameTooLong;
+        const name = std.ascii.lowerString(name_buffer[0..field.name.len], field.name);
+        try writer.add(name, field.value);
+    }
+    const section = writer.finish();
+    var header: [frame.max_header_bytes]u8 = undefined;
+    const header_len = frame.writeHeader(&header, frame.Type.headers, section.len);
+    try request.frame_out.appendSlice(engine.allocator, header[0..header_len]);
+    try request.frame_out.appendSlice(engine.allocator, section);
 }
 
 /// Tells a waiting application it may write more: the library now holds at
@@ -103,28 +212,6 @@ fn signalDrainIfLow(engine: *Engine, slot: u32) void {
     if (request.pendingBody().len > engine.config.max_pending_response_bytes / 2) return;
     request.drain_wanted = false;
     exchange.pushControl(engine, .drain, engine.requests.idOf(slot), request.sent_body_bytes);
-}
-
-/// Points engine.response_fields at a u32-counted field block, prefixed by
-/// `:status` when a status is given. The block outlives the quiche call.
-fn encodeFields(engine: *Engine, block: []const u8, status: ?u16) ?usize {
-    var fields = wire.fieldBlock(block) catch return null;
-    var count: usize = 0;
-    const status_text = struct {
-        var buffer: [3]u8 = undefined;
-    };
-    if (status) |code| {
-        if (code < 100 or code > 999) return null;
-        _ = std.fmt.bufPrint(&status_text.buffer, "{d}", .{code}) catch return null;
-        engine.response_fields[0] = .{ .name = ":status", .name_len = 7, .value = &status_text.buffer, .value_len = 3 };
-        count = 1;
-    }
-    while (fields.next() catch return null) |field| {
-        if (count == engine.response_fields.len) return null;
-        engine.response_fields[count] = .{ .name = field.name.ptr, .name_len = field.name.len, .value = field.value.ptr, .value_len = field.value.len };
-        count += 1;
-    }
-    return count;
 }
 
 /// The whole response reached quiche. If the client is still sending a

@@ -7,10 +7,12 @@ const assert = std.debug.assert;
 const posix = std.posix;
 const quiche = @import("../ffi/quiche.zig");
 const ConnectionId = @import("connection_id.zig").ConnectionId;
+const H3Connection = @import("../h3/h3_connection.zig").H3Connection;
 
 pub const Connection = struct {
     quiche_conn: *quiche.Conn,
-    h3_conn: ?*quiche.H3Conn = null,
+    /// HTTP/3 state, created once the handshake completes.
+    h3: ?*H3Connection = null,
     /// Our own CID and the client's original DCID, both keys in the CID table.
     scid: ConnectionId,
     odcid: ConnectionId,
@@ -36,7 +38,7 @@ pub const Connection = struct {
     announced: bool = false,
 
     pub fn deinit(connection: *Connection, allocator: std.mem.Allocator) void {
-        if (connection.h3_conn) |h3_conn| quiche.quiche_h3_conn_free(h3_conn);
+        if (connection.h3) |h3| h3.destroy(allocator);
         quiche.quiche_conn_free(connection.quiche_conn);
         connection.streams.deinit(allocator);
         connection.output.deinit(allocator);

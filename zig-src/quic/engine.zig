@@ -28,6 +28,9 @@ const RequestTable = @import("../h3/requests.zig").RequestTable;
 const Router = @import("../h3/router.zig").Router;
 const RecordQueue = @import("../queue/record_queue.zig").RecordQueue;
 const exchange = @import("../h3/exchange.zig");
+const stream_input = @import("../h3/stream_input.zig");
+const H3Connection = @import("../h3/h3_connection.zig").H3Connection;
+const h3_settings = @import("../h3/settings.zig");
 const datagrams = @import("../dgram/datagrams.zig");
 const wire = @import("../queue/wire.zig");
 const LogLevel = @import("../config.zig").LogLevel;
@@ -45,7 +48,6 @@ pub const Engine = struct {
     allocator: std.mem.Allocator,
     config: *const Config,
     quiche_config: *quiche.Config,
-    h3_config: *quiche.H3Config,
     socket: *const Socket,
     poller: *Poller,
     router: *const Router,
@@ -86,14 +88,17 @@ pub const Engine = struct {
     send_batch: batch.SendBatch,
     record_buffer: []u8,
     command_buffer: []u8,
-    response_fields: []quiche.H3Header,
+    /// One stream read: at most body_chunk_bytes, so its body fits one
+    /// BODY record.
+    stream_buffer: []u8,
+    /// Decoded field strings on input; encoded field sections on output.
+    field_scratch: []u8,
     /// Room for one outgoing datagram with its quarter stream ID.
     datagram_buffer: []u8,
 
     pub const Deps = struct {
         config: *const Config,
         quiche_config: *quiche.Config,
-        h3_config: *quiche.H3Config,
         socket: *const Socket,
         poller: *Poller,
         router: *const Router,
@@ -117,7 +122,8 @@ pub const Engine = struct {
 
     pub const PendingControl = struct { kind: wire.EventKind, id: u64, error_code: ?u64 };
 
-    pub const max_response_fields = 256;
+    /// WEBTRANSPORT_MAX_SESSIONS we announce, for clients of later drafts.
+    pub const webtransport_max_sessions = 16;
     /// Two control records (body end, then complete or reset) of 24 bytes.
     pub const control_bytes_per_request = 48;
     /// Room for records not tied to a request (SHUTDOWN, CONN_CLOSED, ...).
@@ -175,10 +181,18 @@ pub const Engine = struct {
         errdefer allocator.free(engine.record_buffer);
         engine.command_buffer = try allocator.alloc(u8, config.command_queue_bytes);
         errdefer allocator.free(engine.command_buffer);
-        engine.response_fields = try allocator.alloc(quiche.H3Header, max_response_fields);
-        errdefer allocator.free(engine.response_fields);
+        engine.stream_buffer = try allocator.alloc(u8, config.body_chunk_bytes);
+        errdefer allocator.free(engine.stream_buffer);
+        engine.field_scratch = try allocator.alloc(u8, fieldScratchBytes(config));
+        errdefer allocator.free(engine.field_scratch);
         engine.datagram_buffer = try allocator.alloc(u8, 65536);
         return engine;
+    }
+
+    /// Room for a decoded request head's strings, and for an encoded
+    /// response head: the command queue bounds what an application sends.
+    fn fieldScratchBytes(config: *const Config) usize {
+        return @max(2 * @as(usize, config.max_request_headers_size), 256 * 1024);
     }
 
     pub fn largestEventRecord(config: *const Config) usize {
@@ -207,7 +221,8 @@ pub const Engine = struct {
         engine.send_batch.deinit(allocator);
         allocator.free(engine.record_buffer);
         allocator.free(engine.command_buffer);
-        allocator.free(engine.response_fields);
+        allocator.free(engine.stream_buffer);
+        allocator.free(engine.field_scratch);
         engine.* = undefined;
     }
 
@@ -319,18 +334,39 @@ pub const Engine = struct {
         if (quiche.quiche_conn_recv(connection.quiche_conn, packet.ptr, packet.len, &recv_info) < 0) {
             engine.stats.packets_invalid.inc();
         }
-        if (connection.h3_conn == null and
+        if (connection.h3 == null and
             (quiche.quiche_conn_is_established(connection.quiche_conn) or quiche.quiche_conn_is_in_early_data(connection.quiche_conn)))
         {
-            connection.h3_conn = quiche.quiche_h3_conn_new_with_transport(connection.quiche_conn, engine.h3_config);
-            if (connection.h3_conn == null) {
-                const reason = "h3 setup failed";
-                _ = quiche.quiche_conn_close(connection.quiche_conn, true, quiche.h3_internal_error, reason, reason.len);
-            }
+            engine.openH3(connection);
         }
-        if (connection.h3_conn != null) exchange.pollConnection(engine, slot);
         datagrams.receive(engine, slot);
         engine.markDirty(slot);
+    }
+
+    /// Starts HTTP/3 on a connection whose handshake completed: our control
+    /// stream with SETTINGS and the QPACK streams.
+    fn openH3(engine: *Engine, connection: *Connection) void {
+        const ours = engine.h3Settings();
+        const h3 = H3Connection.create(engine.allocator, ours) catch {
+            const reason = "h3 setup failed";
+            _ = quiche.quiche_conn_close(connection.quiche_conn, true, quiche.h3_internal_error, reason, reason.len);
+            return;
+        };
+        connection.h3 = h3;
+        h3.open(engine.allocator, connection.quiche_conn, ours) catch
+            h3.fail(connection.quiche_conn, quiche.h3_internal_error, "h3 setup failed");
+    }
+
+    pub fn h3Settings(engine: *const Engine) h3_settings.Ours {
+        const config = engine.config;
+        return .{
+            .qpack_max_table_capacity = config.qpack_max_table_capacity,
+            .qpack_blocked_streams = config.qpack_blocked_streams,
+            .max_field_section_size = config.max_request_headers_size,
+            .datagrams = config.enable_dgram,
+            .webtransport = config.enable_webtransport,
+            .webtransport_max_sessions = webtransport_max_sessions,
+        };
     }
 
     /// Creates a connection for a client Initial, answers unknown versions
@@ -458,6 +494,7 @@ pub const Engine = struct {
     fn flushConnection(engine: *Engine, slot: u32) void {
         engine.assertLoopThread();
         const connection = engine.connections.get(slot);
+        stream_input.readConnection(engine, slot);
         exchange.flushOutput(engine, slot);
         var packets: u32 = 0;
         while (packets < max_packets_per_flush) : (packets += 1) {

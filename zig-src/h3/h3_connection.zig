@@ -1,0 +1,161 @@
+//! The HTTP/3 state of one QUIC connection, on the loop thread: our three
+//! unidirectional streams (control with SETTINGS, QPACK encoder, QPACK
+//! decoder), the peer's, what the peer's SETTINGS said, the QPACK decoder
+//! with its dynamic table, and the ids of the streams we open for
+//! WebTransport. Created once the handshake completes.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const quiche = @import("../ffi/quiche.zig");
+const frame = @import("frame.zig");
+const settings = @import("settings.zig");
+const ControlStream = @import("control_stream.zig").ControlStream;
+const uni_preface = @import("uni_preface.zig");
+const qpack = @import("qpack/decoder.zig");
+const Code = frame.ErrorCode;
+
+/// Server-initiated unidirectional stream ids (RFC 9000 section 2.1).
+pub const control_stream_id: u64 = 3;
+pub const encoder_stream_id: u64 = 7;
+pub const decoder_stream_id: u64 = 11;
+const first_free_uni_id: u64 = 15;
+const first_bidi_id: u64 = 1;
+
+/// Peer unidirectional streams whose type is still arriving; more at once
+/// than this is H3_EXCESSIVE_LOAD (a real client opens three or four).
+pub const max_pending_prefaces = 16;
+
+pub const PendingPreface = struct { stream_id: u64, preface: uni_preface.Preface };
+
+pub const H3Connection = struct {
+    decoder: qpack.Decoder,
+    peer: settings.Peer = .{},
+    settings_received: bool = false,
+    control_in: ?u64 = null,
+    control: ControlStream = .{},
+    encoder_in: ?u64 = null,
+    decoder_in: ?u64 = null,
+    prefaces: [max_pending_prefaces]PendingPreface = undefined,
+    prefaces_len: u8 = 0,
+    /// Control stream bytes QUIC has not accepted yet (SETTINGS, GOAWAY).
+    control_out: std.ArrayListUnmanaged(u8) = .empty,
+    next_bidi_id: u64 = first_bidi_id,
+    next_uni_id: u64 = first_free_uni_id,
+    /// The peer's GOAWAY: it will not send requests on streams >= this.
+    peer_goaway: ?u64 = null,
+    goaway_sent: bool = false,
+    /// A connection error was raised; nothing more is read.
+    failed: bool = false,
+    /// Requests whose field section waits for encoder-stream inserts.
+    blocked: std.ArrayListUnmanaged(u64) = .empty,
+
+    pub fn create(allocator: std.mem.Allocator, ours: settings.Ours) !*H3Connection {
+        const h3 = try allocator.create(H3Connection);
+        errdefer allocator.destroy(h3);
+        h3.* = .{ .decoder = try qpack.Decoder.init(allocator, @intCast(ours.qpack_max_table_capacity), @intCast(ours.qpack_blocked_streams)) };
+        return h3;
+    }
+
+    pub fn destroy(h3: *H3Connection, allocator: std.mem.Allocator) void {
+        h3.decoder.deinit();
+        h3.control_out.deinit(allocator);
+        h3.blocked.deinit(allocator);
+        allocator.destroy(h3);
+    }
+
+    /// Opens our three unidirectional streams: control with SETTINGS, and
+    /// the QPACK encoder and decoder streams, each with its type byte.
+    pub fn open(h3: *H3Connection, allocator: std.mem.Allocator, conn: *quiche.Conn, ours: settings.Ours) !void {
+        var buffer: [1 + settings.max_encoded_bytes]u8 = undefined;
+        buffer[0] = uni_preface.StreamType.control;
+        const len = 1 + settings.write(buffer[1..], ours);
+        try h3.control_out.appendSlice(allocator, buffer[0..len]);
+        // Control and QPACK streams go first whatever requests are queued.
+        for ([_]u64{ control_stream_id, encoder_stream_id, decoder_stream_id }) |id| {
+            _ = quiche.quiche_conn_stream_priority(conn, id, 0, false);
+        }
+        if (!sendAll(conn, encoder_stream_id, &.{uni_preface.StreamType.qpack_encoder})) return error.StreamBlocked;
+        if (!sendAll(conn, decoder_stream_id, &.{uni_preface.StreamType.qpack_decoder})) return error.StreamBlocked;
+        h3.flushControl(conn);
+    }
+
+    /// Writes what it can of the control stream and the decoder stream.
+    pub fn flushControl(h3: *H3Connection, conn: *quiche.Conn) void {
+        if (h3.control_out.items.len > 0) {
+            const written = send(conn, control_stream_id, h3.control_out.items);
+            if (written > 0) h3.control_out.replaceRangeAssumeCapacity(0, written, &.{});
+        }
+        const pending = h3.decoder.pendingDecoderStream();
+        if (pending.len > 0) {
+            const written = send(conn, decoder_stream_id, pending);
+            if (written > 0) h3.decoder.consumeDecoderStream(written);
+        }
+    }
+
+    /// GOAWAY naming the first request stream we will not process.
+    pub fn sendGoaway(h3: *H3Connection, allocator: std.mem.Allocator, conn: *quiche.Conn, first_unprocessed_id: u64) void {
+        assert(first_unprocessed_id % 4 == 0);
+        var buffer: [frame.max_header_bytes + 8]u8 = undefined;
+        const len = frame.writeVarintFrame(&buffer, frame.Type.goaway, first_unprocessed_id);
+        h3.control_out.appendSlice(allocator, buffer[0..len]) catch return;
+        h3.goaway_sent = true;
+        h3.flushControl(conn);
+    }
+
+    /// Raises a connection error: CONNECTION_CLOSE with an HTTP/3 code.
+    pub fn fail(h3: *H3Connection, conn: *quiche.Conn, code: u64, reason: []const u8) void {
+        if (h3.failed) return;
+        h3.failed = true;
+        _ = quiche.quiche_conn_close(conn, true, code, reason.ptr, reason.len);
+    }
+
+    pub fn datagramsEnabledByPeer(h3: *const H3Connection) bool {
+        return h3.settings_received and h3.peer.h3_datagram;
+    }
+
+    /// The preface tracker for a peer unidirectional stream whose type has
+    /// not fully arrived, created on first sight. Null when too many are
+    /// pending at once.
+    pub fn pendingPreface(h3: *H3Connection, stream_id: u64) ?*PendingPreface {
+        for (h3.prefaces[0..h3.prefaces_len]) |*pending| {
+            if (pending.stream_id == stream_id) return pending;
+        }
+        if (h3.prefaces_len == max_pending_prefaces) return null;
+        h3.prefaces[h3.prefaces_len] = .{ .stream_id = stream_id, .preface = .{} };
+        h3.prefaces_len += 1;
+        return &h3.prefaces[h3.prefaces_len - 1];
+    }
+
+    pub fn forgetPreface(h3: *H3Connection, stream_id: u64) void {
+        for (h3.prefaces[0..h3.prefaces_len], 0..) |pending, i| {
+            if (pending.stream_id != stream_id) continue;
+            h3.prefaces[i] = h3.prefaces[h3.prefaces_len - 1];
+            h3.prefaces_len -= 1;
+            return;
+        }
+    }
+
+    /// Takes the id of the next stream we open for WebTransport.
+    pub fn takeStreamId(h3: *H3Connection, bidirectional: bool) u64 {
+        const next = if (bidirectional) &h3.next_bidi_id else &h3.next_uni_id;
+        const id = next.*;
+        next.* += 4;
+        return id;
+    }
+};
+
+/// stream_send of as much as QUIC takes now; 0 when blocked or failed.
+pub fn send(conn: *quiche.Conn, stream_id: u64, bytes: []const u8) usize {
+    var error_code: u64 = 0;
+    const written = quiche.quiche_conn_stream_send(conn, stream_id, bytes.ptr, bytes.len, false, &error_code);
+    return if (written > 0) @intCast(written) else 0;
+}
+
+fn sendAll(conn: *quiche.Conn, stream_id: u64, bytes: []const u8) bool {
+    return send(conn, stream_id, bytes) == bytes.len;
+}
+
+comptime {
+    assert(control_stream_id % 4 == 3 and encoder_stream_id % 4 == 3 and decoder_stream_id % 4 == 3);
+    assert(Code.stream_creation_error == 0x103);
+}

@@ -1,0 +1,272 @@
+//! WebTransport streams (draft-ietf-webtrans-http3-02): bidirectional
+//! streams that start with 0x41 + session ID, unidirectional ones with
+//! 0x54 + session ID, opened by either side and bound to a session (a
+//! CONNECT request the application accepted). Each stream takes a request
+//! slot, so its bytes travel as BODY events and commands with the same
+//! backpressure as request bodies. A slot ends when both directions are
+//! done, or with its session, which resets it.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const quiche = @import("../ffi/quiche.zig");
+const wire = @import("../queue/wire.zig");
+const varint = @import("../dgram/varint.zig");
+const Engine = @import("../quic/engine.zig").Engine;
+const frame = @import("frame.zig");
+const uni_preface = @import("uni_preface.zig");
+const exchange = @import("exchange.zig");
+const output = @import("response_output.zig");
+const stream_input = @import("stream_input.zig");
+
+/// WEBTRANSPORT_BUFFERED_STREAM_REJECTED: a stream for a session that does
+/// not exist (or is over its stream limit).
+pub const buffered_stream_rejected: u64 = 0x3994bd84;
+/// WEBTRANSPORT_SESSION_GONE: the stream's session ended.
+pub const session_gone: u64 = 0x170d7b68;
+
+pub const OpenStatus = enum(u64) { opened = 0, session_gone = 1, stream_limit = 2 };
+
+/// The live, accepted session whose CONNECT stream is `session_stream_id`.
+fn findSession(engine: *Engine, conn_slot: u32, session_stream_id: u64) ?u32 {
+    const slot = engine.connections.get(conn_slot).streams.get(session_stream_id) orelse return null;
+    const session = engine.requests.get(slot);
+    if (!session.is_connect or !session.head_sent or !session.visible_to_app or session.kind != .request) return null;
+    return slot;
+}
+
+/// A peer stream names its session: bind it, or reject it.
+pub fn bindIncoming(engine: *Engine, slot: u32, session_stream_id: u64, bidirectional: bool) stream_input.Flow {
+    const request = engine.requests.get(slot);
+    request.kind = .webtransport;
+    request.head_received = true;
+    request.head_sent = true; // WebTransport streams have no response head.
+    request.write_done = !bidirectional;
+    const session_slot = findSession(engine, request.conn_slot, session_stream_id) orelse return reject(engine, slot);
+    const session = engine.requests.get(session_slot);
+    if (session.wt_stream_count >= engine.config.max_webtransport_streams_per_session) return reject(engine, slot);
+    session.wt_stream_count += 1;
+    request.wt_session = engine.requests.idOf(session_slot);
+
+    var buffer: [wire.header_bytes + 16]u8 = undefined;
+    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.wt_stream), 0, @intFromBool(bidirectional), engine.requests.idOf(slot));
+    writer.int(u64, request.wt_session);
+    writer.int(u64, request.stream_id);
+    if (!exchange.pushData(engine, writer.finish() catch unreachable)) return reject(engine, slot);
+    request.visible_to_app = true;
+    return .more;
+}
+
+fn reject(engine: *Engine, slot: u32) stream_input.Flow {
+    exchange.resetStream(engine, slot, buffered_stream_rejected);
+    return .stop;
+}
+
+/// A peer unidirectional stream typed 0x54: takes a slot and binds it.
+pub fn openIncomingUni(engine: *Engine, conn_slot: u32, stream_id: u64, session_stream_id: u64, rest: []const u8, fin: bool) void {
+    const connection = engine.connections.get(conn_slot);
+    const slot = engine.requests.acquire(conn_slot, stream_id) orelse {
+        _ = quiche.quiche_conn_stream_shutdown(connection.quiche_conn, stream_id, quiche.shutdown_read, buffered_stream_rejected);
+        return;
+    };
+    connection.streams.put(engine.allocator, stream_id, slot) catch {
+        engine.requests.release(engine.allocator, slot);
+        _ = quiche.quiche_conn_stream_shutdown(connection.quiche_conn, stream_id, quiche.shutdown_read, buffered_stream_rejected);
+        return;
+    };
+    engine.stats.requests_active.inc();
+    const request = engine.requests.get(slot);
+    // What follows the preface is raw stream bytes.
+    request.input.phase = .raw;
+    if (bindIncoming(engine, slot, session_stream_id, false) == .stop) return;
+    if (stream_input.process(engine, slot, rest, fin) == .stop or fin) return;
+    stream_input.pump(engine, slot);
+}
+
+pub fn onPeerFin(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    request.request_finished = true;
+    if (request.visible_to_app) exchange.pushControl(engine, .body_end, engine.requests.idOf(slot), null);
+    maybeComplete(engine, slot);
+}
+
+pub fn onPeerReset(engine: *Engine, slot: u32, error_code: u64) void {
+    const request = engine.requests.get(slot);
+    request.request_finished = true;
+    if (request.visible_to_app) exchange.pushControl(engine, .wt_peer_reset, engine.requests.idOf(slot), error_code);
+    maybeComplete(engine, slot);
+}
+
+/// Both directions are done: the slot ends with COMPLETE.
+pub fn maybeComplete(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    if (request.write_done and request.request_finished) exchange.finishRequest(engine, slot, .complete, 0);
+}
+
+/// WT_OPEN: a stream from the server. Answered by WT_OPENED either way.
+pub fn open(engine: *Engine, header: wire.Header, payload: []const u8) void {
+    const token = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else 0;
+    const bidirectional = header.aux == 1;
+    const session_slot = engine.requests.slotOf(header.id) orelse return answerOpen(engine, header, token, 0, 0, .session_gone);
+    const session = engine.requests.get(session_slot);
+    if (!session.is_connect or !session.head_sent or session.kind != .request) return answerOpen(engine, header, token, 0, 0, .session_gone);
+    if (session.wt_stream_count >= engine.config.max_webtransport_streams_per_session) return answerOpen(engine, header, token, 0, 0, .stream_limit);
+    const connection = engine.connections.get(session.conn_slot);
+    const quiche_conn = connection.quiche_conn;
+    const streams_left = if (bidirectional) quiche.quiche_conn_peer_streams_left_bidi(quiche_conn) else quiche.quiche_conn_peer_streams_left_uni(quiche_conn);
+    if (streams_left == 0) return answerOpen(engine, header, token, 0, 0, .stream_limit);
+
+    const stream_id = connection.h3.?.takeStreamId(bidirectional);
+    const slot = engine.requests.acquire(session.conn_slot, stream_id) orelse return answerOpen(engine, header, token, 0, 0, .stream_limit);
+    connection.streams.put(engine.allocator, stream_id, slot) catch {
+        engine.requests.release(engine.allocator, slot);
+        return answerOpen(engine, header, token, 0, 0, .stream_limit);
+    };
+    engine.stats.requests_active.inc();
+    session.wt_stream_count += 1;
+    const request = engine.requests.get(slot);
+    request.kind = .webtransport;
+    request.wt_session = header.id;
+    request.head_received = true;
+    request.head_sent = true;
+    request.visible_to_app = true;
+    request.request_finished = !bidirectional;
+    request.input.phase = .raw;
+    writePreface(engine, slot, bidirectional, session.stream_id) catch return exchange.failRequest(engine, slot);
+    answerOpen(engine, header, token, engine.requests.idOf(slot), stream_id, .opened);
+    output.queueOutput(engine, slot);
+}
+
+fn writePreface(engine: *Engine, slot: u32, bidirectional: bool, session_stream_id: u64) !void {
+    const request = engine.requests.get(slot);
+    var preface: [16]u8 = undefined;
+    const stream_type = if (bidirectional) frame.Type.webtransport_stream else uni_preface.StreamType.webtransport;
+    var len = varint.encode(stream_type, &preface) catch unreachable;
+    len += varint.encode(session_stream_id, preface[len..]) catch unreachable;
+    try request.frame_out.appendSlice(engine.allocator, preface[0..len]);
+}
+
+fn answerOpen(engine: *Engine, header: wire.Header, token: u64, stream: u64, stream_id: u64, status: OpenStatus) void {
+    var buffer: [wire.header_bytes + 32]u8 = undefined;
+    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.wt_opened), 0, header.aux, stream);
+    writer.int(u64, token);
+    writer.int(u64, header.id);
+    writer.int(u64, stream_id);
+    writer.int(u64, @intFromEnum(status));
+    exchange.pushAnswer(engine, writer.finish() catch unreachable);
+}
+
+/// WT_STOP_SENDING: the application stops reading.
+pub fn stopSending(engine: *Engine, slot: u32, error_code: u64) void {
+    const request = engine.requests.get(slot);
+    if (request.request_finished) return;
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, error_code);
+    request.request_finished = true;
+    engine.markDirty(request.conn_slot);
+    maybeComplete(engine, slot);
+}
+
+/// RESET on a WebTransport stream: RESET_STREAM on the sending side only.
+pub fn resetSending(engine: *Engine, slot: u32, error_code: u64) void {
+    const request = engine.requests.get(slot);
+    if (request.write_done) return;
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, error_code);
+    dropOutput(request);
+    request.write_done = true;
+    engine.markDirty(request.conn_slot);
+    maybeComplete(engine, slot);
+}
+
+fn dropOutput(request: anytype) void {
+    request.body.clearRetainingCapacity();
+    request.body_offset = 0;
+    request.frame_out.clearRetainingCapacity();
+    request.frame_out_offset = 0;
+    request.end_requested = true;
+}
+
+/// Writes a WebTransport stream's preface and raw bytes as QUIC accepts
+/// them; FIN follows the application's end.
+pub fn writeStream(engine: *Engine, slot: u32) output.WriteResult {
+    const request = engine.requests.get(slot);
+    if (request.write_done) return .gone;
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    switch (output.flushFrames(engine, slot)) {
+        .done => {},
+        .blocked => return .blocked,
+        .failed => return stoppedOrFailed(engine, slot),
+    }
+    while (true) {
+        const pending = request.pendingBody();
+        const fin = request.end_requested;
+        if (pending.len == 0 and !fin) return .waiting;
+        var error_code: u64 = 0;
+        const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, pending.ptr, pending.len, fin, &error_code);
+        if (written == quiche.err_done) return .blocked;
+        if (written == quiche.err_stream_stopped) return onStopSending(engine, slot, error_code);
+        if (written < 0) return .failed;
+        request.body_offset += @intCast(written);
+        request.sent_body_bytes += @intCast(written);
+        if (request.body_offset < request.body.items.len) return .blocked;
+        request.body.clearRetainingCapacity();
+        request.body_offset = 0;
+        if (fin) return .finished;
+        return .waiting;
+    }
+}
+
+fn stoppedOrFailed(engine: *Engine, slot: u32) output.WriteResult {
+    const request = engine.requests.get(slot);
+    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    var error_code: u64 = 0;
+    const probe = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, "", 0, false, &error_code);
+    if (probe == quiche.err_stream_stopped) return onStopSending(engine, slot, error_code);
+    return .failed;
+}
+
+/// The peer sent STOP_SENDING; quiche answered it with RESET_STREAM.
+fn onStopSending(engine: *Engine, slot: u32, error_code: u64) output.WriteResult {
+    const request = engine.requests.get(slot);
+    dropOutput(request);
+    request.write_done = true;
+    exchange.pushControl(engine, .wt_stop_sending, engine.requests.idOf(slot), error_code);
+    maybeComplete(engine, slot);
+    return .gone;
+}
+
+/// Our sending side finished (FIN accepted by QUIC).
+pub fn onWriteDone(engine: *Engine, slot: u32) void {
+    engine.requests.get(slot).write_done = true;
+    maybeComplete(engine, slot);
+}
+
+/// The session's CONNECT stream ended: every stream of it is reset.
+pub fn endSession(engine: *Engine, session_slot: u32) void {
+    const session = engine.requests.get(session_slot);
+    const session_id = engine.requests.idOf(session_slot);
+    const connection = engine.connections.get(session.conn_slot);
+    while (session.wt_stream_count > 0) {
+        var found: ?u32 = null;
+        var it = connection.streams.valueIterator();
+        while (it.next()) |slot| {
+            const stream = engine.requests.get(slot.*);
+            if (stream.kind == .webtransport and stream.wt_session == session_id) {
+                found = slot.*;
+                break;
+            }
+        }
+        const slot = found orelse break;
+        exchange.resetStream(engine, slot, session_gone);
+    }
+    session.wt_stream_count = 0;
+}
+
+/// Bookkeeping when a WebTransport stream's slot ends.
+pub fn onStreamEnded(engine: *Engine, slot: u32) void {
+    const request = engine.requests.get(slot);
+    assert(request.kind == .webtransport);
+    const session_slot = engine.requests.slotOf(request.wt_session) orelse return;
+    const session = engine.requests.get(session_slot);
+    if (session.wt_stream_count > 0) session.wt_stream_count -= 1;
+}
