@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { WebTransportError, http3ToWebtransportCode, webtransportCodeToHttp3 } from "../ts/index.ts";
+import { WebTransportError, http3ToWebtransportCode, serve, webtransportCodeToHttp3, type Server } from "../ts/index.ts";
 import { H3_EXCESSIVE_LOAD, H3_WEBTRANSPORT_SESSION_GONE, WEBTRANSPORT_CODE_FIRST, WEBTRANSPORT_CODE_LAST, streamErrorCodeOf } from "../ts/webtransport-codes.ts";
 import { WebTransportStreams, type StreamOutbox } from "../ts/webtransport-streams.ts";
 import { CommandBatch, CommandKind, EventKind } from "../ts/wire.ts";
@@ -74,6 +74,8 @@ describe("WebTransport error codes <-> HTTP/3 codes", () => {
     expect(error).toBeInstanceOf(Error);
     expect(error).toMatchObject({ name: "WebTransportError", code: "ERR_WEBTRANSPORT_APPLICATION", source: "stream", streamErrorCode: 3 });
     expect(() => new WebTransportError("", { streamErrorCode: -2 })).toThrow(RangeError);
+    // Chromium's constructor form: one dictionary.
+    expect(new WebTransportError({ message: "m", streamErrorCode: 9 })).toMatchObject({ message: "m (ERR_WEBTRANSPORT_APPLICATION)", streamErrorCode: 9 });
   });
 });
 
@@ -441,12 +443,11 @@ describe("aioquic at protocol level, against examples/webtransport", () => {
   test("closing the session ends its streams on both sides", async () => {
     const errors = example.streams.errors.length;
     const result = await wtStreams(example.h3.port, "/wt", "session-close");
-    expect(result.mode).toBe("session-close");
     // The server's echo of the still-open stream errors locally with the session...
     await eventually(() => example.streams.errors.length > errors);
     expect(example.streams.errors.at(-1)).toMatchObject({ code: "ERR_WEBTRANSPORT_SESSION_GONE" });
-    // ...and the library resets it on the wire.
-    expect(result.stream_reset).not.toBeNull();
+    // ...and the library resets it on the wire with WEBTRANSPORT_SESSION_GONE.
+    expect(result).toEqual({ mode: "session-close", status: 200, stream_reset: H3_WEBTRANSPORT_SESSION_GONE, stream_ended: false });
   }, 90_000);
 
   test("nothing is left behind", async () => {
@@ -455,6 +456,68 @@ describe("aioquic at protocol level, against examples/webtransport", () => {
     expect(example.h3.pendingRequests).toBe(0);
     expect(example.streams.serverErrors).toEqual([]);
   });
+});
+
+describe("stream limits", () => {
+  // The library's default per-session limit (max_webtransport_streams_per_session
+  // in zig-src/config.zig; not in zig_h3_config, so not settable from here).
+  const SESSION_LIMIT = 256;
+  let server: Server;
+  const tls = makeCertificate();
+
+  beforeAll(() => {
+    server = serve({ port: 0, tls, webtransport: true });
+    // Holds every incoming stream open; on the datagram "try N" (once N streams
+    // arrived) opens unidirectional streams, one byte each, until refused.
+    server.webtransport("/limit", (session) => {
+      const held: unknown[] = [];
+      void (async () => {
+        for await (const stream of session.incomingBidirectionalStreams) held.push(stream);
+      })().catch(() => {});
+      void (async () => {
+        for await (const stream of session.incomingUnidirectionalStreams) held.push(stream);
+      })().catch(() => {});
+      session.onDatagram(async (data) => {
+        const wanted = Number(/^try (\d+)$/.exec(new TextDecoder().decode(data))?.[1]);
+        for (let i = 0; i < 500 && held.length < wanted; i++) await Bun.sleep(10);
+        let opened = 0;
+        let error = "";
+        for (let i = 0; i < 300; i++) {
+          try {
+            const writer = (await session.createUnidirectionalStream()).getWriter();
+            await writer.write(new Uint8Array([1]));
+            held.push(writer);
+            opened++;
+          } catch (failure) {
+            error = (failure as WebTransportError).code;
+            break;
+          }
+        }
+        session.sendDatagram(new TextEncoder().encode(JSON.stringify({ incoming: held.length - opened, opened, error })));
+      });
+    });
+  });
+  afterAll(() => server?.stop());
+
+  test("the peer's stream credit: server-opened streams past it are refused with ERR_WEBTRANSPORT_STREAM_LIMIT", async () => {
+    // aioquic allows 128 unidirectional streams; our control and QPACK streams take 3.
+    const result = await wtStreams(server.port, "/limit", "limit", "0", "0");
+    expect(result).toEqual({ mode: "limit", status: 200, server: { incoming: 0, opened: 125, error: "ERR_WEBTRANSPORT_STREAM_LIMIT" } });
+  }, 90_000);
+
+  test("the session's limit: its streams of both kinds and initiators count; past it both sides are refused", async () => {
+    // 250 + 6 client streams fill the session; the server cannot open one
+    // more, and one more from the client is refused on the wire with
+    // WEBTRANSPORT_BUFFERED_STREAM_REJECTED both ways.
+    const result = await wtStreams(server.port, "/limit", "limit", "250", String(SESSION_LIMIT - 250), "extra");
+    expect(result).toEqual({
+      mode: "limit",
+      status: 200,
+      server: { incoming: SESSION_LIMIT, opened: 0, error: "ERR_WEBTRANSPORT_STREAM_LIMIT" },
+      extra_reset: 0x3994bd84,
+      extra_stop: 0x3994bd84,
+    });
+  }, 90_000);
 });
 
 test("patternBytes is the page's pattern", () => {

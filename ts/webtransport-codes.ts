@@ -91,7 +91,12 @@ export class WebTransportError extends Error {
   /** The HTTP/3 error code as received, when one was. */
   readonly http3ErrorCode: bigint | null;
 
-  constructor(message = "", init: WebTransportErrorInit = {}) {
+  /** `new WebTransportError(message, init)`, or Chromium's form `new WebTransportError({ message, ...init })`. */
+  constructor(message: string | (WebTransportErrorInit & { message?: string }) = "", init: WebTransportErrorInit = {}) {
+    if (typeof message === "object" && message !== null) {
+      init = message;
+      message = message.message ?? "";
+    }
     const code = init.code ?? "ERR_WEBTRANSPORT_APPLICATION";
     super(message ? `${message} (${code})` : code);
     this.name = "WebTransportError";

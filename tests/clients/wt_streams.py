@@ -20,6 +20,11 @@ usage: wt_streams.py HOST PORT PATH MODE [ARG]
                   for the echo, then closes the session (capsule + FIN);
                   reports whether the server reset the stream
   many K N        K bidirectional streams at once, stream i echoing N + i bytes
+  limit K U [extra]  (a test server's /limit) opens K bidirectional and U
+                  unidirectional streams, one byte each and no FIN; sends the
+                  datagram "try K+U"; prints the server's JSON answer; with
+                  "extra", then opens one more bidirectional stream and
+                  reports how it was refused
 
 HTTP/3 codes of WebTransport codes: 0x52e4a40fa8db + n + n // 0x1e.
 """
@@ -34,8 +39,8 @@ import sys
 from aioquic.asyncio import connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.buffer import Buffer
-from aioquic.h3.connection import H3_ALPN, H3Connection
-from aioquic.h3.events import DataReceived, HeadersReceived, WebTransportStreamDataReceived
+from aioquic.h3.connection import H3_ALPN, FrameType, H3Connection, H3Stream
+from aioquic.h3.events import DatagramReceived, DataReceived, HeadersReceived, WebTransportStreamDataReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import StopSendingReceived, StreamReset
 
@@ -79,6 +84,7 @@ class Client(QuicConnectionProtocol):
         self.resets = {}  # stream id -> HTTP/3 code of the peer's RESET_STREAM
         self.stops = {}  # stream id -> HTTP/3 code of the peer's STOP_SENDING
         self.order = []  # WebTransport streams in the order their first bytes came
+        self.datagrams = []
         self.changed = asyncio.Event()
 
     def quic_event_received(self, event):
@@ -99,6 +105,8 @@ class Client(QuicConnectionProtocol):
                 self.session_of[h3_event.stream_id] = h3_event.session_id
                 if h3_event.stream_ended:
                     self.ended.add(h3_event.stream_id)
+            elif isinstance(h3_event, DatagramReceived):
+                self.datagrams.append(h3_event.data)
             elif isinstance(h3_event, DataReceived) and h3_event.stream_ended:
                 self.ended.add(h3_event.stream_id)
         self.changed.set()
@@ -122,7 +130,17 @@ class Client(QuicConnectionProtocol):
         return stream_id
 
     def stream(self, session, unidirectional=False):
-        return self.h3.create_webtransport_stream(session, is_unidirectional=unidirectional)
+        stream_id = self.h3.create_webtransport_stream(session, is_unidirectional=unidirectional)
+        if not unidirectional:
+            # aioquic sends the 0x41 preface but does not remember that the
+            # stream is a WebTransport one, so it would parse the server's raw
+            # reply bytes as HTTP/3 frames. Record what its own parser records
+            # for a peer's 0x41 stream.
+            stream = H3Stream(stream_id)
+            stream.frame_type = FrameType.WEBTRANSPORT_STREAM
+            stream.session_id = session
+            self.h3._stream[stream_id] = stream
+        return stream_id
 
     def send(self, stream_id, data, fin=False):
         self._quic.send_stream_data(stream_id, data, end_stream=fin)
@@ -217,6 +235,22 @@ async def run(client, path, mode, args):
         client.transmit()
         await client.until(lambda: sid in client.resets or sid in client.ended)
         result.update(stream_reset=client.resets.get(sid), stream_ended=sid in client.ended)
+    elif mode == "limit":
+        k, u = int(args[0]), int(args[1])
+        for i in range(k):
+            client.send(client.stream(session), b"x")
+        for i in range(u):
+            client.send(client.stream(session, unidirectional=True), b"x")
+        client.h3.send_datagram(session, b"try %d" % (k + u))
+        client.transmit()
+        await client.until(lambda: client.datagrams)
+        result["server"] = json.loads(client.datagrams[0])
+        if len(args) < 3 or args[2] != "extra":
+            return result
+        extra = client.stream(session)
+        client.send(extra, b"x")
+        await client.until(lambda: extra in client.resets and extra in client.stops)
+        result.update(extra_reset=client.resets[extra], extra_stop=client.stops[extra])
     else:
         raise SystemExit(f"unknown mode {mode}")
     return result
