@@ -114,6 +114,20 @@ typedef struct zig_h3_config {
     uint64_t max_connections_per_ip; /* live connections per peer IP; 0 = no cap [0]. Over this or
                                         max_connections a new client gets CONNECTION_CLOSE with
                                         CONNECTION_REFUSED (0x2); existing connections are untouched. */
+    uint64_t qpack_max_table_capacity; /* QPACK dynamic table the peer may fill for its requests,
+                                          bytes [4096], 0 .. 1 MiB */
+    uint64_t qpack_blocked_streams; /* request streams that may wait on QPACK inserts [16], 0 .. 1024;
+                                       more is QPACK_DECOMPRESSION_FAILED */
+    uint64_t max_webtransport_streams_per_session; /* open WebTransport streams per session, both
+                                                       directions [256], 1 .. 65536; over it a peer's
+                                                       stream is reset with
+                                                       WEBTRANSPORT_BUFFERED_STREAM_REJECTED */
+    uint64_t request_head_timeout_ms; /* a request stream must deliver its field section within this
+                                         [10000]; 0 = no limit. Else reset with
+                                         H3_REQUEST_INCOMPLETE (0x10d), counted in requests_timed_out */
+    uint64_t min_request_body_bytes_per_s; /* slowest accepted request body [0 = no minimum]; slower is
+                                              reset with H3_REQUEST_INCOMPLETE and counted */
+    uint64_t request_body_rate_window_ms; /* window the body rate is measured over [10000], >= 100 */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
@@ -272,7 +286,8 @@ int64_t zig_h3_submit(zig_h3_server *server, const uint8_t *batch, size_t len);
  * connections_accepted, connections_refused, connections_active,
  * requests_received, requests_active, responses_completed, requests_reset,
  * requests_rejected, stale_commands, event_queue_full, datagrams_received,
- * datagrams_sent, datagrams_received_dropped, datagrams_send_dropped. Returns how many
+ * datagrams_sent, datagrams_received_dropped, datagrams_send_dropped, requests_timed_out.
+ * Returns how many
  * counters exist (out may be NULL to ask). Errors: INVALID_ARGUMENT.
  */
 int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count);

@@ -45,6 +45,12 @@ export const CONFIG_FIELDS = [
   "log_level",
   "enable_webtransport",
   "max_connections_per_ip",
+  "qpack_max_table_capacity",
+  "qpack_blocked_streams",
+  "max_webtransport_streams_per_session",
+  "request_head_timeout_ms",
+  "min_request_body_bytes_per_s",
+  "request_body_rate_window_ms",
 ] as const;
 
 export type ConfigField = (typeof CONFIG_FIELDS)[number];

@@ -126,4 +126,5 @@ export const STATS_FIELDS = [
   "datagrams_sent",
   "datagrams_received_dropped",
   "datagrams_send_dropped",
+  "requests_timed_out",
 ] as const;

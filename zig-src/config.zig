@@ -63,6 +63,15 @@ pub const Config = struct {
     /// directions and both initiators counted.
     max_webtransport_streams_per_session: u32 = 256,
 
+    // Slow clients. A request stream must deliver its whole field section
+    // within request_head_timeout_ms of opening (0: no limit); a request
+    // body must arrive at min_request_body_bytes_per_s or more, measured
+    // over each request_body_rate_window_ms (0: no minimum). Streams the
+    // library itself paused (a full event queue) are not held against it.
+    request_head_timeout_ms: u64 = 10_000,
+    min_request_body_bytes_per_s: u64 = 0,
+    request_body_rate_window_ms: u64 = 10_000,
+
     // Logging and diagnostics.
     qlog_dir: ?[:0]const u8 = null,
     keylog_path: ?[:0]const u8 = null,
@@ -100,6 +109,8 @@ pub const Config = struct {
         try inRange(config.qpack_max_table_capacity, 0, 1 << 20);
         try inRange(config.qpack_blocked_streams, 0, 1024);
         try inRange(config.max_webtransport_streams_per_session, 1, 1 << 16);
+        try inRange(config.request_head_timeout_ms, 0, 3_600_000);
+        try inRange(config.request_body_rate_window_ms, 100, 3_600_000);
         if (config.enable_dgram) {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);

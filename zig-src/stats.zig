@@ -24,6 +24,7 @@ pub const Stats = struct {
     datagrams_sent: Counter = .{},
     datagrams_received_dropped: Counter = .{},
     datagrams_send_dropped: Counter = .{},
+    requests_timed_out: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

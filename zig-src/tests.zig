@@ -21,6 +21,7 @@ test {
     _ = @import("h3/request_stream.zig");
     _ = @import("h3/uni_preface.zig");
     _ = @import("h3/priority.zig");
+    _ = @import("h3/deadline_ring.zig");
     _ = @import("h3/qpack/tests.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");

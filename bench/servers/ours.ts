@@ -1,5 +1,6 @@
-// Contender: zig-quiche-h3. MODE=callback|poll runs the JS handler
-// (Web Request/Response); MODE=raw answers /hello through the low-level
+// Contender: zig-quiche-h3. MODE=callback|poll|manual runs the JS handler
+// (Web Request/Response; manual polls from a 1 ms interval, as an
+// application driving its own loop would); MODE=raw answers /hello through the low-level
 // route() API (no Web objects); MODE=native serves /hello as a static route
 // (no JS per request).
 // Prints "ready <port>" when listening.
@@ -19,6 +20,7 @@ const server = serve({
   static: native ? { "/hello": { headers: { "content-type": "text/plain" }, body: "hello" } } : undefined,
   fetch: (request) => route(request, new URL(request.url).pathname),
 });
+if (mode === "manual") setInterval(() => server.poll(), 1);
 if (raw) server.route("GET", "/hello", (_req, res) => res.header("content-type", "text/plain").end("hello"));
 server.onDatagram((connection, data) => {
   try {

@@ -55,6 +55,12 @@ pub const ConfigC = extern struct {
     // default through struct_size.
     enable_webtransport: u64,
     max_connections_per_ip: u64,
+    qpack_max_table_capacity: u64,
+    qpack_blocked_streams: u64,
+    max_webtransport_streams_per_session: u64,
+    request_head_timeout_ms: u64,
+    min_request_body_bytes_per_s: u64,
+    request_body_rate_window_ms: u64,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;

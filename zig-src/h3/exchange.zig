@@ -22,6 +22,8 @@ const frame = @import("frame.zig");
 const priority = @import("priority.zig");
 const stream_input = @import("stream_input.zig");
 const wt = @import("wt_streams.zig");
+const slow_clients = @import("slow_clients.zig");
+const nowNs = @import("../quic/engine.zig").nowNs;
 pub const flushOutput = output.flushOutput;
 
 /// Largest BODY command payload the TypeScript side sends; slack for the
@@ -120,6 +122,7 @@ fn onHead(engine: *Engine, slot: u32, head: *RequestHead) void {
     datagrams.updateInfo(engine, connection);
     if (!pushData(engine, head.record())) return respondInternal(engine, slot, 503);
     request.visible_to_app = true;
+    if (!request.is_connect) slow_clients.armBody(engine, slot, nowNs());
 }
 
 /// No request slot is free: refuse the stream so the client may retry

@@ -18,6 +18,8 @@ const control_stream = @import("control_stream.zig");
 const priority = @import("priority.zig");
 const exchange = @import("exchange.zig");
 const wt = @import("wt_streams.zig");
+const slow_clients = @import("slow_clients.zig");
+const nowNs = @import("../quic/engine.zig").nowNs;
 
 pub const Flow = enum { more, stop };
 
@@ -73,6 +75,7 @@ fn openRequest(engine: *Engine, conn_slot: u32, stream_id: u64) ?u32 {
         return null;
     };
     engine.stats.requests_active.inc();
+    slow_clients.armHead(engine, slot, nowNs());
     return slot;
 }
 

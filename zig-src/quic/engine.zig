@@ -29,6 +29,8 @@ const Router = @import("../h3/router.zig").Router;
 const RecordQueue = @import("../queue/record_queue.zig").RecordQueue;
 const exchange = @import("../h3/exchange.zig");
 const stream_input = @import("../h3/stream_input.zig");
+const slow_clients = @import("../h3/slow_clients.zig");
+const DeadlineRing = @import("../h3/deadline_ring.zig").DeadlineRing;
 const H3Connection = @import("../h3/h3_connection.zig").H3Connection;
 const h3_settings = @import("../h3/settings.zig");
 const datagrams = @import("../dgram/datagrams.zig");
@@ -76,6 +78,9 @@ pub const Engine = struct {
     dirty: std.ArrayListUnmanaged(u32),
     dirty_next: std.ArrayListUnmanaged(u32),
     paused_bodies: std.ArrayListUnmanaged(u64),
+    /// Slow-client checks (h3/slow_clients.zig).
+    head_deadlines: DeadlineRing,
+    body_deadlines: DeadlineRing,
     peers: peer_counts.PeerCounts,
     /// Connection id (serial) -> slot, for commands that name a connection.
     serials: std.AutoHashMapUnmanaged(u64, u32),
@@ -163,6 +168,10 @@ pub const Engine = struct {
         errdefer engine.dirty_next.deinit(allocator);
         engine.paused_bodies = try .initCapacity(allocator, config.max_requests);
         errdefer engine.paused_bodies.deinit(allocator);
+        engine.head_deadlines = try DeadlineRing.init(allocator, config.max_requests);
+        errdefer engine.head_deadlines.deinit(allocator);
+        engine.body_deadlines = try DeadlineRing.init(allocator, config.max_requests);
+        errdefer engine.body_deadlines.deinit(allocator);
         engine.peers = try peer_counts.PeerCounts.init(allocator, config.max_connections);
         errdefer engine.peers.deinit(allocator);
         engine.serials = .empty;
@@ -211,6 +220,8 @@ pub const Engine = struct {
         engine.dirty.deinit(allocator);
         engine.dirty_next.deinit(allocator);
         engine.paused_bodies.deinit(allocator);
+        engine.head_deadlines.deinit(allocator);
+        engine.body_deadlines.deinit(allocator);
         engine.pending_control.deinit(allocator);
         engine.serials.deinit(allocator);
         engine.peers.deinit(allocator);
@@ -245,7 +256,9 @@ pub const Engine = struct {
             exchange.flushPendingControl(engine);
             exchange.applyCommands(engine);
             exchange.resumePausedBodies(engine);
-            engine.fireTimers(nowNs());
+            const now_ns = nowNs();
+            engine.fireTimers(now_ns);
+            slow_clients.sweep(engine, now_ns);
             engine.flushDirty();
             if (engine.shutdownFinished()) break;
         }
@@ -277,10 +290,12 @@ pub const Engine = struct {
         if (engine.dirty.items.len > 0 and !engine.send_blocked) return 0;
         // While draining, wake at least every 10 ms to check the deadline.
         if (engine.draining) return 10;
-        const next = engine.timers.peek() orelse return max_wait_ms;
+        const timer: ?u64 = if (engine.timers.peek()) |next| next.deadline_ns else null;
+        const slow = slow_clients.nextDeadline(engine);
+        const deadline_ns = if (timer != null and slow != null) @min(timer.?, slow.?) else (timer orelse slow orelse return max_wait_ms);
         const now = nowNs();
-        if (next.deadline_ns <= now) return 0;
-        const wait_ms = (next.deadline_ns - now + std.time.ns_per_ms - 1) / std.time.ns_per_ms;
+        if (deadline_ns <= now) return 0;
+        const wait_ms = (deadline_ns - now + std.time.ns_per_ms - 1) / std.time.ns_per_ms;
         return @intCast(@min(wait_ms, max_wait_ms));
     }
 
