@@ -16,6 +16,9 @@ usage: wt_streams.py HOST PORT PATH MODE [ARG]
   server-reset C  sends "reset C"; reports the server's RESET_STREAM (and
                   STOP_SENDING) on the stream it opened
   server-stop C   sends "stop C"; reports the server's STOP_SENDING
+  server-close    opens a bidirectional stream, sends "hello", waits for the
+                  echo, then sends the datagram "close" (the server closes the
+                  session with 4000); reports the stream's reset and the capsule
   session-close   opens a bidirectional stream, sends "hello" (no FIN), waits
                   for the echo, then closes the session (capsule + FIN);
                   reports whether the server reset the stream
@@ -85,6 +88,7 @@ class Client(QuicConnectionProtocol):
         self.stops = {}  # stream id -> HTTP/3 code of the peer's STOP_SENDING
         self.order = []  # WebTransport streams in the order their first bytes came
         self.datagrams = []
+        self.session_data = {}  # CONNECT stream id -> its DATA (capsules)
         self.changed = asyncio.Event()
 
     def quic_event_received(self, event):
@@ -107,8 +111,10 @@ class Client(QuicConnectionProtocol):
                     self.ended.add(h3_event.stream_id)
             elif isinstance(h3_event, DatagramReceived):
                 self.datagrams.append(h3_event.data)
-            elif isinstance(h3_event, DataReceived) and h3_event.stream_ended:
-                self.ended.add(h3_event.stream_id)
+            elif isinstance(h3_event, DataReceived):
+                self.session_data[h3_event.stream_id] = self.session_data.get(h3_event.stream_id, b"") + h3_event.data
+                if h3_event.stream_ended:
+                    self.ended.add(h3_event.stream_id)
         self.changed.set()
 
     async def until(self, predicate, timeout=20):
@@ -227,6 +233,18 @@ async def run(client, path, mode, args):
             result.update(stop=client.stops[sid], stop_code=h3_to_wt(client.stops[sid]))
             await client.until(lambda: sid in client.ended or sid in client.resets)
             result.update(fin_after_stop=sid in client.ended)
+    elif mode == "server-close":
+        sid = client.stream(session)
+        client.send(sid, b"hello")
+        await client.until(lambda: client.data.get(sid, b"") == b"hello")
+        client.h3.send_datagram(session, b"close")
+        client.transmit()
+        await client.until(lambda: sid in client.resets and session in client.ended)
+        session_data = client.session_data.get(session, b"")
+        buf = Buffer(data=session_data)
+        kind, length = buf.pull_uint_var(), buf.pull_uint_var()
+        value = buf.pull_bytes(length)
+        result.update(stream_reset=client.resets[sid], capsule={"type": kind, "code": struct.unpack("!I", value[:4])[0], "reason": value[4:].decode()})
     elif mode == "session-close":
         sid = client.stream(session)
         client.send(sid, b"hello")
