@@ -171,28 +171,52 @@ describe("streams fed with synthetic events", () => {
     expect(session.size).toBe(0);
   });
 
-  test("write() waits past the send window (NOTIFY on the last record) until DRAIN", async () => {
+  test("write() waits past the send window (NOTIFY on the record that crosses it) until DRAIN", async () => {
     const { outbox, table, session } = setup({ sendWindow: 100_000, receiveLimit: 5000 });
     table.onIncoming(12, true, SESSION);
     const { value: stream } = await session.incomingBidirectionalStreams.getReader().read();
     const writer = stream!.writable.getWriter();
     await writer.write(new Uint8Array(60_000));
     let second = false;
-    const pending = writer.write(new Uint8Array(MAX_BODY_RECORD_BYTES + 10)).then(() => (second = true));
+    const pending = writer.write(new Uint8Array(MAX_BODY_RECORD_BYTES + 10).fill(7)).then(() => (second = true));
     await tick();
     expect(second).toBe(false);
     expect(writer.desiredSize).toBe(0);
-    expect(outbox.take().map((c) => c.kind === "body" && [c.notify, c.fin])).toEqual([
-      [false, false],
-      [false, false],
-      [true, false],
+    // 60,000 + 65,536 crosses the window: that record asks for DRAIN, the last 10 bytes wait.
+    expect(outbox.take().map((c) => c.kind === "body" && [c.bytes.length, c.notify])).toEqual([
+      [8, false],
+      [8, true],
     ]);
     table.onDrain(12, 10_000); // still over the window
     await tick();
     expect(second).toBe(false);
+    expect(outbox.take()).toEqual([]);
     table.onDrain(12, 60_000);
     await pending;
     expect(second).toBe(true);
+    expect(outbox.take()).toEqual([{ kind: "body", id: 12, bytes: [7, 7, 7, 7, 7, 7, 7, 7], fin: false, notify: false }]);
+  });
+
+  test("one large write is submitted a window at a time", async () => {
+    const { outbox, table, session } = setup({ sendWindow: 100_000, receiveLimit: 5000 });
+    table.onIncoming(18, true, SESSION);
+    const reader = session.incomingBidirectionalStreams.getReader();
+    const writer = (await reader.read()).value!.writable.getWriter();
+    let done = false;
+    const written = writer.write(new Uint8Array(1_000_000)).then(() => (done = true));
+    let submitted = 0;
+    let drained = 0;
+    for (let round = 0; !done && round < 100; round++) {
+      await tick();
+      const records = outbox.take();
+      submitted += records.length;
+      // Never more than the window plus one record beyond what QUIC took.
+      expect(Math.min(submitted * MAX_BODY_RECORD_BYTES, 1_000_000) - drained).toBeLessThanOrEqual(100_000 + MAX_BODY_RECORD_BYTES);
+      drained = Math.min(submitted * MAX_BODY_RECORD_BYTES, 1_000_000);
+      table.onDrain(18, drained);
+    }
+    await written;
+    expect(submitted).toBe(Math.ceil(1_000_000 / MAX_BODY_RECORD_BYTES));
   });
 
   test("abort() while a write waits for DRAIN resets at once with the mapped code", async () => {
@@ -425,6 +449,10 @@ describe("aioquic at protocol level, against examples/webtransport", () => {
     expect(example.streams.bidiReplies.at(-1)).toEqual({ bytes: 70_000, equal: true });
   }, 90_000);
 
+  test("8 MiB from one write() reach the client exactly (submitted a window at a time)", async () => {
+    expect(await wtStreams(example.h3.port, "/wt", "server-uni", String(8 << 20))).toEqual({ mode: "server-uni", status: 200, received: 8 << 20, equal: true, session_id: true });
+  }, 90_000);
+
   test("resets and STOP_SENDING carry WebTransport codes both ways", async () => {
     const errors = example.streams.errors.length;
     // The client resets with 0x1e (the first code past a reserved one); the echo passes it back.
@@ -546,6 +574,27 @@ test("the peer's stream credit: creates past it reject with ERR_WEBTRANSPORT_STR
   });
   const result = await wtStreams(server.port, "/limit", "limit", "0", "0");
   expect(result).toEqual({ mode: "limit", status: 200, server: { opened: 125, ERR_WEBTRANSPORT_STREAM_LIMIT: 5 } });
+}, 90_000);
+
+test("a stream nobody reads is stopped past max_request_body_size unread bytes (H3_EXCESSIVE_LOAD); its readable then errors", async () => {
+  await using server = serve({ port: 0, tls: makeCertificate(), webtransport: true, limits: { max_request_body_size: 100_000 } });
+  const readables: ReadableStream<Uint8Array>[] = [];
+  server.webtransport("/hold", (session) => {
+    void (async () => {
+      for await (const readable of session.incomingUnidirectionalStreams) readables.push(readable);
+    })().catch(() => {});
+  });
+  expect(await wtStreams(server.port, "/hold", "uni-stopped", "1000000")).toEqual({ mode: "uni-stopped", status: 200, stop: H3_EXCESSIVE_LOAD });
+  expect(readables.length).toBe(1);
+  // Reading now gets the error at once: erroring a ReadableStream discards its queue.
+  let read = 0;
+  const error = await caught(
+    (async () => {
+      for await (const chunk of readables[0]!) read += chunk.length;
+    })(),
+  );
+  expect(error).toMatchObject({ name: "WebTransportError", code: "ERR_WEBTRANSPORT_RECEIVE_OVERFLOW" });
+  expect(read).toBe(0);
 }, 90_000);
 
 describe("stream limits", () => {

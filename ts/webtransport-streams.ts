@@ -112,14 +112,28 @@ class SendSide {
       throw error;
     }
     if (!this.#open || bytes.length === 0) return;
-    for (let at = 0; at < bytes.length; at += MAX_BODY_RECORD_BYTES) {
+    return this.#send(bytes, 0);
+  }
+
+  /**
+   * Submits `bytes` from `at` in records, and past the window waits for
+   * DRAIN before the rest: the library resets a stream whose buffer grows
+   * far past the window, so one large write must not land at once.
+   */
+  #send(bytes: Uint8Array, at: number): Promise<void> | void {
+    while (at < bytes.length) {
       const end = Math.min(at + MAX_BODY_RECORD_BYTES, bytes.length);
       this.#submitted += end - at;
-      const last = end === bytes.length;
-      this.#outbox.body(this.#id, bytes.subarray(at, end), false, last && this.#overWindow());
+      const over = this.#overWindow();
+      this.#outbox.body(this.#id, bytes.subarray(at, end), false, over);
+      at = end;
+      if (!over) continue;
+      // The caller may reuse its chunk once write() resolves, not before;
+      // the rest is copied anyway, as the records were.
+      const rest = at < bytes.length ? bytes.slice(at) : null;
+      const drained = new Promise<void>((resolve, reject) => (this.#waiter = { resolve, reject }));
+      return rest ? drained.then(() => (this.#open ? this.#send(rest, 0) : undefined)) : drained;
     }
-    if (!this.#overWindow()) return;
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
   }
 
   #close() {

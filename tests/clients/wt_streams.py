@@ -23,6 +23,8 @@ usage: wt_streams.py HOST PORT PATH MODE [ARG]
                   for the echo, then closes the session (capsule + FIN);
                   reports whether the server reset the stream
   many K N        K bidirectional streams at once, stream i echoing N + i bytes
+  uni-stopped N   opens a unidirectional stream with N bytes and FIN; reports
+                  the server's STOP_SENDING
   limit K U [extra]  (a test server's /limit) opens K bidirectional and U
                   unidirectional streams, one byte each and no FIN; sends the
                   datagram "try K+U"; prints the server's JSON answer; with
@@ -64,8 +66,12 @@ def h3_to_wt(h3):
     return d - d // 0x1F
 
 
+_PERIOD = bytes((i * 251 + (i >> 8) * 7 + 13) & 0xFF for i in range(65536))
+
+
 def pattern(n):
-    return bytes((i * 251 + (i >> 8) * 7 + 13) & 0xFF for i in range(n))
+    # Byte i is (i * 251 + (i >> 8) * 7 + 13) mod 256, which repeats every 65536 bytes.
+    return (_PERIOD * (n // 65536 + 1))[:n]
 
 
 def capsule(kind, value):
@@ -81,7 +87,7 @@ class Client(QuicConnectionProtocol):
         super().__init__(*args, **kwargs)
         self.h3 = H3Connection(self._quic, enable_webtransport=True)
         self.status = {}
-        self.data = {}  # WebTransport stream id -> bytes
+        self.data = {}  # WebTransport stream id -> bytearray
         self.ended = set()
         self.session_of = {}
         self.resets = {}  # stream id -> HTTP/3 code of the peer's RESET_STREAM
@@ -104,7 +110,7 @@ class Client(QuicConnectionProtocol):
             elif isinstance(h3_event, WebTransportStreamDataReceived):
                 if h3_event.stream_id not in self.data:
                     self.order.append(h3_event.stream_id)
-                    self.data[h3_event.stream_id] = b""
+                    self.data[h3_event.stream_id] = bytearray()
                 self.data[h3_event.stream_id] += h3_event.data
                 self.session_of[h3_event.stream_id] = h3_event.session_id
                 if h3_event.stream_ended:
@@ -197,14 +203,14 @@ async def run(client, path, mode, args):
         client.send(client.stream(session, unidirectional=True), b"uni %d" % n, fin=True)
         await client.until(lambda: any(s in client.ended for s in client.server_streams(3)))
         sid = client.server_streams(3)[0]
-        got = client.data[sid]
+        got = bytes(client.data[sid])
         result.update(received=len(got), equal=got == pattern(n), session_id=client.session_of[sid] == session)
     elif mode == "server-bidi":
         n = int(args[0])
         client.send(client.stream(session, unidirectional=True), b"bidi %d" % n, fin=True)
         await client.until(lambda: any(s in client.ended for s in client.server_streams(1)))
         sid = client.server_streams(1)[0]
-        got = client.data[sid]
+        got = bytes(client.data[sid])
         result.update(received=len(got), equal=got == pattern(n), session_id=client.session_of[sid] == session)
         client.send(sid, got, fin=True)
         await asyncio.sleep(0.3)
@@ -223,7 +229,7 @@ async def run(client, path, mode, args):
         client.send(client.stream(session, unidirectional=True), b"%s %d" % (verb.encode(), code), fin=True)
         await client.until(lambda: any(client.data[s].endswith(b"\n") for s in client.server_streams(1)))
         sid = client.server_streams(1)[0]
-        result["line"] = client.data[sid].decode()
+        result["line"] = bytes(client.data[sid]).decode()
         client.send(sid, b"ready")
         if verb == "reset":
             await client.until(lambda: sid in client.resets)
@@ -253,6 +259,12 @@ async def run(client, path, mode, args):
         client.transmit()
         await client.until(lambda: sid in client.resets or sid in client.ended)
         result.update(stream_reset=client.resets.get(sid), stream_ended=sid in client.ended)
+    elif mode == "uni-stopped":
+        n = int(args[0])
+        sid = client.stream(session, unidirectional=True)
+        client.send(sid, rng.randbytes(n), fin=True)
+        await client.until(lambda: sid in client.stops)
+        result.update(stop=client.stops[sid])
     elif mode == "limit":
         k, u = int(args[0]), int(args[1])
         for i in range(k):
