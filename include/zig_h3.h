@@ -128,6 +128,15 @@ typedef struct zig_h3_config {
     uint64_t min_request_body_bytes_per_s; /* slowest accepted request body [0 = no minimum]; slower is
                                               reset with H3_REQUEST_INCOMPLETE and counted */
     uint64_t request_body_rate_window_ms; /* window the body rate is measured over [10000], >= 100 */
+    uint64_t enable_retry;           /* stateless Retry (RFC 9000 8.1.2) [0]. A client's first Initial
+                                        gets a Retry with a token bound to its IP, port and original
+                                        DCID, MACed (HMAC-SHA256) under a per-server random key; only
+                                        an Initial echoing a valid token creates a connection. Initials
+                                        with a malformed, forged, expired or moved token are dropped
+                                        (stats: retries_sent, retry_tokens_rejected). The caps apply
+                                        to validated clients. */
+    uint64_t retry_token_lifetime_ms; /* a Retry token is valid this long after it was issued;
+                                        1..600000 [10000] */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
@@ -286,8 +295,8 @@ int64_t zig_h3_submit(zig_h3_server *server, const uint8_t *batch, size_t len);
  * connections_accepted, connections_refused, connections_active,
  * requests_received, requests_active, responses_completed, requests_reset,
  * requests_rejected, stale_commands, event_queue_full, datagrams_received,
- * datagrams_sent, datagrams_received_dropped, datagrams_send_dropped, requests_timed_out.
- * Returns how many
+ * datagrams_sent, datagrams_received_dropped, datagrams_send_dropped, requests_timed_out,
+ * retries_sent, retry_tokens_rejected. Returns how many
  * counters exist (out may be NULL to ask). Errors: INVALID_ARGUMENT.
  */
 int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count);

@@ -1,6 +1,8 @@
 // Connection caps (issue 7, item 1): a new connection over max_connections
 // or max_connections_per_ip is refused with CONNECTION_REFUSED (0x2) while
-// the existing ones keep working. Client: aioquic.
+// the existing ones keep working. Client: aioquic. With enable_retry the
+// caps apply to clients that answered the Retry, and the refusal is sealed
+// with the Initial keys of the connection ID the Retry gave them.
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { serve } from "../ts/index.ts";
@@ -20,6 +22,8 @@ async function connectMany(port: number, count: number): Promise<Outcome[]> {
 test.each([
   ["max_connections", { max_connections: 3 }],
   ["max_connections_per_ip", { max_connections_per_ip: 3 }],
+  ["max_connections with enable_retry", { max_connections: 3, enable_retry: true }],
+  ["max_connections_per_ip with enable_retry", { max_connections_per_ip: 3, enable_retry: true }],
 ])("over %s, new connections get CONNECTION_REFUSED and the others keep working", async (_name, limits) => {
   const server = serve({ port: 0, tls, limits, routes: { "/hello": () => new Response("ok") } });
   try {
@@ -30,6 +34,7 @@ test.each([
     expect(accepted.map((o) => o.status)).toEqual([200, 200, 200]);
     expect(refused.map((o) => o.close_code)).toEqual([0x2, 0x2]);
     expect(server.stats().connections_refused).toBe(2);
+    if ("enable_retry" in limits) expect(server.stats().retries_sent).toBeGreaterThanOrEqual(5);
   } finally {
     await server.stop();
   }

@@ -51,6 +51,8 @@ export const CONFIG_FIELDS = [
   "request_head_timeout_ms",
   "min_request_body_bytes_per_s",
   "request_body_rate_window_ms",
+  "enable_retry",
+  "retry_token_lifetime_ms",
 ] as const;
 
 export type ConfigField = (typeof CONFIG_FIELDS)[number];

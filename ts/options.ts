@@ -51,7 +51,14 @@ export interface ServeOptions {
   datagrams?: boolean | { receiveQueueLength?: number; sendQueueLength?: number };
   /** Accept WebTransport sessions (draft-02) on paths given to server.webtransport(). Implies datagrams. */
   webtransport?: boolean;
-  /** Library limits and transport settings, by their zig_h3_config names. */
+  /**
+   * Library limits and transport settings, by their zig_h3_config names
+   * (include/zig_h3.h has each one's default and range). Hardening:
+   * `max_connections`, `max_connections_per_ip` (over them a new client gets
+   * CONNECTION_REFUSED), `enable_retry` (validate client addresses with a
+   * stateless Retry before creating any connection state) and
+   * `retry_token_lifetime_ms` (how long a Retry token is accepted, 10 s).
+   */
   limits?: NativeConfig;
   /**
    * Receives the library's log lines up to `logLevel`. Default: warnings
@@ -127,4 +134,6 @@ export const STATS_FIELDS = [
   "datagrams_received_dropped",
   "datagrams_send_dropped",
   "requests_timed_out",
+  "retries_sent",
+  "retry_tokens_rejected",
 ] as const;

@@ -39,6 +39,16 @@ pub const Config = struct {
     max_connections: u32 = 4096,
     /// Live connections one peer IP address may hold; 0 = no cap.
     max_connections_per_ip: u32 = 0,
+
+    // Address validation (RFC 9000 8.1).
+    /// Answer a client's first Initial with a stateless Retry and accept
+    /// only Initials that echo a valid token, so no connection state is
+    /// spent on an address that was not shown to receive our packets.
+    enable_retry: bool = false,
+    /// How long a Retry token stays valid after it was issued. It only has
+    /// to outlive one round trip; a short window limits replays from the
+    /// same address.
+    retry_token_lifetime_ms: u64 = 10_000,
     max_requests: u32 = 16384,
     event_queue_bytes: u32 = 4 * 1024 * 1024,
     command_queue_bytes: u32 = 4 * 1024 * 1024,
@@ -111,6 +121,7 @@ pub const Config = struct {
         try inRange(config.max_webtransport_streams_per_session, 1, 1 << 16);
         try inRange(config.request_head_timeout_ms, 0, 3_600_000);
         try inRange(config.request_body_rate_window_ms, 100, 3_600_000);
+        try inRange(config.retry_token_lifetime_ms, 1, 10 * 60 * 1000);
         if (config.enable_dgram) {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);
@@ -189,6 +200,11 @@ test "limits out of range are rejected" {
     try testing.expectError(error.LimitOutOfRange, config.validate());
     config = testConfig();
     config.event_queue_bytes = 1024;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config = testConfig();
+    config.retry_token_lifetime_ms = 0;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.retry_token_lifetime_ms = 10 * 60 * 1000 + 1;
     try testing.expectError(error.LimitOutOfRange, config.validate());
     config = testConfig();
     config.enable_dgram = true;

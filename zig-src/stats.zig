@@ -25,6 +25,11 @@ pub const Stats = struct {
     datagrams_received_dropped: Counter = .{},
     datagrams_send_dropped: Counter = .{},
     requests_timed_out: Counter = .{},
+    /// Retry packets sent (enable_retry): one per client Initial without a token.
+    retries_sent: Counter = .{},
+    /// Initials dropped because their token was malformed, forged, expired
+    /// or presented from another address.
+    retry_tokens_rejected: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

@@ -10,7 +10,6 @@ test {
     _ = @import("queue/record_queue.zig");
     _ = @import("abi/config_c.zig");
     _ = @import("abi/status.zig");
-    _ = @import("ffi/shim.zig");
     _ = @import("dgram/varint.zig");
     _ = @import("net/batch.zig");
     _ = @import("quic/peer_counts.zig");
@@ -23,6 +22,8 @@ test {
     _ = @import("h3/priority.zig");
     _ = @import("h3/deadline_ring.zig");
     _ = @import("h3/qpack/tests.zig");
+    _ = @import("quic/retry_token.zig");
+    _ = @import("quic/address_validation.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");
 }

@@ -61,6 +61,8 @@ pub const ConfigC = extern struct {
     request_head_timeout_ms: u64,
     min_request_body_bytes_per_s: u64,
     request_body_rate_window_ms: u64,
+    enable_retry: u64,
+    retry_token_lifetime_ms: u64,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;
@@ -143,7 +145,25 @@ test "defaults round-trip into the Zig config" {
     try testing.expectEqual(@as(u16, 4433), config.port);
     try testing.expectEqual(@as(u64, 30_000), config.idle_timeout_ms);
     try testing.expect(config.enable_pacing);
+    try testing.expect(!config.enable_retry);
+    try testing.expectEqual(@as(u64, 10_000), config.retry_token_lifetime_ms);
     try config.validate();
+}
+
+test "a caller built before the Retry fields gets their defaults" {
+    var c = ConfigC.defaults();
+    c.cert_path = "c.pem";
+    c.key_path = "k.pem";
+    c.enable_retry = 1;
+    c.retry_token_lifetime_ms = 1;
+    c.struct_size = @offsetOf(ConfigC, "enable_retry");
+    const config = try ConfigC.toConfig(&c);
+    try testing.expect(!config.enable_retry);
+    try testing.expectEqual(@as(u64, 10_000), config.retry_token_lifetime_ms);
+    c.struct_size = @sizeOf(ConfigC);
+    const full = try ConfigC.toConfig(&c);
+    try testing.expect(full.enable_retry);
+    try testing.expectEqual(@as(u64, 1), full.retry_token_lifetime_ms);
 }
 
 test "out-of-range and too-short structs are refused" {

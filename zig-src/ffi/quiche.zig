@@ -15,11 +15,6 @@ pub const err_stream_limit: isize = -12;
 pub const err_stream_stopped: isize = -15;
 pub const err_stream_reset: isize = -16;
 
-/// quiche_h3_error values we branch on.
-pub const h3_err_done: i64 = -1;
-pub const h3_err_stream_blocked: i64 = -13;
-pub const h3_transport_err_stream_reset: i64 = -1016;
-pub const h3_transport_err_stream_stopped: i64 = -1015;
 
 /// HTTP/3 application error codes (RFC 9114, section 8.1).
 pub const h3_no_error: u64 = 0x100;
@@ -136,6 +131,20 @@ pub extern fn quiche_negotiate_version(
     out_len: usize,
 ) isize;
 
+pub extern fn quiche_retry(
+    scid: [*]const u8,
+    scid_len: usize,
+    dcid: [*]const u8,
+    dcid_len: usize,
+    new_scid: [*]const u8,
+    new_scid_len: usize,
+    token: [*]const u8,
+    token_len: usize,
+    version: u32,
+    out: [*]u8,
+    out_len: usize,
+) isize;
+
 pub extern fn quiche_conn_recv(conn: *Conn, buf: [*]u8, buf_len: usize, info: *const RecvInfo) isize;
 pub extern fn quiche_conn_send(conn: *Conn, out: [*]u8, out_len: usize, out_info: *SendInfo) isize;
 pub extern fn quiche_conn_timeout_as_nanos(conn: *const Conn) u64;
@@ -165,22 +174,12 @@ pub const shutdown_write: c_int = 1;
 
 pub extern fn quiche_h3_config_new() ?*H3Config;
 pub extern fn quiche_h3_config_free(config: *H3Config) void;
-pub extern fn quiche_h3_config_set_max_field_section_size(config: *H3Config, v: u64) void;
 pub extern fn quiche_h3_conn_new_with_transport(conn: *Conn, config: *H3Config) ?*H3Conn;
 pub extern fn quiche_h3_conn_free(conn: *H3Conn) void;
 pub extern fn quiche_h3_conn_poll(conn: *H3Conn, quic_conn: *Conn, ev: *?*H3Event) i64;
 pub extern fn quiche_h3_event_type(ev: *H3Event) H3EventType;
 pub extern fn quiche_h3_event_for_each_header(ev: *H3Event, cb: HeaderCallback, argp: ?*anyopaque) c_int;
-pub extern fn quiche_h3_event_headers_has_more_frames(ev: *H3Event) bool;
 pub extern fn quiche_h3_event_free(ev: *H3Event) void;
-pub extern fn quiche_h3_send_response(
-    conn: *H3Conn,
-    quic_conn: *Conn,
-    stream_id: u64,
-    headers: [*]const H3Header,
-    headers_len: usize,
-    fin: bool,
-) c_int;
 pub extern fn quiche_h3_send_body(
     conn: *H3Conn,
     quic_conn: *Conn,
@@ -190,16 +189,6 @@ pub extern fn quiche_h3_send_body(
     fin: bool,
 ) isize;
 pub extern fn quiche_h3_recv_body(conn: *H3Conn, quic_conn: *Conn, stream_id: u64, out: [*]u8, out_len: usize) isize;
-pub extern fn quiche_h3_send_goaway(conn: *H3Conn, quic_conn: *Conn, id: u64) c_int;
-pub extern fn quiche_h3_send_additional_headers(
-    conn: *H3Conn,
-    quic_conn: *Conn,
-    stream_id: u64,
-    headers: [*]const H3Header,
-    headers_len: usize,
-    is_trailer_section: bool,
-    fin: bool,
-) c_int;
 
 pub const Stats = extern struct {
     recv: usize,
@@ -268,8 +257,6 @@ pub extern fn quiche_conn_dgram_recv(conn: *Conn, buf: [*]u8, buf_len: usize) is
 pub extern fn quiche_conn_dgram_send(conn: *Conn, buf: [*]const u8, buf_len: usize) isize;
 pub extern fn quiche_conn_dgram_max_writable_len(conn: *const Conn) isize;
 pub extern fn quiche_conn_dgram_send_queue_len(conn: *const Conn) isize;
-pub extern fn quiche_h3_dgram_enabled_by_peer(conn: *H3Conn, quic_conn: *Conn) bool;
-pub extern fn quiche_h3_config_enable_extended_connect(config: *H3Config, enabled: bool) void;
 
 // Client side, used by the load generator (bench/loadgen).
 pub extern fn quiche_connect(

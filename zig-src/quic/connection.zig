@@ -13,7 +13,9 @@ pub const Connection = struct {
     quiche_conn: *quiche.Conn,
     /// HTTP/3 state, created once the handshake completes.
     h3: ?*H3Connection = null,
-    /// Our own CID and the client's original DCID, both keys in the CID table.
+    /// Our own CID and the client's original DCID, both keys in the CID
+    /// table. After a Retry the client never sends to its original DCID
+    /// again, and `odcid` repeats `scid` (one key).
     scid: ConnectionId,
     odcid: ConnectionId,
     /// Number the application sees; never reused within a server's life.

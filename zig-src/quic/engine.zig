@@ -21,6 +21,8 @@ const CidTable = @import("cid_table.zig").CidTable;
 const TimerHeap = @import("timer_heap.zig").TimerHeap;
 const peer_counts = @import("peer_counts.zig");
 const refusal = @import("refusal.zig");
+const address_validation = @import("address_validation.zig");
+const retry_token = @import("retry_token.zig");
 const connection_mod = @import("connection.zig");
 const Connection = connection_mod.Connection;
 const ConnectionPool = connection_mod.ConnectionPool;
@@ -82,6 +84,9 @@ pub const Engine = struct {
     head_deadlines: DeadlineRing,
     body_deadlines: DeadlineRing,
     peers: peer_counts.PeerCounts,
+    /// Authenticates Retry tokens (enable_retry). Random per server, so a
+    /// token is worth nothing to any other server or after a restart.
+    retry_key: retry_token.Key,
     /// Connection id (serial) -> slot, for commands that name a connection.
     serials: std.AutoHashMapUnmanaged(u64, u32),
     pending_control: std.ArrayListUnmanaged(PendingControl) = .empty,
@@ -153,6 +158,7 @@ pub const Engine = struct {
         engine.draining = false;
         engine.send_blocked = false;
         engine.loop_thread = null;
+        std.crypto.random.bytes(&engine.retry_key);
 
         engine.connections = try ConnectionPool.init(allocator, config.max_connections);
         errdefer engine.connections.deinit(allocator);
@@ -336,7 +342,7 @@ pub const Engine = struct {
             return;
         }
         const slot = engine.cids.get(dcid[0..dcid_len]) orelse
-            engine.accept(packet, version, packet_type, scid[0..scid_len], dcid[0..dcid_len], peer, peer_len) orelse return;
+            engine.accept(packet, version, packet_type, scid[0..scid_len], dcid[0..dcid_len], token[0..token_len], peer, peer_len) orelse return;
         const connection = engine.connections.get(slot);
 
         const local = &engine.socket.local;
@@ -385,8 +391,10 @@ pub const Engine = struct {
     }
 
     /// Creates a connection for a client Initial, answers unknown versions
-    /// with version negotiation, and drops everything else.
-    fn accept(engine: *Engine, packet: []u8, version: u32, packet_type: u8, scid: []const u8, dcid: []const u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) ?u32 {
+    /// with version negotiation, and drops everything else. With
+    /// enable_retry, an address must be validated by a Retry round trip
+    /// first (quic/address_validation.zig); the caps apply after that.
+    fn accept(engine: *Engine, packet: []u8, version: u32, packet_type: u8, scid: []const u8, dcid: []const u8, token: []const u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) ?u32 {
         if (packet_type != packet_type_initial) return null;
         if (!quiche.quiche_version_is_supported(version)) {
             engine.negotiateVersion(scid, dcid, peer, peer_len);
@@ -394,6 +402,10 @@ pub const Engine = struct {
         }
         // RFC 9000 14.1: a client Initial is padded to at least 1200 bytes.
         if (packet.len < 1200) return null;
+        const odcid: ?ConnectionId = if (engine.config.enable_retry)
+            address_validation.validate(engine, token, version, scid, dcid, peer, peer_len, nowNs() / std.time.ns_per_ms) orelse return null
+        else
+            null;
         if (engine.connections.liveCount() >= engine.config.max_connections or
             engine.cids.count + 2 > engine.cids.maxEntries())
         {
@@ -406,9 +418,16 @@ pub const Engine = struct {
             engine.refuse(scid, dcid, peer, peer_len, "max_connections_per_ip reached");
             return null;
         }
-        const local_cid = ConnectionId.random();
+        // After a Retry the client already sends to the connection ID we
+        // chose for it, and never again to its original DCID, so that is the
+        // only key the connection needs in the CID table.
+        assert(odcid == null or dcid.len == connection_id.local_len);
+        const local_cid = if (odcid != null) ConnectionId.from(dcid) else ConnectionId.random();
+        const alias = if (odcid != null) local_cid else ConnectionId.from(dcid);
+        // quiche reads a zero length as "no Retry happened".
+        const odcid_slice: []const u8 = if (odcid) |*o| o.slice() else &.{};
         const local = &engine.socket.local;
-        const quiche_conn = quiche.quiche_accept(&local_cid.bytes, local_cid.len, null, 0, &local.any, local.getOsSockLen(), @ptrCast(peer), peer_len, engine.quiche_config) orelse {
+        const quiche_conn = quiche.quiche_accept(&local_cid.bytes, local_cid.len, odcid_slice.ptr, odcid_slice.len, &local.any, local.getOsSockLen(), @ptrCast(peer), peer_len, engine.quiche_config) orelse {
             engine.stats.packets_invalid.inc();
             return null;
         };
@@ -417,14 +436,14 @@ pub const Engine = struct {
         const slot = engine.connections.insert(.{
             .quiche_conn = quiche_conn,
             .scid = local_cid,
-            .odcid = ConnectionId.from(dcid),
+            .odcid = alias,
             .serial = serial,
             .peer_key = peer_key,
         }).?;
         engine.peers.add(peer_key);
         // Capacity was checked above, so neither put can fail.
         engine.cids.put(local_cid.slice(), slot) catch unreachable;
-        engine.cids.put(dcid, slot) catch unreachable;
+        engine.cids.put(alias.slice(), slot) catch unreachable;
         engine.serials.putAssumeCapacity(serial, slot);
         engine.enableDiagnostics(quiche_conn, serial);
         engine.stats.connections_accepted.inc();
