@@ -23,6 +23,7 @@ type PageApi = {
   serverUni(n: number): Promise<{ length: number; equal: boolean }>;
   uniRoundTrip(size: number): Promise<{ sent: number; received: number; equal: boolean }>;
   abortWithCode(code: number): Promise<{ echoed: string; readError: PageError | null }>;
+  cancelWithCode(code: number): Promise<{ echoed: string; writeError: PageError | null }>;
   serverCut(verb: "reset" | "stop", code: number): Promise<{ line: string; error: PageError | null }>;
 };
 type PageError = { name: string; source: string | null; streamErrorCode: number | null; message: string };
@@ -85,7 +86,7 @@ test("100 concurrent bidirectional streams each echo their own bytes", async () 
   expect(example.streams.echoed - echoed).toBe(100);
 }, 120_000);
 
-test("a stream reset is seen on both sides, with its WebTransport code", async () => {
+test("a stream reset and a STOP_SENDING are seen on both sides, with their WebTransport codes", async () => {
   // The page aborts its writable with 42: the server's readable errors with 42,
   // and its echo pipe resets back with the same code.
   const errors = example.streams.errors.length;
@@ -94,6 +95,15 @@ test("a stream reset is seen on both sides, with its WebTransport code", async (
   expect(aborted.readError).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 42 });
   for (let i = 0; i < 100 && example.streams.errors.length === errors; i++) await Bun.sleep(10);
   expect(example.streams.errors.slice(errors)).toEqual([{ code: "ERR_WEBTRANSPORT_STREAM_RESET", streamErrorCode: 42 }]);
+
+  // The page stops reading with 43: the server's writable errors with 43 (when
+  // it next writes), and its pipe stops the page's sending side with 43.
+  const stopsBefore = example.streams.errors.length;
+  const cancelled = await api((h) => h.cancelWithCode(43));
+  expect(cancelled.echoed).toBe("hello");
+  expect(cancelled.writeError).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 43 });
+  for (let i = 0; i < 100 && example.streams.errors.length === stopsBefore; i++) await Bun.sleep(10);
+  expect(example.streams.errors.slice(stopsBefore)).toEqual([{ code: "ERR_WEBTRANSPORT_STOP_SENDING", streamErrorCode: 43 }]);
 
   // The server resets a stream it opened with 77: the page's read fails with 77.
   const reset = await api((h) => h.serverCut("reset", 77));

@@ -459,6 +459,19 @@ describe("aioquic at protocol level, against examples/webtransport", () => {
     expect(await wtStreams(example.h3.port, "/wt", "reset", String(0x1e))).toEqual({ mode: "reset", status: 200, echoed: "hello", server_reset: FIRST + 0x1f, server_reset_code: 0x1e });
     await eventually(() => example.streams.errors.length > errors);
     expect(example.streams.errors.at(-1)).toEqual({ code: "ERR_WEBTRANSPORT_STREAM_RESET", streamErrorCode: 0x1e });
+    // The client stops reading with 1234: the echo's writable errors with it and
+    // its pipe stops the client's sending side with the same code.
+    const before = example.streams.errors.length;
+    expect(await wtStreams(example.h3.port, "/wt", "stop", "1234")).toEqual({
+      mode: "stop",
+      status: 200,
+      reset: webtransportCodeToHttp3(1234),
+      reset_code: 1234,
+      stop: webtransportCodeToHttp3(1234),
+      stop_code: 1234,
+    });
+    await eventually(() => example.streams.errors.length > before);
+    expect(example.streams.errors.slice(before)).toEqual([{ code: "ERR_WEBTRANSPORT_STOP_SENDING", streamErrorCode: 1234 }]);
     expect(await wtStreams(example.h3.port, "/wt", "server-reset", "77")).toMatchObject({ line: "reset 77\n", reset: webtransportCodeToHttp3(77), reset_code: 77 });
     expect(await wtStreams(example.h3.port, "/wt", "server-stop", String(0xffffffff))).toMatchObject({
       line: `stop ${0xffffffff}\n`,

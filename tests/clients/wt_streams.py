@@ -23,6 +23,10 @@ usage: wt_streams.py HOST PORT PATH MODE [ARG]
                   for the echo, then closes the session (capsule + FIN);
                   reports whether the server reset the stream
   many K N        K bidirectional streams at once, stream i echoing N + i bytes
+  stop C          bidirectional stream: "hello", waits for the echo, then
+                  STOP_SENDING with WebTransport code C; reports the
+                  RESET_STREAM it gets, then sends "world" and reports the
+                  STOP_SENDING the echo passes back
   uni-stopped N   opens a unidirectional stream with N bytes and FIN; reports
                   the server's STOP_SENDING
   limit K U [extra]  (a test server's /limit) opens K bidirectional and U
@@ -259,6 +263,21 @@ async def run(client, path, mode, args):
         client.transmit()
         await client.until(lambda: sid in client.resets or sid in client.ended)
         result.update(stream_reset=client.resets.get(sid), stream_ended=sid in client.ended)
+    elif mode == "stop":
+        code = int(args[0])
+        sid = client.stream(session)
+        client.send(sid, b"hello")
+        await client.until(lambda: client.data.get(sid, b"") == b"hello")
+        client._quic.stop_stream(sid, wt_to_h3(code))
+        client.transmit()
+        # QUIC answers STOP_SENDING with RESET_STREAM carrying the same code.
+        await client.until(lambda: sid in client.resets)
+        result.update(reset=client.resets[sid], reset_code=h3_to_wt(client.resets[sid]))
+        # The echo learns of the STOP_SENDING when it writes "world"; its
+        # pipe then cancels the readable with the same code.
+        client.send(sid, b"world")
+        await client.until(lambda: sid in client.stops)
+        result.update(stop=client.stops[sid], stop_code=h3_to_wt(client.stops[sid]))
     elif mode == "uni-stopped":
         n = int(args[0])
         sid = client.stream(session, unidirectional=True)
