@@ -189,6 +189,7 @@ pub fn onFinished(engine: *Engine, slot: u32) void {
     if (request.request_finished) return;
     request.request_finished = true;
     if (request.visible_to_app) pushControl(engine, .body_end, engine.requests.idOf(slot), null);
+    if (request.response_done) finishRequest(engine, slot, .complete, 0);
 }
 
 pub fn onReset(engine: *Engine, slot: u32) void {

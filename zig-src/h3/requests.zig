@@ -54,6 +54,9 @@ pub const Request = struct {
     wt_session: u64 = 0,
     /// WebTransport streams of this session still open (sessions only).
     wt_stream_count: u32 = 0,
+    /// The whole response reached QUIC; a CONNECT stream then waits for
+    /// the client's side to end before its slot is freed.
+    response_done: bool = false,
     /// The request's field section was decoded.
     head_received: bool = false,
     /// Our sending side is finished (FIN or RESET_STREAM written, or it

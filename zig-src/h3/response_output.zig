@@ -221,7 +221,15 @@ fn signalDrainIfLow(engine: *Engine, slot: u32) void {
 /// it is closing cleanly. Its remaining bytes are read and discarded.
 fn completeResponse(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
-    if (!request.request_finished and !request.is_connect) {
+    if (!request.request_finished and request.is_connect) {
+        // The slot stays until the client's side ends too, so the bytes it
+        // still sends (its FIN, a close capsule) land on this stream rather
+        // than look like a new request. The session's streams end now.
+        request.response_done = true;
+        if (request.wt_stream_count > 0) wt.endSession(engine, slot);
+        return;
+    }
+    if (!request.request_finished) {
         const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
         _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, quiche.h3_no_error);
     }
