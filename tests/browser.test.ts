@@ -18,7 +18,15 @@ type PageApi = {
   echo(count: number): Promise<{ sent: number; matched: number; seconds: number; perSecond: number }>;
   serverClose(): Promise<{ closeCode: number; reason: string }>;
   tryOpen(path: string): Promise<string>;
+  bidiEcho(size: number): Promise<{ sent: number; received: number; equal: boolean }>;
+  concurrentEcho(count: number, size: number): Promise<{ streams: number; matched: number; bytes: number }>;
+  serverUni(n: number): Promise<{ length: number; equal: boolean }>;
+  uniRoundTrip(size: number): Promise<{ sent: number; received: number; equal: boolean }>;
+  abortWithCode(code: number): Promise<{ echoed: string; readError: PageError | null }>;
+  cancelWithCode(code: number): Promise<{ echoed: string; writeError: PageError | null }>;
+  serverCut(verb: "reset" | "stop", code: number): Promise<{ line: string; error: PageError | null }>;
 };
+type PageError = { name: string; source: string | null; streamErrorCode: number | null; message: string };
 const api = <T>(fn: (h3test: PageApi) => Promise<T>) => page.evaluate(`(${fn.toString()})(window.h3test)`) as Promise<T>;
 
 beforeAll(async () => {
@@ -53,3 +61,58 @@ test("the browser sees the close code and reason the server sends", async () => 
 test("a session to an unregistered path fails in the browser", async () => {
   expect(await api((h) => h.tryOpen("/not-registered"))).toBe("WebTransportError");
 }, 60_000);
+
+test("a bidirectional stream echoes 1 MiB byte-exact", async () => {
+  const before = example.streams.echoedBytes;
+  expect(await api((h) => h.bidiEcho(1 << 20))).toEqual({ sent: 1 << 20, received: 1 << 20, equal: true });
+  for (let i = 0; i < 100 && example.streams.echoedBytes - before < 1 << 20; i++) await Bun.sleep(10);
+  expect(example.streams.echoedBytes - before).toBe(1 << 20);
+}, 120_000);
+
+test("a unidirectional stream from the server arrives exactly; one from the page reaches the server exactly", async () => {
+  expect(await api((h) => h.serverUni(100_000))).toEqual({ length: 100_000, equal: true });
+  const received = example.streams.uniReceived.length;
+  // The server sends the page's bytes back on a stream of its own.
+  expect(await api((h) => h.uniRoundTrip(300_000))).toEqual({ sent: 300_000, received: 300_000, equal: true });
+  expect(example.streams.uniReceived.slice(received).map((r) => r.bytes)).toEqual([300_000]);
+}, 120_000);
+
+test("100 concurrent bidirectional streams each echo their own bytes", async () => {
+  const echoed = example.streams.echoed;
+  const result = await api((h) => h.concurrentEcho(100, 16384));
+  // Stream i echoes 16384 + i random bytes.
+  expect(result).toEqual({ streams: 100, matched: 100, bytes: 100 * 16384 + (99 * 100) / 2 });
+  for (let i = 0; i < 100 && example.streams.echoed - echoed < 100; i++) await Bun.sleep(10);
+  expect(example.streams.echoed - echoed).toBe(100);
+}, 120_000);
+
+test("a stream reset and a STOP_SENDING are seen on both sides, with their WebTransport codes", async () => {
+  // The page aborts its writable with 42: the server's readable errors with 42,
+  // and its echo pipe resets back with the same code.
+  const errors = example.streams.errors.length;
+  const aborted = await api((h) => h.abortWithCode(42));
+  expect(aborted.echoed).toBe("hello");
+  expect(aborted.readError).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 42 });
+  for (let i = 0; i < 100 && example.streams.errors.length === errors; i++) await Bun.sleep(10);
+  expect(example.streams.errors.slice(errors)).toEqual([{ code: "ERR_WEBTRANSPORT_STREAM_RESET", streamErrorCode: 42 }]);
+
+  // The page stops reading with 43: the server's writable errors with 43 (when
+  // it next writes), and its pipe stops the page's sending side with 43.
+  const stopsBefore = example.streams.errors.length;
+  const cancelled = await api((h) => h.cancelWithCode(43));
+  expect(cancelled.echoed).toBe("hello");
+  expect(cancelled.writeError).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 43 });
+  for (let i = 0; i < 100 && example.streams.errors.length === stopsBefore; i++) await Bun.sleep(10);
+  expect(example.streams.errors.slice(stopsBefore)).toEqual([{ code: "ERR_WEBTRANSPORT_STOP_SENDING", streamErrorCode: 43 }]);
+
+  // The server resets a stream it opened with 77: the page's read fails with 77.
+  const reset = await api((h) => h.serverCut("reset", 77));
+  expect(reset.line).toBe("reset 77\n");
+  expect(reset.error).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 77 });
+
+  // The server stops reading with 88: the page's writes fail with 88.
+  const stopped = await api((h) => h.serverCut("stop", 88));
+  expect(stopped.line).toBe("stop 88\n");
+  expect(stopped.error).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 88 });
+  expect(example.streams.serverErrors).toEqual([]);
+}, 120_000);

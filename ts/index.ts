@@ -22,3 +22,11 @@ export { version } from "./loader.ts";
 export type { NativeConfig } from "./config.ts";
 export { Connection, DatagramError, type DatagramErrorCode } from "./datagrams.ts";
 export { WebTransportSession, type WebTransportCloseInfo, type WebTransportHandler } from "./webtransport.ts";
+export type { WebTransportBidirectionalStream } from "./webtransport-streams.ts";
+export {
+  WebTransportError,
+  webtransportCodeToHttp3,
+  http3ToWebtransportCode,
+  type WebTransportErrorCode,
+  type WebTransportErrorInit,
+} from "./webtransport-codes.ts";

@@ -7,8 +7,9 @@ import { check } from "./errors.ts";
 import { CommandBatch, CommandKind, type Field } from "./wire.ts";
 import type { Outbox } from "./response-writer.ts";
 import type { DatagramOutbox } from "./datagrams.ts";
+import type { StreamOutbox } from "./webtransport-streams.ts";
 
-export class CommandOutbox implements Outbox, DatagramOutbox {
+export class CommandOutbox implements Outbox, DatagramOutbox, StreamOutbox {
   readonly #lib: Native;
   readonly #handle: () => Pointer | null;
   #commands = new CommandBatch();
@@ -51,6 +52,15 @@ export class CommandOutbox implements Outbox, DatagramOutbox {
   }
   h3Datagram(requestId: number, data: Uint8Array, notify: boolean) {
     this.#commands.datagram(CommandKind.h3Datagram, requestId, data, notify);
+    this.#scheduleFlush();
+  }
+
+  wtOpen(sessionId: number, bidirectional: boolean, token: number) {
+    this.#commands.wtOpen(sessionId, bidirectional, token);
+    this.#scheduleFlush();
+  }
+  wtStopSending(id: number, code: bigint) {
+    this.#commands.wtStopSending(id, code);
     this.#scheduleFlush();
   }
 

@@ -32,6 +32,7 @@ import {
 import { Incoming, sendResponse, toWebRequest, type BodySink, type IncomingRequest } from "./web.ts";
 import { Connection, DatagramError, RequestDatagrams } from "./datagrams.ts";
 import { WebTransportSession, type WebTransportHandler } from "./webtransport.ts";
+import { WebTransportStreams } from "./webtransport-streams.ts";
 
 const EVENT_BUFFER_BYTES = 1 << 20;
 const H3_INTERNAL_ERROR = 0x102n;
@@ -82,6 +83,8 @@ export class Server {
   #datagramsEnabled: boolean;
   #webtransportEnabled: boolean;
   #datagramSendQueue = 0;
+  /** WebTransport streams, by library id, and each session's stream set. */
+  #streams!: WebTransportStreams;
   #stopped: Promise<void> | null = null;
   readonly port: number;
   readonly hostname: string;
@@ -121,6 +124,7 @@ export class Server {
       const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...options.limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: this.hostname, port });
       this.#datagramSendQueue = config.read("dgram_send_queue_len");
       this.#window = config.read("max_pending_response_bytes");
+      this.#streams = new WebTransportStreams(this.#outbox, { sendWindow: this.#window, receiveLimit: config.read("max_request_body_size") });
       const out = new BigUint64Array(1);
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
       check(status, describeNewFailure(status, pem.certPath, pem.keyPath, this.hostname, port));
@@ -277,12 +281,15 @@ export class Server {
     switch (view.getUint8(offset + 4)) {
       case EventKind.request:
         return this.#onRequest(decodeRequest(view, this.#eventBuffer, offset, id));
-      case EventKind.body:
+      case EventKind.body: {
         // The event buffer is reused by the next poll, so the chunk is copied.
-        return this.#live.get(id)?.sink?.data(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length));
+        const live = this.#live.get(id);
+        if (live) return live.sink?.data(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length));
+        return void this.#streams.onBody(id, () => this.#eventBytes.slice(offset + HEADER_BYTES, offset + length));
+      }
       case EventKind.bodyEnd: {
         const live = this.#live.get(id);
-        if (!live) return;
+        if (!live) return this.#streams.onBodyEnd(id);
         live.sink?.end();
         live.sink = undefined;
         // The handler's time starts once the request has fully arrived: a
@@ -290,12 +297,22 @@ export class Server {
         if (this.#handlerTimeoutMs > 0) live.timer = setTimeout(() => this.#timedOut(live), this.#handlerTimeoutMs);
         return;
       }
-      case EventKind.drain:
-        return this.#live.get(id)?.writer._onDrain(Number(view.getBigUint64(offset + HEADER_BYTES, true)));
+      case EventKind.drain: {
+        const sent = Number(view.getBigUint64(offset + HEADER_BYTES, true));
+        const live = this.#live.get(id);
+        return live ? live.writer._onDrain(sent) : this.#streams.onDrain(id, sent);
+      }
       case EventKind.complete:
-        return this.#end(id, null);
+        if (!this.#end(id, null)) this.#streams.onComplete(id);
+        return;
       case EventKind.reset:
-        return this.#end(id, new DOMException("The request stream was reset", "AbortError"));
+        if (!this.#end(id, new DOMException("The request stream was reset", "AbortError"))) this.#streams.onReset(id, view.getBigUint64(offset + HEADER_BYTES, true));
+        return;
+      case EventKind.wtStream:
+      case EventKind.wtOpened:
+      case EventKind.wtPeerReset:
+      case EventKind.wtStopSending:
+        return this.#streams.onEvent(view, offset, id);
       case EventKind.shutdown:
         return this.#shutdownDone?.();
       case EventKind.connStats: {
@@ -350,15 +367,21 @@ export class Server {
     }
   }
 
-  #end(id: number, error: DOMException | null) {
+  /** Ends a request; false when `id` is not a live request (it may be a WebTransport stream). */
+  #end(id: number, error: DOMException | null): boolean {
     const live = this.#live.get(id);
-    if (!live) return;
+    if (!live) return false;
     this.#live.delete(id);
     clearTimeout(live.timer);
-    if (error === null) return live.writer._onComplete();
+    this.#streams.onSessionGone(id);
+    if (error === null) {
+      live.writer._onComplete();
+      return true;
+    }
     live.sink?.error(error);
     live.abort.abort(error);
     live.writer._onReset(error);
+    return true;
   }
 
   #onRequest(event: RequestEvent) {
@@ -398,23 +421,27 @@ export class Server {
       datagrams,
     });
     live.sink = incoming;
-    if (route?.webtransport) return void this.#runWebTransport(live, route.webtransport, incoming, protocol);
+    if (route?.webtransport) return void this.#runWebTransport(event.id, live, route.webtransport, incoming, protocol);
     if (route?.raw) return void this.#runRaw(live, route.raw, incoming);
     void this.#runWeb(live, route?.web, incoming);
   }
 
-  async #runWebTransport(live: Live, handler: WebTransportHandler, incoming: Incoming, protocol: string | undefined) {
+  async #runWebTransport(requestId: number, live: Live, handler: WebTransportHandler, incoming: Incoming, protocol: string | undefined) {
     if (protocol !== "webtransport") {
       live.writer.status(400).header("content-type", "text/plain").end("WebTransport needs :protocol webtransport\n");
       return;
     }
-    const session = new WebTransportSession(incoming, live.writer, live.datagrams());
+    // Streams of the session may arrive before the handler decides: they
+    // wait in its incoming streams.
+    const session = new WebTransportSession(incoming, live.writer, live.datagrams(), this.#streams.attach(requestId));
     live.sink = { data: (chunk) => session.onStreamData(chunk), end: () => session.onStreamEnd(), error: () => session.onReset() };
     try {
       const rejection = await handler(session, incoming);
       if (rejection instanceof Response) {
+        // Opening a stream accepted the session already: close it instead.
+        if (live.writer.headersSent) return session.close();
         session.onReset();
-        if (!live.writer.headersSent) await sendResponse(live.writer, rejection, false);
+        await sendResponse(live.writer, rejection, false);
         return;
       }
       session.accept();
@@ -532,6 +559,7 @@ export class Server {
     // exited): it ends here, so no handler waits forever.
     const stopped = new DOMException("The server stopped", "AbortError");
     for (const id of [...this.#live.keys()]) this.#end(id, stopped);
+    this.#streams.stop();
     this.#handle = null;
     for (const waiters of this.#statsWaiters.values()) for (const resolve of waiters) resolve(null);
     this.#statsWaiters.clear();

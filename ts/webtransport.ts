@@ -4,13 +4,20 @@
 // stream's DATA carries capsules (RFC 9297), of which
 // CLOSE_WEBTRANSPORT_SESSION ends the session with a code and a reason.
 //
+// Streams (ts/webtransport-streams.ts) are bound to the session: bidirectional
+// and unidirectional, opened by either side.
+//
 // Lifetime: a session is live from the handler call until `closed`
 // settles: on close() from either side, when the CONNECT stream ends or is
-// reset, or when the connection closes. After that sends throw.
+// reset, or when the connection closes. After that sends throw, every
+// stream of the session still open errors with ERR_WEBTRANSPORT_SESSION_GONE
+// (the library resets them on the wire), and creating a stream rejects.
 import type { ResponseWriter } from "./response-writer.ts";
 import type { IncomingRequest } from "./web.ts";
 import { DatagramError, type RequestDatagrams } from "./datagrams.ts";
 import { decodeVarint, encodeVarint, varintLength } from "./varint.ts";
+import type { SessionStreams, WebTransportBidirectionalStream } from "./webtransport-streams.ts";
+import { sessionGoneError } from "./webtransport-codes.ts";
 
 export const CLOSE_WEBTRANSPORT_SESSION = 0x2843;
 const MAX_CLOSE_REASON_BYTES = 1024;
@@ -36,6 +43,7 @@ export class WebTransportSession {
   readonly closed: Promise<WebTransportCloseInfo>;
   readonly #writer: ResponseWriter;
   readonly #channel: RequestDatagrams;
+  readonly #streams: SessionStreams;
   #settle!: (info: WebTransportCloseInfo) => void;
   #done = false;
   #accepted = false;
@@ -44,14 +52,50 @@ export class WebTransportSession {
   #readableController: ReadableStreamDefaultController<Uint8Array> | null = null;
   #datagramsDropped = 0;
 
-  constructor(request: IncomingRequest, writer: ResponseWriter, channel: RequestDatagrams) {
+  constructor(request: IncomingRequest, writer: ResponseWriter, channel: RequestDatagrams, streams: SessionStreams) {
     this.request = request;
     this.id = request.streamId;
     this.connectionId = request.connectionId;
     this.#writer = writer;
     this.#channel = channel;
+    this.#streams = streams;
+    streams.onOpen = () => this.accept();
     this.closed = new Promise((resolve) => (this.#settle = resolve));
     channel.subscribe((data) => this.#onDatagram(data));
+  }
+
+  /**
+   * Bidirectional streams the client opens, in the order they arrive. Each
+   * is `{ readable, writable }`: the client's bytes (closes at its FIN,
+   * errors with a WebTransportError ERR_WEBTRANSPORT_STREAM_RESET carrying
+   * `streamErrorCode` when it resets) and ours (`close()` sends FIN,
+   * `abort(reason)` resets with `reason.streamErrorCode`, else 0; errors
+   * with ERR_WEBTRANSPORT_STOP_SENDING when the client stops reading).
+   * `readable.cancel(reason)` sends STOP_SENDING with `reason.streamErrorCode`.
+   * Closes when the session closes cleanly, errors when it is cut off.
+   */
+  get incomingBidirectionalStreams(): ReadableStream<WebTransportBidirectionalStream> {
+    return this.#streams.incomingBidirectionalStreams;
+  }
+
+  /** Unidirectional streams the client opens: each a ReadableStream of its bytes (as above). */
+  get incomingUnidirectionalStreams(): ReadableStream<ReadableStream<Uint8Array>> {
+    return this.#streams.incomingUnidirectionalStreams;
+  }
+
+  /**
+   * Opens a bidirectional stream to the client. Rejects with a
+   * WebTransportError: ERR_WEBTRANSPORT_SESSION_GONE (the session ended),
+   * ERR_WEBTRANSPORT_STREAM_LIMIT (the session's stream limit is reached).
+   * Called from the handler before it returns, it accepts the session first.
+   */
+  createBidirectionalStream(): Promise<WebTransportBidirectionalStream> {
+    return this.#streams.createBidirectionalStream();
+  }
+
+  /** Opens a unidirectional stream to the client: its WritableStream. Rejects as createBidirectionalStream(). */
+  createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
+    return this.#streams.createUnidirectionalStream();
   }
 
   /** Largest datagram payload the session can send now. */
@@ -98,7 +142,7 @@ export class WebTransportSession {
     if (!this.#writer.ended) {
       this.#writer.end(encodeCloseCapsule(closeCode, reasonBytes));
     }
-    this.#finish({ closeCode, reason });
+    this.#finish({ closeCode, reason }, true);
   }
 
   /** @internal The handler accepted the session: 200 without FIN. */
@@ -132,12 +176,12 @@ export class WebTransportSession {
   /** @internal The client ended the CONNECT stream. */
   onStreamEnd() {
     if (!this.#writer.ended) this.#writer.end();
-    this.#finish({ closeCode: 0, reason: "" });
+    this.#finish({ closeCode: 0, reason: "" }, true);
   }
 
-  /** @internal The stream was reset or the connection closed. */
+  /** @internal The stream was reset or the connection closed (or the handler rejected the session). */
   onReset() {
-    this.#finish({ closeCode: 0, reason: "" });
+    this.#finish({ closeCode: 0, reason: "" }, false);
   }
 
   #onPeerClose(value: Uint8Array) {
@@ -145,13 +189,13 @@ export class WebTransportSession {
     const closeCode = new DataView(value.buffer, value.byteOffset, 4).getUint32(0);
     const reason = new TextDecoder().decode(value.subarray(4, 4 + MAX_CLOSE_REASON_BYTES));
     if (!this.#writer.ended) this.#writer.end();
-    this.#finish({ closeCode, reason });
+    this.#finish({ closeCode, reason }, true);
   }
 
   /** A malformed capsule stream: H3_GENERAL_PROTOCOL_ERROR on the stream. */
   #abort() {
     this.#writer.reset(0x101n);
-    this.#finish({ closeCode: 0, reason: "" });
+    this.#finish({ closeCode: 0, reason: "" }, false);
   }
 
   #onDatagram(data: Uint8Array) {
@@ -164,10 +208,11 @@ export class WebTransportSession {
     controller.enqueue(data);
   }
 
-  #finish(info: WebTransportCloseInfo) {
+  #finish(info: WebTransportCloseInfo, clean: boolean) {
     if (this.#done) return;
     this.#done = true;
     this.#closeReadable();
+    this.#streams.end(sessionGoneError(clean ? `the WebTransport session closed (code ${info.closeCode})` : "the WebTransport session was cut off"), clean);
     this.#settle(info);
   }
 

@@ -21,9 +21,19 @@ export const EventKind = {
   h3Datagram: 12,
   datagramCredit: 13,
   connClosed: 14,
+  wtStream: 15,
+  wtOpened: 16,
+  wtPeerReset: 17,
+  wtStopSending: 18,
 } as const;
-export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4, connStats: 5, quicDatagram: 6, h3Datagram: 7 } as const;
+export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4, connStats: 5, quicDatagram: 6, h3Datagram: 7, wtOpen: 8, wtStopSending: 9 } as const;
 
+/** WT_OPENED status: the stream was opened. */
+export const WT_OPENED_OK = 0;
+/** WT_OPENED status: the session is gone. */
+export const WT_OPENED_SESSION_GONE = 1;
+/** WT_OPENED status: the session's stream limit is reached. */
+export const WT_OPENED_STREAM_LIMIT = 2;
 
 export const padded = (length: number) => (length + 7) & ~7;
 
@@ -170,9 +180,23 @@ export class CommandBatch {
   }
 
   reset(id: number, code: bigint) {
+    this.#u64(CommandKind.reset, 0, id, code);
+  }
+
+  /** WT_OPEN: id = session (CONNECT request) id; aux = 1 bidirectional; the token comes back in WT_OPENED. */
+  wtOpen(sessionId: number, bidirectional: boolean, token: number) {
+    this.#u64(CommandKind.wtOpen, bidirectional ? 1 : 0, sessionId, BigInt(token));
+  }
+
+  /** WT_STOP_SENDING: id = WebTransport stream id; the HTTP/3 error code. */
+  wtStopSending(id: number, code: bigint) {
+    this.#u64(CommandKind.wtStopSending, 0, id, code);
+  }
+
+  #u64(kind: number, aux: number, id: number, value: bigint) {
     const at = this.#reserve(HEADER_BYTES + 8);
-    this.#header(at, HEADER_BYTES + 8, CommandKind.reset, 0, 0, id);
-    this.#view.setBigUint64(at + HEADER_BYTES, code, true);
+    this.#header(at, HEADER_BYTES + 8, kind, 0, aux, id);
+    this.#view.setBigUint64(at + HEADER_BYTES, value, true);
   }
 
   /** The bytes of the batch so far (a view; valid until the next write). */

@@ -5,10 +5,43 @@
 //
 //   /wt     WebTransport: every datagram is echoed; the datagram "close"
 //           makes the server close the session with code 4000, "closed by request".
+//           Streams:
+//           * every bidirectional stream the client opens is echoed (its
+//             readable piped into its writable; a reset or STOP_SENDING
+//             travels through the pipe with its code);
+//           * a unidirectional stream from the client is read to its end,
+//             then, if its bytes are one of these commands (ASCII):
+//               "uni N"    the server opens a unidirectional stream with
+//                          patternBytes(N) and closes it;
+//               "bidi N"   the server opens a bidirectional stream, sends
+//                          patternBytes(N) and FIN, reads the client's reply
+//                          to its end and records whether it equals them;
+//               "reset C"  the server opens a bidirectional stream, sends
+//                          "reset C\n", waits for the client's first bytes,
+//                          then resets its sending side with code C;
+//               "stop C"   the same with "stop C\n", then STOP_SENDING with C;
+//             anything else is sent back on a new unidirectional stream
+//             from the server, byte for byte.
 //   /dgram  GET kept open: its HTTP/3 datagrams are echoed.
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
-import { serve, type Server } from "../../ts/index.ts";
+import { serve, WebTransportError, type Server, type WebTransportBidirectionalStream, type WebTransportSession } from "../../ts/index.ts";
+
+/** What the server saw on its streams, for tests and for the curious. */
+export interface StreamRecord {
+  /** Bidirectional streams the client opened that were echoed to their end. */
+  echoed: number;
+  /** Bytes echoed on those streams. */
+  echoedBytes: number;
+  /** Client-opened streams whose echo ended in an error: its code and the peer's WebTransport code. */
+  errors: { code: string; streamErrorCode: number | null }[];
+  /** Unidirectional streams from the client that were not commands: their length and SHA-256. */
+  uniReceived: { bytes: number; sha256: string }[];
+  /** Replies to "bidi N": the bytes the client sent back and whether they equal patternBytes(N). */
+  bidiReplies: { bytes: number; equal: boolean }[];
+  /** Server-opened streams that failed (a create rejected, a write errored). */
+  serverErrors: string[];
+}
 
 export interface WebTransportExample {
   h3: Server;
@@ -16,7 +49,106 @@ export interface WebTransportExample {
   pageUrl: string;
   certificateHash: string;
   sessionsClosed: { closeCode: number; reason: string }[];
+  streams: StreamRecord;
   stop(): Promise<void>;
+}
+
+/** The payload of "uni N" and "bidi N": byte i is (i * 251 + (i >> 8) * 7 + 13) mod 256; the page computes the same. */
+export function patternBytes(n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = (i * 251 + (i >> 8) * 7 + 13) & 0xff;
+  return bytes;
+}
+
+/** Reads a stream to its end (at most `limit` bytes) into one array. */
+export async function readAll(readable: ReadableStream<Uint8Array>, limit = 64 << 20): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of readable) {
+    total += chunk.length;
+    if (total > limit) throw new RangeError(`more than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
+
+const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
+
+async function echoStream(stream: WebTransportBidirectionalStream, record: StreamRecord) {
+  let bytes = 0;
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      bytes += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  try {
+    await stream.readable.pipeThrough(counter).pipeTo(stream.writable);
+    record.echoed++;
+    record.echoedBytes += bytes;
+  } catch (error) {
+    const e = error as WebTransportError;
+    record.errors.push({ code: e.code ?? String(error), streamErrorCode: e.streamErrorCode ?? null });
+  }
+}
+
+async function onUniStream(session: WebTransportSession, readable: ReadableStream<Uint8Array>, record: StreamRecord) {
+  const bytes = await readAll(readable);
+  const command = bytes.length <= 32 ? /^(uni|bidi|reset|stop) (\d+)$/.exec(new TextDecoder().decode(bytes)) : null;
+  if (!command) {
+    record.uniReceived.push({ bytes: bytes.length, sha256: new Bun.CryptoHasher("sha256").update(bytes).digest("hex") });
+    const writer = (await session.createUnidirectionalStream()).getWriter();
+    await writer.write(bytes);
+    return writer.close();
+  }
+  const [, verb, number] = command;
+  const n = Number(number);
+  if (verb === "uni") {
+    const writer = (await session.createUnidirectionalStream()).getWriter();
+    await writer.write(patternBytes(n));
+    return writer.close();
+  }
+  const { readable: reply, writable } = await session.createBidirectionalStream();
+  const writer = writable.getWriter();
+  if (verb === "bidi") {
+    const expected = patternBytes(n);
+    await writer.write(expected);
+    await writer.close();
+    const back = await readAll(reply);
+    record.bidiReplies.push({ bytes: back.length, equal: equalBytes(back, expected) });
+    return;
+  }
+  // "reset C" / "stop C": the client must know the stream before it is cut,
+  // so the server waits for its first bytes.
+  await writer.write(new TextEncoder().encode(`${verb} ${n}\n`));
+  const reader = reply.getReader();
+  await reader.read();
+  const reason = new WebTransportError(`${verb} by request`, { streamErrorCode: n });
+  if (verb === "reset") {
+    await writer.abort(reason);
+    await reader.cancel(reason);
+  } else {
+    await reader.cancel(reason);
+    await writer.close();
+  }
+}
+
+/** The stream behaviour of /wt (see the top of this file). */
+export function serveStreams(session: WebTransportSession, record: StreamRecord) {
+  void (async () => {
+    for await (const stream of session.incomingBidirectionalStreams) void echoStream(stream, record);
+  })().catch(() => {});
+  void (async () => {
+    for await (const readable of session.incomingUnidirectionalStreams) {
+      onUniStream(session, readable, record).catch((error) => record.serverErrors.push(String(error?.code ?? error)));
+    }
+  })().catch(() => {});
 }
 
 /** SHA-256 of the certificate's DER, as serverCertificateHashes wants it (hex). */
@@ -28,6 +160,7 @@ export function certificateHash(certPath: string): string {
 
 export function startWebTransportExample(options: { port?: number; hostname?: string; cert: string; key: string; httpPort?: number }): WebTransportExample {
   const sessionsClosed: { closeCode: number; reason: string }[] = [];
+  const streams: StreamRecord = { echoed: 0, echoedBytes: 0, errors: [], uniReceived: [], bidiReplies: [], serverErrors: [] };
   const h3 = serve({ port: options.port ?? 4433, hostname: options.hostname ?? "127.0.0.1", tls: { cert: options.cert, key: options.key }, webtransport: true });
 
   h3.webtransport("/wt", (session) => {
@@ -40,6 +173,7 @@ export function startWebTransportExample(options: { port?: number; hostname?: st
       }
     });
     void session.closed.then((info) => sessionsClosed.push(info));
+    serveStreams(session, streams);
   });
 
   h3.route("GET", "/dgram", async (req, res) => {
@@ -72,6 +206,7 @@ export function startWebTransportExample(options: { port?: number; hostname?: st
     pageUrl,
     certificateHash: hash,
     sessionsClosed,
+    streams,
     async stop() {
       http.stop(true);
       await h3.stop();
