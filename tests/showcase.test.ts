@@ -46,6 +46,12 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
         await res.write(new TextEncoder().encode("b"));
         res.trailers({ "x-done": "yes" });
       });
+      // Chunks far past the response window in single calls, the last one
+      // through end() without awaiting, then nothing else.
+      server.route("GET", "/raw-large", (_req, res) => {
+        void res.write(patterned(3 * 1024 * 1024, 1));
+        res.end(patterned(5 * 1024 * 1024 + 3, 2));
+      });
     });
     afterAll(() => server.stop());
 
@@ -108,6 +114,17 @@ for (const mode of ["poll", "callback"] as EventMode[]) {
       expect(result.headers).toContainEqual(["x-word", "hey"]);
       expect(new TextDecoder().decode(result.body)).toBe("ab");
       expect(result.trailers).toEqual([["x-done", "yes"]]);
+    });
+
+    test("single writes far past the window (3 MiB, then end() with 5 MiB) arrive whole and in order", async () => {
+      const response = await h3fetch(url("/raw-large"));
+      expect(response.status).toBe(200);
+      const body = new Uint8Array(await response.arrayBuffer());
+      const expected = new Uint8Array(8 * 1024 * 1024 + 3);
+      expected.set(patterned(3 * 1024 * 1024, 1));
+      expected.set(patterned(5 * 1024 * 1024 + 3, 2), 3 * 1024 * 1024);
+      expect(body.length).toBe(expected.length);
+      expect(Bun.hash(body)).toBe(Bun.hash(expected));
     });
 
     test("a handler that throws gives 500, calls the error hook, and the server keeps serving", async () => {
@@ -179,3 +196,7 @@ describe("graceful stop", () => {
     expect(server.stats().requests_active).toBe(0);
   });
 });
+
+function patterned(length: number, seed: number): Uint8Array {
+  return new Uint8Array(length).map((_, i) => (i * seed + (i >> 10)) % 251);
+}

@@ -24,6 +24,10 @@ export class ResponseWriter {
   readonly #id: number;
   readonly #outbox: Outbox;
   readonly #window: number;
+  /** Bytes of large chunks copied here and not yet handed to the library. */
+  #backlog = 0;
+  /** Ends when every large chunk so far is handed over; later sends follow it. */
+  #tail: Promise<void> = Promise.resolve();
   #status = 200;
   #fields: Field[] = [];
   #headSent = false;
@@ -85,7 +89,9 @@ export class ResponseWriter {
       this.#sendHead(true);
     } else {
       this.#sendHead(false);
-      void this.#sendBody(bytes, true);
+      // A reset while a large last chunk waits is reported through the
+      // response's outcome, not as an unhandled rejection.
+      this.#sendBody(bytes, true).catch(() => {});
     }
     this.#ended = true;
   }
@@ -97,8 +103,9 @@ export class ResponseWriter {
     const fields: Field[] = [];
     new Headers(headers).forEach((value, name) => fields.push(validField(name, value)));
     this.#sendHead(false);
-    this.#outbox.trailers(this.#id, fields);
     this.#ended = true;
+    if (this.#backlog === 0) return this.#outbox.trailers(this.#id, fields);
+    this.#tail = this.#tail.then(() => void (this.#failure ? undefined : this.#outbox.trailers(this.#id, fields)));
   }
 
   /** Sends an HTTP/3 datagram on this request's stream. Throws a DatagramError. */
@@ -140,8 +147,24 @@ export class ResponseWriter {
 
   #sendBody(bytes: Uint8Array, fin: boolean): Promise<void> {
     if (bytes.length === 0) {
-      if (fin) this.#outbox.body(this.#id, bytes, true, false);
+      if (!fin) return Promise.resolve();
+      if (this.#backlog === 0) this.#outbox.body(this.#id, bytes, true, false);
+      else this.#tail = this.#tail.then(() => void (this.#failure ? undefined : this.#outbox.body(this.#id, bytes, true, false)));
       return Promise.resolve();
+    }
+    // The library resets a response whose buffer grows past twice the
+    // window, so a chunk that would take it there goes a window at a time
+    // (copied: end() returns before it is all handed over), after whatever
+    // large chunk is still going out.
+    if (this.#backlog > 0 || this.#submitted - this.#sent + bytes.length > 2 * this.#window) {
+      const copy = bytes.slice();
+      this.#backlog += copy.length;
+      const sent = this.#tail.then(() => this.#submit(copy, 0, fin));
+      this.#tail = sent.then(
+        () => void (this.#backlog -= copy.length),
+        () => void (this.#backlog -= copy.length),
+      );
+      return sent;
     }
     for (let at = 0; at < bytes.length; at += MAX_BODY_RECORD_BYTES) {
       const end = Math.min(at + MAX_BODY_RECORD_BYTES, bytes.length);
@@ -151,6 +174,18 @@ export class ResponseWriter {
     }
     if (!this.#overWindow()) return Promise.resolve();
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Submits records from `at`, waiting for DRAIN whenever past the window. */
+  async #submit(bytes: Uint8Array, at: number, fin: boolean): Promise<void> {
+    while (at < bytes.length) {
+      this.#checkNotFailed();
+      if (this.#overWindow()) await new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+      const end = Math.min(at + MAX_BODY_RECORD_BYTES, bytes.length);
+      this.#submitted += end - at;
+      this.#outbox.body(this.#id, bytes.subarray(at, end), fin && end === bytes.length, this.#overWindow());
+      at = end;
+    }
   }
 
   #overWindow(): boolean {
