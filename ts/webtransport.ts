@@ -15,7 +15,8 @@
 import type { ResponseWriter } from "./response-writer.ts";
 import type { IncomingRequest } from "./web.ts";
 import { DatagramError, type RequestDatagrams } from "./datagrams.ts";
-import { decodeVarint, encodeVarint, varintLength } from "./varint.ts";
+import { encodeVarint, varintLength } from "./varint.ts";
+import { CapsuleReader } from "./capsules.ts";
 import type { SessionStreams, WebTransportBidirectionalStream } from "./webtransport-streams.ts";
 import { sessionGoneError } from "./webtransport-codes.ts";
 
@@ -47,7 +48,7 @@ export class WebTransportSession {
   #settle!: (info: WebTransportCloseInfo) => void;
   #done = false;
   #accepted = false;
-  #pending = new Uint8Array(0);
+  readonly #capsules = new CapsuleReader(MAX_CAPSULE_BYTES);
   #readable: ReadableStream<Uint8Array> | null = null;
   #readableController: ReadableStreamDefaultController<Uint8Array> | null = null;
   #datagramsDropped = 0;
@@ -155,22 +156,17 @@ export class WebTransportSession {
 
   /** @internal Bytes of the CONNECT stream: capsules. */
   onStreamData(chunk: Uint8Array) {
-    const joined = new Uint8Array(this.#pending.length + chunk.length);
-    joined.set(this.#pending);
-    joined.set(chunk, this.#pending.length);
-    let at = 0;
-    while (!this.#done) {
-      const type = decodeVarint(joined, at);
-      if (!type) break;
-      const length = decodeVarint(joined, at + type[1]);
-      if (!length) break;
-      const start = at + type[1] + length[1];
-      if (length[0] > MAX_CAPSULE_BYTES) return this.#abort();
-      if (start + length[0] > joined.length) break;
-      if (type[0] === CLOSE_WEBTRANSPORT_SESSION) return this.#onPeerClose(joined.subarray(start, start + length[0]));
-      at = start + length[0]; // Other capsules (DRAIN, unknown) are skipped.
+    if (this.#done) return;
+    let capsules;
+    try {
+      capsules = this.#capsules.push(chunk);
+    } catch {
+      return this.#abort();
     }
-    this.#pending = joined.slice(at);
+    for (const capsule of capsules) {
+      // Other capsules (DRAIN_WEBTRANSPORT_SESSION, unknown) are skipped.
+      if (capsule.type === CLOSE_WEBTRANSPORT_SESSION) return this.#onPeerClose(capsule.value);
+    }
   }
 
   /** @internal The client ended the CONNECT stream. */
