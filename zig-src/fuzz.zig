@@ -229,16 +229,21 @@ pub fn iterations() usize {
     return std.fmt.parseInt(usize, text, 10) catch 20_000;
 }
 
-fn fuzzTarget(comptime target: Target) !void {
-    const seeds = @field(corpus, @tagName(target));
-    for (seeds) |seed| try runTarget(target, seed);
-    var prng = std.Random.DefaultPrng.init(0x5eed ^ @as(u64, @intFromEnum(target)));
+/// Runs every seed, then FUZZ_ITERATIONS mutations of them, through
+/// `run(target, input)`. Shared by fuzz_h3.zig.
+pub fn mutateAndRun(comptime T: type, target: T, seeds: []const []const u8, prng_seed: u64, comptime run: anytype) !void {
+    for (seeds) |seed| try run(target, seed);
+    var prng = std.Random.DefaultPrng.init(prng_seed);
     const random = prng.random();
     var buffer: [4096]u8 = undefined;
     for (0..iterations()) |_| {
         const input = mutate(random, seeds[random.uintLessThan(usize, seeds.len)], &buffer);
-        try runTarget(target, input);
+        try run(target, input);
     }
+}
+
+fn fuzzTarget(comptime target: Target) !void {
+    try mutateAndRun(Target, target, @field(corpus, @tagName(target)), 0x5eed ^ @as(u64, @intFromEnum(target)), runTarget);
 }
 
 test "fuzz: command batches" {

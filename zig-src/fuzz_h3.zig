@@ -165,15 +165,7 @@ fn fuzzSettings(input: []const u8) void {
 }
 
 fn fuzzTarget(comptime target: Target) !void {
-    const seeds = @field(corpus, @tagName(target));
-    for (seeds) |seed| try runTarget(target, seed);
-    var prng = std.Random.DefaultPrng.init(0x4833 ^ @as(u64, @intFromEnum(target)));
-    const random = prng.random();
-    var buffer: [4096]u8 = undefined;
-    for (0..fuzz.iterations()) |_| {
-        const input = fuzz.mutate(random, seeds[random.uintLessThan(usize, seeds.len)], &buffer);
-        try runTarget(target, input);
-    }
+    try fuzz.mutateAndRun(Target, target, @field(corpus, @tagName(target)), 0x4833 ^ @as(u64, @intFromEnum(target)), runTarget);
 }
 
 test "fuzz: h3 request stream frames" {
