@@ -9,6 +9,7 @@ import { CapsuleReader, CapsuleTooLarge, type Capsule } from "../ts/capsules.ts"
 import { decodeVarint, encodeVarint, varintLength } from "../ts/varint.ts";
 import { encodeCloseCapsule } from "../ts/webtransport.ts";
 import { http3ToWebtransportCode, webtransportCodeToHttp3 } from "../ts/webtransport-codes.ts";
+import { decodeRequest, readId } from "../ts/wire.ts";
 
 const iterations = Number(process.env.FUZZ_ITERATIONS ?? 20_000);
 
@@ -116,3 +117,34 @@ test("fuzz: WebTransport codes map to HTTP/3 and back, and nothing else maps", (
     if (next !== null) expect(next).toBe(code + 1);
   }
 });
+
+test("fuzz: REQUEST event records decode back to the fields they were built from", () => {
+  const random = prng(0x4e7);
+  const buffer = Buffer.alloc(64 * 1024);
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  for (let i = 0; i < iterations / 10; i++) {
+    // Records sit at 8-byte aligned offsets in the event buffer.
+    const offset = 8 * Math.floor(random() * 64);
+    const fields: [string, string][] = Array.from({ length: Math.floor(random() * 12) }, () => [latin1(random, 1 + Math.floor(random() * 20)), latin1(random, Math.floor(random() * 300))]);
+    let at = offset + 40;
+    for (const [name, value] of fields) {
+      view.setUint16(at, name.length, true);
+      view.setUint16(at + 2, value.length, true);
+      at += 4 + buffer.write(name + value, at + 4, "latin1");
+    }
+    const id = Math.floor(random() * 2 ** 53);
+    view.setUint32(offset, at - offset, true);
+    view.setUint32(offset + 8, id % 2 ** 32, true);
+    view.setUint32(offset + 12, Math.floor(id / 2 ** 32), true);
+    view.setBigUint64(offset + 16, 7n, true);
+    view.setBigUint64(offset + 24, BigInt(4 * i), true);
+    view.setUint32(offset + 32, 3, true);
+    view.setUint32(offset + 36, fields.length, true);
+    const event = decodeRequest(view, buffer, offset, readId(view, offset + 8));
+    expect(event).toEqual({ id, connectionId: 7, streamId: 4 * i, routeId: 3, fields });
+  }
+});
+
+function latin1(random: () => number, length: number): string {
+  return String.fromCharCode(...Array.from({ length }, () => Math.floor(random() * 256)));
+}
