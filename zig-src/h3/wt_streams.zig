@@ -213,23 +213,22 @@ pub fn writeStream(engine: *Engine, slot: u32) output.WriteResult {
         .blocked => return .blocked,
         .failed => return stoppedOrFailed(engine, slot),
     }
-    while (true) {
-        const pending = request.pendingBody();
-        const fin = request.end_requested;
-        if (pending.len == 0 and !fin) return .waiting;
-        var error_code: u64 = 0;
-        const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, pending.ptr, pending.len, fin, &error_code);
-        if (written == quiche.err_done) return .blocked;
-        if (written == quiche.err_stream_stopped) return onStopSending(engine, slot, error_code);
-        if (written < 0) return .failed;
-        request.body_offset += @intCast(written);
-        request.sent_body_bytes += @intCast(written);
-        if (request.body_offset < request.body.items.len) return .blocked;
-        request.body.clearRetainingCapacity();
-        request.body_offset = 0;
-        if (fin) return .finished;
-        return .waiting;
-    }
+    const pending = request.pendingBody();
+    // quiche applies FIN only when it takes every byte; a partial write is
+    // retried, FIN included, on the next flush.
+    const fin = request.end_requested;
+    if (pending.len == 0 and !fin) return .waiting;
+    var error_code: u64 = 0;
+    const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, pending.ptr, pending.len, fin, &error_code);
+    if (written == quiche.err_done) return .blocked;
+    if (written == quiche.err_stream_stopped) return onStopSending(engine, slot, error_code);
+    if (written < 0) return .failed;
+    request.body_offset += @intCast(written);
+    request.sent_body_bytes += @intCast(written);
+    if (request.body_offset < request.body.items.len) return .blocked;
+    request.body.clearRetainingCapacity();
+    request.body_offset = 0;
+    return if (fin) .finished else .waiting;
 }
 
 fn stoppedOrFailed(engine: *Engine, slot: u32) output.WriteResult {
