@@ -46,8 +46,6 @@ pub const H3Connection = struct {
     goaway_sent: bool = false,
     /// A connection error was raised; nothing more is read.
     failed: bool = false,
-    /// WebTransport streams bound to a session on this connection.
-    wt_streams: u32 = 0,
     /// Requests whose field section waits for encoder-stream inserts.
     blocked: std.ArrayListUnmanaged(u64) = .empty,
 

@@ -45,7 +45,6 @@ pub fn bindIncoming(engine: *Engine, slot: u32, session_stream_id: u64, bidirect
     const session = engine.requests.get(session_slot);
     if (session.wt_stream_count >= engine.config.max_webtransport_streams_per_session) return reject(engine, slot);
     session.wt_stream_count += 1;
-    engine.connections.get(request.conn_slot).h3.?.wt_streams += 1;
     request.wt_session = engine.requests.idOf(session_slot);
 
     var buffer: [wire.header_bytes + 16]u8 = undefined;
@@ -141,7 +140,6 @@ pub fn open(engine: *Engine, header: wire.Header, payload: []const u8) void {
     };
     engine.stats.requests_active.inc();
     session.wt_stream_count += 1;
-    connection.h3.?.wt_streams += 1;
     const request = engine.requests.get(slot);
     request.kind = .webtransport;
     request.wt_session = header.id;
@@ -240,28 +238,6 @@ fn stoppedOrFailed(engine: *Engine, slot: u32) output.WriteResult {
     return .failed;
 }
 
-/// A WebTransport stream with nothing to write still hears of the peer's
-/// STOP_SENDING at once: each flush of a connection that has WebTransport
-/// streams probes their send side. (quiche's writable-stream iterator cannot
-/// serve: a stream it once reported is not reported again when stopped.)
-pub fn noticeStopSending(engine: *Engine, conn_slot: u32) void {
-    const connection = engine.connections.get(conn_slot);
-    if (connection.h3.?.wt_streams == 0) return;
-    var stopped: [16]u32 = undefined;
-    var stopped_len: usize = 0;
-    var it = connection.streams.valueIterator();
-    while (it.next()) |slot| {
-        const request = engine.requests.get(slot.*);
-        if (request.kind != .webtransport or request.write_done) continue;
-        if (quiche.quiche_conn_stream_capacity(connection.quiche_conn, request.stream_id) >= 0) continue;
-        stopped[stopped_len] = slot.*;
-        stopped_len += 1;
-        if (stopped_len == stopped.len) break; // The rest on the next flush.
-    }
-    // Handled after the walk: ending a slot changes the map.
-    for (stopped[0..stopped_len]) |slot| _ = stoppedOrFailed(engine, slot);
-}
-
 /// The peer sent STOP_SENDING; quiche answered it with RESET_STREAM.
 fn onStopSending(engine: *Engine, slot: u32, error_code: u64) output.WriteResult {
     const request = engine.requests.get(slot);
@@ -303,11 +279,6 @@ pub fn endSession(engine: *Engine, session_slot: u32) void {
 pub fn onStreamEnded(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
     assert(request.kind == .webtransport);
-    if (request.wt_session != 0) {
-        const h3 = engine.connections.get(request.conn_slot).h3.?;
-        assert(h3.wt_streams > 0);
-        h3.wt_streams -= 1;
-    }
     const session_slot = engine.requests.slotOf(request.wt_session) orelse return;
     const session = engine.requests.get(session_slot);
     if (session.wt_stream_count > 0) session.wt_stream_count -= 1;
