@@ -21,6 +21,7 @@ test {
     _ = @import("h3/uni_preface.zig");
     _ = @import("h3/priority.zig");
     _ = @import("h3/deadline_ring.zig");
+    _ = @import("h3/stream_ids.zig");
     _ = @import("h3/qpack/tests.zig");
     _ = @import("quic/retry_token.zig");
     _ = @import("quic/address_validation.zig");

@@ -325,6 +325,10 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
         .wt_stop_sending => return wt.stopSending(engine, slot, error_code),
         .reset => return wt.resetSending(engine, slot, error_code),
         .head, .trailers => return failRequest(engine, slot),
+        // The sending side already ended (the peer's STOP_SENDING, or our
+        // RESET): bytes the application wrote before it heard are dropped,
+        // not a reason to abort the stream's other direction.
+        .body => if (request.write_done) return engine.stats.stale_commands.inc(),
         else => {},
     };
     switch (kind) {

@@ -12,6 +12,7 @@ const settings = @import("settings.zig");
 const ControlStream = @import("control_stream.zig").ControlStream;
 const uni_preface = @import("uni_preface.zig");
 const qpack = @import("qpack/decoder.zig");
+const SeenStreams = @import("stream_ids.zig").SeenStreams;
 const Code = frame.ErrorCode;
 
 /// Server-initiated unidirectional stream ids (RFC 9000 section 2.1).
@@ -46,6 +47,9 @@ pub const H3Connection = struct {
     goaway_sent: bool = false,
     /// A connection error was raised; nothing more is read.
     failed: bool = false,
+    /// The peer's streams seen so far, so an ended one is never new again.
+    seen_bidi: SeenStreams = .{},
+    seen_uni: SeenStreams = .{},
     /// Requests whose field section waits for encoder-stream inserts.
     blocked: std.ArrayListUnmanaged(u64) = .empty,
 
@@ -60,6 +64,8 @@ pub const H3Connection = struct {
         h3.decoder.deinit();
         h3.control_out.deinit(allocator);
         h3.blocked.deinit(allocator);
+        h3.seen_bidi.deinit(allocator);
+        h3.seen_uni.deinit(allocator);
         allocator.destroy(h3);
     }
 
@@ -124,6 +130,11 @@ pub const H3Connection = struct {
         h3.prefaces[h3.prefaces_len] = .{ .stream_id = stream_id, .preface = .{} };
         h3.prefaces_len += 1;
         return &h3.prefaces[h3.prefaces_len - 1];
+    }
+
+    pub fn prefaceStarted(h3: *const H3Connection, stream_id: u64) bool {
+        for (h3.prefaces[0..h3.prefaces_len]) |pending| if (pending.stream_id == stream_id) return true;
+        return false;
     }
 
     pub fn forgetPreface(h3: *H3Connection, stream_id: u64) void {

@@ -50,8 +50,22 @@ fn readSlotStream(engine: *Engine, conn_slot: u32, stream_id: u64) void {
         _ = quiche.quiche_conn_stream_shutdown(connection.quiche_conn, stream_id, quiche.shutdown_read, Code.no_error);
         return;
     }
+    const h3 = connection.h3.?;
+    const first = h3.seen_bidi.firstSight(engine.allocator, stream_id) catch
+        return h3.fail(connection.quiche_conn, Code.internal_error, "out of memory");
+    if (!first) return discard(engine, conn_slot, stream_id);
     const slot = openRequest(engine, conn_slot, stream_id) orelse return;
     pump(engine, slot);
+}
+
+/// Reads and drops what is left on a stream whose slot already ended,
+/// without STOP_SENDING (on a CONNECT stream that would abort a session
+/// the client is closing cleanly).
+fn discard(engine: *Engine, conn_slot: u32, stream_id: u64) void {
+    const quiche_conn = engine.connections.get(conn_slot).quiche_conn;
+    var fin = false;
+    var error_code: u64 = 0;
+    while (quiche.quiche_conn_stream_recv(quiche_conn, stream_id, engine.stream_buffer.ptr, engine.stream_buffer.len, &fin, &error_code) > 0) {}
 }
 
 /// A new client bidirectional stream gets a request slot, or is refused
@@ -325,6 +339,11 @@ fn readPeerUni(engine: *Engine, conn_slot: u32, stream_id: u64) void {
     if (h3.decoder_in == stream_id) return readCritical(engine, conn_slot, stream_id, .qpack_decoder);
     if (connection.streams.get(stream_id)) |slot| return pump(engine, slot);
     if (!hasRoom(engine)) return; // Read again with the connection's next packet.
+    if (!h3.prefaceStarted(stream_id)) {
+        const first = h3.seen_uni.firstSight(engine.allocator, stream_id) catch
+            return h3.fail(connection.quiche_conn, Code.internal_error, "out of memory");
+        if (!first) return discard(engine, conn_slot, stream_id);
+    }
 
     const pending = h3.pendingPreface(stream_id) orelse
         return h3.fail(connection.quiche_conn, Code.excessive_load, "too many unidirectional streams without a type");
