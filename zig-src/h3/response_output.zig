@@ -103,11 +103,17 @@ fn writeResponse(engine: *Engine, slot: u32) WriteResult {
             .failed => .failed,
         };
     }
-    var error_code: u64 = 0;
-    const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, "", 0, true, &error_code);
-    if (written == quiche.err_done) return .blocked;
-    if (written < 0) return .failed;
-    return .finished;
+    // The end of a streamed body goes as an empty DATA frame with FIN, not
+    // a FIN alone: quiche 0.28 may never send a FIN-only write that follows
+    // fully acknowledged data (see README, known issue).
+    const empty_data = [2]u8{ @intCast(frame.Type.data), 0 };
+    request.frame_out.appendSlice(engine.allocator, &empty_data) catch return .failed;
+    request.frame_out_fin = true;
+    return switch (flushFrames(engine, slot)) {
+        .done => .finished,
+        .blocked => .blocked,
+        .failed => .failed,
+    };
 }
 
 /// Writes pending body bytes as DATA frames sized to the stream's
