@@ -16,14 +16,6 @@ pub const err_stream_stopped: isize = -15;
 pub const err_stream_reset: isize = -16;
 
 
-/// HTTP/3 application error codes (RFC 9114, section 8.1).
-pub const h3_no_error: u64 = 0x100;
-pub const h3_general_protocol_error: u64 = 0x101;
-pub const h3_internal_error: u64 = 0x102;
-pub const h3_request_rejected: u64 = 0x10b;
-pub const h3_request_cancelled: u64 = 0x10c;
-pub const h3_message_error: u64 = 0x10e;
-
 pub const Config = opaque {};
 pub const Conn = opaque {};
 pub const H3Config = opaque {};

@@ -129,8 +129,8 @@ fn onHead(engine: *Engine, slot: u32, head: *RequestHead) void {
 /// elsewhere (RFC 9114 8.1, H3_REQUEST_REJECTED).
 pub fn refuseStream(engine: *Engine, conn_slot: u32, stream_id: u64) void {
     const quiche_conn = engine.connections.get(conn_slot).quiche_conn;
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_read, quiche.h3_request_rejected);
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, quiche.h3_request_rejected);
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_read, frame.ErrorCode.request_rejected);
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, frame.ErrorCode.request_rejected);
 }
 
 /// Aborts both directions of a stream with `code` and ends its slot.
@@ -169,9 +169,9 @@ pub fn resumePausedBodies(engine: *Engine) void {
 pub fn rejectOversizedBody(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
     const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
-    pushControl(engine, .reset, engine.requests.idOf(slot), quiche.h3_request_cancelled);
+    pushControl(engine, .reset, engine.requests.idOf(slot), frame.ErrorCode.request_cancelled);
     request.visible_to_app = false;
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, quiche.h3_request_cancelled);
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, frame.ErrorCode.request_cancelled);
     request.request_finished = true;
     if (request.head_sent) return failRequest(engine, slot);
     if (request.head) |head| engine.allocator.free(head);
@@ -195,8 +195,8 @@ pub fn onFinished(engine: *Engine, slot: u32) void {
 pub fn onReset(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
     const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, quiche.h3_request_cancelled);
-    finishRequest(engine, slot, .reset, quiche.h3_request_cancelled);
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, frame.ErrorCode.request_cancelled);
+    finishRequest(engine, slot, .reset, frame.ErrorCode.request_cancelled);
 }
 
 /// Ends a request: tells the application (if it knew of it) and frees the
@@ -231,7 +231,7 @@ pub fn abortConnectionRequests(engine: *Engine, conn_slot: u32) void {
     while (connection.streams.count() > 0) {
         var it = connection.streams.valueIterator();
         const slot = it.next().?.*;
-        finishRequest(engine, slot, .reset, quiche.h3_request_cancelled);
+        finishRequest(engine, slot, .reset, frame.ErrorCode.request_cancelled);
     }
 }
 
@@ -277,9 +277,9 @@ pub fn respondWith(engine: *Engine, slot: u32, head: []const u8, body: []const u
 pub fn failRequest(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
     const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, quiche.h3_internal_error);
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, quiche.h3_internal_error);
-    finishRequest(engine, slot, .reset, quiche.h3_internal_error);
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, frame.ErrorCode.internal_error);
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, frame.ErrorCode.internal_error);
+    finishRequest(engine, slot, .reset, frame.ErrorCode.internal_error);
 }
 
 /// Applies every queued command in order. Commands naming a request that
@@ -320,7 +320,7 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
     }
     const fin = header.flags & wire.flag_fin != 0;
     const kind = std.meta.intToEnum(wire.CommandKind, header.kind) catch return failRequest(engine, slot);
-    const error_code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else quiche.h3_request_cancelled;
+    const error_code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else frame.ErrorCode.request_cancelled;
     if (request.kind == .webtransport) switch (kind) {
         .wt_stop_sending => return wt.stopSending(engine, slot, error_code),
         .reset => return wt.resetSending(engine, slot, error_code),

@@ -237,7 +237,7 @@ fn completeResponse(engine: *Engine, slot: u32) void {
     }
     if (!request.request_finished) {
         const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
-        _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, quiche.h3_no_error);
+        _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, frame.ErrorCode.no_error);
     }
     exchange.finishRequest(engine, slot, .complete, 0);
 }

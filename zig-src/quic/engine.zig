@@ -35,6 +35,7 @@ const slow_clients = @import("../h3/slow_clients.zig");
 const DeadlineRing = @import("../h3/deadline_ring.zig").DeadlineRing;
 const H3Connection = @import("../h3/h3_connection.zig").H3Connection;
 const h3_settings = @import("../h3/settings.zig");
+const h3_error = @import("../h3/frame.zig").ErrorCode;
 const datagrams = @import("../dgram/datagrams.zig");
 const wire = @import("../queue/wire.zig");
 const LogLevel = @import("../config.zig").LogLevel;
@@ -370,12 +371,12 @@ pub const Engine = struct {
         const ours = engine.h3Settings();
         const h3 = H3Connection.create(engine.allocator, ours) catch {
             const reason = "h3 setup failed";
-            _ = quiche.quiche_conn_close(connection.quiche_conn, true, quiche.h3_internal_error, reason, reason.len);
+            _ = quiche.quiche_conn_close(connection.quiche_conn, true, h3_error.internal_error, reason, reason.len);
             return;
         };
         connection.h3 = h3;
         h3.open(engine.allocator, connection.quiche_conn, ours) catch
-            h3.fail(connection.quiche_conn, quiche.h3_internal_error, "h3 setup failed");
+            h3.fail(connection.quiche_conn, h3_error.internal_error, "h3 setup failed");
     }
 
     pub fn h3Settings(engine: *const Engine) h3_settings.Ours {
@@ -599,7 +600,7 @@ pub const Engine = struct {
         for (engine.connections.slots, 0..) |*maybe, i| {
             const connection = if (maybe.*) |*c| c else continue;
             const reason = "server stopping";
-            _ = quiche.quiche_conn_close(connection.quiche_conn, true, quiche.h3_no_error, reason, reason.len);
+            _ = quiche.quiche_conn_close(connection.quiche_conn, true, h3_error.no_error, reason, reason.len);
             var send_info: quiche.SendInfo = undefined;
             var packets: u32 = 0;
             while (packets < 8) : (packets += 1) {
