@@ -25,6 +25,7 @@ test {
     _ = @import("h3/qpack/tests.zig");
     _ = @import("quic/retry_token.zig");
     _ = @import("quic/address_validation.zig");
+    _ = @import("quic/fin_delivery_test.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");
 }

@@ -11,6 +11,7 @@ pub const h3_application_protocol = "\x02h3";
 /// quiche_error: transport-level results (negative values).
 pub const err_done: isize = -1;
 pub const err_buffer_too_short: isize = -2;
+pub const err_invalid_stream_state: isize = -7;
 pub const err_stream_limit: isize = -12;
 pub const err_stream_stopped: isize = -15;
 pub const err_stream_reset: isize = -16;
@@ -152,6 +153,7 @@ pub extern fn quiche_conn_stream_shutdown(conn: *Conn, stream_id: u64, direction
 pub extern fn quiche_conn_free(conn: *Conn) void;
 pub extern fn quiche_conn_stream_recv(conn: *Conn, stream_id: u64, out: [*]u8, buf_len: usize, fin: *bool, out_error_code: *u64) isize;
 pub extern fn quiche_conn_stream_send(conn: *Conn, stream_id: u64, buf: [*]const u8, buf_len: usize, fin: bool, out_error_code: *u64) isize;
+pub extern fn quiche_conn_stream_finished(conn: *const Conn, stream_id: u64) bool;
 pub extern fn quiche_conn_stream_priority(conn: *Conn, stream_id: u64, urgency: u8, incremental: bool) c_int;
 pub extern fn quiche_conn_stream_capacity(conn: *Conn, stream_id: u64) isize;
 pub extern fn quiche_conn_stream_writable(conn: *Conn, stream_id: u64, len: usize) c_int;
