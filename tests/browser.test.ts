@@ -86,33 +86,78 @@ test("100 concurrent bidirectional streams each echo their own bytes", async () 
   expect(example.streams.echoed - echoed).toBe(100);
 }, 120_000);
 
+// How Chromium reports a peer's RESET_STREAM or STOP_SENDING to the page
+// races inside the browser: usually a WebTransportError with the stream
+// code, but when its network service closes the stream's data pipe before
+// the notification that carries the code reaches the page, a code-less
+// NetworkError "The stream was aborted by the remote server" (blink's
+// OutgoingStream::HandlePipeClosed / IncomingStream::ProcessClose). The
+// server sends the same frames either way (seen in qlog), and aioquic checks
+// the codes on the wire (webtransport-streams.test.ts). So every attempt must
+// end in one of the two, and within a few attempts the code must arrive.
+const CODE_ATTEMPTS = 5;
+const isRemoteAbort = (error: PageError | null) => error?.name === "NetworkError" && error.message === "The stream was aborted by the remote server";
+
+async function expectStreamCode(code: number, attempt: () => Promise<PageError | null>) {
+  const seen: (PageError | null)[] = [];
+  for (let i = 0; i < CODE_ATTEMPTS; i++) {
+    const error = await attempt();
+    seen.push(error);
+    if (error?.name === "WebTransportError") {
+      expect(error).toMatchObject({ source: "stream", streamErrorCode: code });
+      return;
+    }
+    expect(isRemoteAbort(error)).toBe(true);
+  }
+  throw new Error(`stream code ${code} never reached the page in ${CODE_ATTEMPTS} attempts: ${JSON.stringify(seen)}`);
+}
+
+async function newServerErrors(run: () => Promise<void>) {
+  const before = example.streams.errors.length;
+  await run();
+  for (let i = 0; i < 100 && example.streams.errors.length === before; i++) await Bun.sleep(10);
+  return example.streams.errors.slice(before);
+}
+
 test("a stream reset and a STOP_SENDING are seen on both sides, with their WebTransport codes", async () => {
   // The page aborts its writable with 42: the server's readable errors with 42,
   // and its echo pipe resets back with the same code.
-  const errors = example.streams.errors.length;
-  const aborted = await api((h) => h.abortWithCode(42));
-  expect(aborted.echoed).toBe("hello");
-  expect(aborted.readError).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 42 });
-  for (let i = 0; i < 100 && example.streams.errors.length === errors; i++) await Bun.sleep(10);
-  expect(example.streams.errors.slice(errors)).toEqual([{ code: "ERR_WEBTRANSPORT_STREAM_RESET", streamErrorCode: 42 }]);
+  await expectStreamCode(42, async () => {
+    let readError: PageError | null = null;
+    const errors = await newServerErrors(async () => {
+      const aborted = await api((h) => h.abortWithCode(42));
+      expect(aborted.echoed).toBe("hello");
+      readError = aborted.readError;
+    });
+    expect(errors).toEqual([{ code: "ERR_WEBTRANSPORT_STREAM_RESET", streamErrorCode: 42 }]);
+    return readError;
+  });
 
   // The page stops reading with 43: the server's writable errors with 43 (when
   // it next writes), and its pipe stops the page's sending side with 43.
-  const stopsBefore = example.streams.errors.length;
-  const cancelled = await api((h) => h.cancelWithCode(43));
-  expect(cancelled.echoed).toBe("hello");
-  expect(cancelled.writeError).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 43 });
-  for (let i = 0; i < 100 && example.streams.errors.length === stopsBefore; i++) await Bun.sleep(10);
-  expect(example.streams.errors.slice(stopsBefore)).toEqual([{ code: "ERR_WEBTRANSPORT_STOP_SENDING", streamErrorCode: 43 }]);
+  await expectStreamCode(43, async () => {
+    let writeError: PageError | null = null;
+    const errors = await newServerErrors(async () => {
+      const cancelled = await api((h) => h.cancelWithCode(43));
+      expect(cancelled.echoed).toBe("hello");
+      writeError = cancelled.writeError;
+    });
+    expect(errors).toEqual([{ code: "ERR_WEBTRANSPORT_STOP_SENDING", streamErrorCode: 43 }]);
+    return writeError;
+  });
 
   // The server resets a stream it opened with 77: the page's read fails with 77.
-  const reset = await api((h) => h.serverCut("reset", 77));
-  expect(reset.line).toBe("reset 77\n");
-  expect(reset.error).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 77 });
+  await expectStreamCode(77, async () => {
+    const reset = await api((h) => h.serverCut("reset", 77));
+    expect(reset.line).toBe("reset 77\n");
+    return reset.error;
+  });
 
   // The server stops reading with 88: the page's writes fail with 88.
-  const stopped = await api((h) => h.serverCut("stop", 88));
-  expect(stopped.line).toBe("stop 88\n");
-  expect(stopped.error).toMatchObject({ name: "WebTransportError", source: "stream", streamErrorCode: 88 });
+  await expectStreamCode(88, async () => {
+    const stopped = await api((h) => h.serverCut("stop", 88));
+    expect(stopped.line).toBe("stop 88\n");
+    return stopped.error;
+  });
   expect(example.streams.serverErrors).toEqual([]);
 }, 120_000);

@@ -25,7 +25,7 @@
 //   /dgram  GET kept open: its HTTP/3 datagrams are echoed.
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
-import { serve, WebTransportError, type Server, type WebTransportBidirectionalStream, type WebTransportSession } from "../../ts/index.ts";
+import { serve, WebTransportError, type Server, type ServeOptions, type WebTransportBidirectionalStream, type WebTransportSession } from "../../ts/index.ts";
 
 /** What the server saw on its streams, for tests and for the curious. */
 export interface StreamRecord {
@@ -158,10 +158,10 @@ export function certificateHash(certPath: string): string {
   return new Bun.CryptoHasher("sha256").update(Buffer.from(base64, "base64")).digest("hex");
 }
 
-export function startWebTransportExample(options: { port?: number; hostname?: string; cert: string; key: string; httpPort?: number }): WebTransportExample {
+export function startWebTransportExample(options: { port?: number; hostname?: string; cert: string; key: string; httpPort?: number; limits?: ServeOptions["limits"] }): WebTransportExample {
   const sessionsClosed: { closeCode: number; reason: string }[] = [];
   const streams: StreamRecord = { echoed: 0, echoedBytes: 0, errors: [], uniReceived: [], bidiReplies: [], serverErrors: [] };
-  const h3 = serve({ port: options.port ?? 4433, hostname: options.hostname ?? "127.0.0.1", tls: { cert: options.cert, key: options.key }, webtransport: true });
+  const h3 = serve({ port: options.port ?? 4433, hostname: options.hostname ?? "127.0.0.1", tls: { cert: options.cert, key: options.key }, webtransport: true, limits: options.limits });
 
   h3.webtransport("/wt", (session) => {
     session.onDatagram((data) => {

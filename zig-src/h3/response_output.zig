@@ -103,17 +103,13 @@ fn writeResponse(engine: *Engine, slot: u32) WriteResult {
             .failed => .failed,
         };
     }
-    // The end of a streamed body goes as an empty DATA frame with FIN, not
-    // a FIN alone: quiche 0.28 may never send a FIN-only write that follows
-    // fully acknowledged data (see README, known issue).
-    const empty_data = [2]u8{ @intCast(frame.Type.data), 0 };
-    request.frame_out.appendSlice(engine.allocator, &empty_data) catch return .failed;
-    request.frame_out_fin = true;
-    return switch (flushFrames(engine, slot)) {
-        .done => .finished,
-        .blocked => .blocked,
-        .failed => .failed,
-    };
+    // A FIN alone: it is delivered even when the body's last bytes were
+    // already acknowledged (our quiche fix, third_party/quiche/patch.py).
+    var error_code: u64 = 0;
+    const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, "", 0, true, &error_code);
+    if (written == quiche.err_done) return .blocked;
+    if (written < 0) return .failed;
+    return .finished;
 }
 
 /// Writes pending body bytes as DATA frames sized to the stream's
