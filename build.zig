@@ -87,11 +87,11 @@ const QuicheArchive = struct {
 /// incremental state, so the step always runs and costs well under a
 /// second when nothing changed.
 fn buildQuiche(b: *std.Build) QuicheArchive {
-    const cargo = b.addSystemCommand(&.{"bash"});
-    cargo.addFileArg(b.path("scripts/build-quiche.sh"));
-    cargo.has_side_effects = true;
+    const build_quiche = b.addSystemCommand(&.{"bash"});
+    build_quiche.addFileArg(b.path("scripts/build-quiche.sh"));
+    build_quiche.has_side_effects = true;
     return .{
-        .step = &cargo.step,
+        .step = &build_quiche.step,
         .path = b.path("third_party/quiche/target/release/libzigquicheh3_quiche.a"),
     };
 }
