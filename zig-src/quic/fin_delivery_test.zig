@@ -162,13 +162,10 @@ fn send(conn: *quiche.Conn, stream_id: u64, bytes: []const u8, fin: bool) !void 
     try testing.expectEqual(@as(isize, @intCast(bytes.len)), written);
 }
 
-test "a FIN written alone after the last bytes reaches the peer when their ACK overtakes it" {
-    var pair = try Pair.init();
-    defer pair.deinit();
-    const stream_id: u64 = 0;
-
-    // The client sends its whole request; the server reads it to the end,
-    // so the server's receiving side is complete.
+/// The client sends "ping" and FIN; the server reads it to the end (so its
+/// receiving side is complete) and answers "pong" without FIN; the client
+/// gets "pong" and its ACK of it is held back in `acks`.
+fn pongWithAckHeld(pair: *Pair, stream_id: u64, acks: *std.ArrayList([]u8)) !void {
     try send(pair.client.conn, stream_id, "ping", true);
     _ = Pair.deliver(&pair.client, &pair.server);
     var request: std.ArrayList(u8) = .empty;
@@ -176,22 +173,29 @@ test "a FIN written alone after the last bytes reaches the peer when their ACK o
     try testing.expect(try drain(pair.server.conn, stream_id, &request));
     try testing.expectEqualStrings("ping", request.items);
 
-    // The server answers without FIN; the client gets the bytes and its
-    // ACK is held back.
     try send(pair.server.conn, stream_id, "pong", false);
     _ = Pair.deliver(&pair.server, &pair.client);
-    var held: std.ArrayList([]u8) = .empty;
-    defer {
-        for (held.items) |packet| testing.allocator.free(packet);
-        held.deinit(testing.allocator);
-    }
-    try Pair.hold(&pair.client, &held, testing.allocator);
-    try testing.expect(held.items.len > 0);
+    try Pair.hold(&pair.client, acks, testing.allocator);
+    try testing.expect(acks.items.len > 0);
+}
+
+fn freePackets(packets: *std.ArrayList([]u8)) void {
+    for (packets.items) |packet| testing.allocator.free(packet);
+    packets.deinit(testing.allocator);
+}
+
+test "a FIN written alone after the last bytes reaches the peer when their ACK overtakes it" {
+    var pair = try Pair.init();
+    defer pair.deinit();
+    const stream_id: u64 = 0;
+    var acks: std.ArrayList([]u8) = .empty;
+    defer freePackets(&acks);
+    try pongWithAckHeld(&pair, stream_id, &acks);
 
     // The application ends the stream: FIN alone. Then the ACK of "pong"
     // arrives before the server sends anything.
     try send(pair.server.conn, stream_id, "", true);
-    for (held.items) |packet| Pair.receive(&pair.server, &pair.client, packet);
+    for (acks.items) |packet| Pair.receive(&pair.server, &pair.client, packet);
 
     var response: std.ArrayList(u8) = .empty;
     defer response.deinit(testing.allocator);
@@ -211,22 +215,11 @@ test "a lost FIN frame is sent again after the bytes before it were acknowledged
     var pair = try Pair.init();
     defer pair.deinit();
     const stream_id: u64 = 4;
-
-    try send(pair.client.conn, stream_id, "ping", true);
-    _ = Pair.deliver(&pair.client, &pair.server);
-    var request: std.ArrayList(u8) = .empty;
-    defer request.deinit(testing.allocator);
-    try testing.expect(try drain(pair.server.conn, stream_id, &request));
-
-    try send(pair.server.conn, stream_id, "pong", false);
-    _ = Pair.deliver(&pair.server, &pair.client);
     var acks: std.ArrayList([]u8) = .empty;
+    defer freePackets(&acks);
     var lost: std.ArrayList([]u8) = .empty;
-    defer for ([_]*std.ArrayList([]u8){ &acks, &lost }) |list| {
-        for (list.items) |packet| testing.allocator.free(packet);
-        list.deinit(testing.allocator);
-    };
-    try Pair.hold(&pair.client, &acks, testing.allocator);
+    defer freePackets(&lost);
+    try pongWithAckHeld(&pair, stream_id, &acks);
 
     // The FIN goes out alone and its packet is lost; then the ACK of "pong"
     // arrives. Only loss recovery can bring the FIN now.
