@@ -348,6 +348,23 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *               queue is at most half full.
  *  14 CONN_CLOSED id = connection id; the connection is gone (only for
  *               connections a CONN_INFO event announced). Never dropped.
+ *  15 WT_STREAM id = WebTransport stream id (from the request-id space);
+ *               aux = 1 bidirectional, 0 unidirectional; u64 session id
+ *               (the CONNECT request's id), u64 QUIC stream id. The peer
+ *               opened a stream of that session: its bytes arrive as BODY,
+ *               its FIN as BODY_END; the id ends with COMPLETE (both
+ *               directions finished) or RESET (stream, session or
+ *               connection gone).
+ *  16 WT_OPENED answer to WT_OPEN; id = the new stream id, or 0; aux as
+ *               WT_STREAM; u64 token (from the command), u64 session id,
+ *               u64 QUIC stream id, u64 status: 0 opened, 1 session gone,
+ *               2 stream limit (max_webtransport_streams_per_session, or
+ *               that many opens already wait for the peer's credit).
+ *  17 WT_PEER_RESET id = WebTransport stream id; the peer reset its
+ *               sending side (RESET_STREAM); u64 HTTP/3 error code.
+ *  18 WT_STOP_SENDING id = WebTransport stream id; the peer sent
+ *               STOP_SENDING; our sending side was reset with the same
+ *               code and later BODY commands are dropped; u64 HTTP/3 code.
  *
  * Commands (zig_h3_submit); flags bit 0 = FIN, bit 1 = NOTIFY:
  *   1 HEAD      aux = status; field block (lowercase names, no pseudo-
@@ -366,6 +383,14 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *               quarter stream ID). NOTIFY as above.
  *               A datagram that is not negotiated, too large, or finds the
  *               send queue full is dropped and counted (datagrams_send_dropped).
+ *   8 WT_OPEN   id = session id (the CONNECT request's id); aux = 1
+ *               bidirectional, 0 unidirectional; u64 token, echoed by the
+ *               WT_OPENED answer. Without the peer's stream credit
+ *               (MAX_STREAMS) it waits and is answered once opened.
+ *   9 WT_STOP_SENDING id = WebTransport stream id; u64 HTTP/3 error code;
+ *               stops reading (STOP_SENDING). On a WebTransport stream,
+ *               BODY carries raw bytes (FIN ends the sending side) and
+ *               RESET resets only the sending side (RESET_STREAM).
  */
 #define ZIG_H3_EVENT_REQUEST 1
 #define ZIG_H3_EVENT_BODY 2
@@ -381,6 +406,10 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_EVENT_H3_DATAGRAM 12
 #define ZIG_H3_EVENT_DATAGRAM_CREDIT 13
 #define ZIG_H3_EVENT_CONN_CLOSED 14
+#define ZIG_H3_EVENT_WT_STREAM 15
+#define ZIG_H3_EVENT_WT_OPENED 16
+#define ZIG_H3_EVENT_WT_PEER_RESET 17
+#define ZIG_H3_EVENT_WT_STOP_SENDING 18
 #define ZIG_H3_COMMAND_HEAD 1
 #define ZIG_H3_COMMAND_BODY 2
 #define ZIG_H3_COMMAND_TRAILERS 3
@@ -388,6 +417,8 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_COMMAND_CONN_STATS 5
 #define ZIG_H3_COMMAND_QUIC_DATAGRAM 6
 #define ZIG_H3_COMMAND_H3_DATAGRAM 7
+#define ZIG_H3_COMMAND_WT_OPEN 8
+#define ZIG_H3_COMMAND_WT_STOP_SENDING 9
 #define ZIG_H3_FLAG_FIN 1
 #define ZIG_H3_FLAG_NOTIFY 2
 

@@ -8,6 +8,7 @@ import { symbols } from "../ts/symbols.ts";
 import { CONFIG_FIELDS } from "../ts/config.ts";
 import { STATS_FIELDS } from "../ts/server.ts";
 import { libraryCandidates, native } from "../ts/loader.ts";
+import { CommandKind, EventKind } from "../ts/wire.ts";
 
 const header = readFileSync(join(import.meta.dir, "..", "include", "zig_h3.h"), "utf8");
 const headerFunctions = [...header.matchAll(/^[a-z][\w\s*]*?\b(zig_h3_\w+)\(/gm)].map((m) => m[1]!).sort();
@@ -50,6 +51,15 @@ describe("C ABI agreement", () => {
     const names = [...doc.matchAll(/([a-z_]+)[,.]/g)].map((m) => m[1]);
     expect(names).toEqual([...STATS_FIELDS]);
     expect(native().zig_h3_server_stats(null, null, 0)).toBe(-1);
+  });
+
+  test("the event and command kinds in the header are the ones TS speaks", () => {
+    const defined = (prefix: string) => Object.fromEntries([...header.matchAll(new RegExp(`^#define ZIG_H3_${prefix}_(\\w+) (\\d+)$`, "gm"))].map((m) => [m[1]!, Number(m[2])]));
+    const upper = (kinds: Record<string, number>) => Object.fromEntries(Object.entries(kinds).map(([name, value]) => [name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase(), value]));
+    expect(defined("EVENT")).toEqual(upper(EventKind));
+    expect(defined("COMMAND")).toEqual(upper(CommandKind));
+    // Each kind is also described in the record comment.
+    for (const [name, value] of Object.entries({ ...defined("EVENT"), ...defined("COMMAND") })) expect(header).toMatch(new RegExp(`\\* +${value} ${name}\\b`));
   });
 
   test("version names the library and the pinned quiche", () => {

@@ -85,9 +85,12 @@ export class WebTransportSession {
   }
 
   /**
-   * Opens a bidirectional stream to the client. Rejects with a
-   * WebTransportError: ERR_WEBTRANSPORT_SESSION_GONE (the session ended),
-   * ERR_WEBTRANSPORT_STREAM_LIMIT (the session's stream limit is reached).
+   * Opens a bidirectional stream to the client. While the client grants no
+   * QUIC stream credit (MAX_STREAMS) the promise waits, and settles once it
+   * does. Rejects with a WebTransportError: ERR_WEBTRANSPORT_SESSION_GONE
+   * (the session ended, also while waiting), ERR_WEBTRANSPORT_STREAM_LIMIT
+   * (the session's stream limit, max_webtransport_streams_per_session, is
+   * reached, or that many creates already wait on the connection).
    * Called from the handler before it returns, it accepts the session first.
    */
   createBidirectionalStream(): Promise<WebTransportBidirectionalStream> {

@@ -284,6 +284,13 @@ async def run(client, path, mode, args):
         client.send(sid, rng.randbytes(n), fin=True)
         await client.until(lambda: sid in client.stops)
         result.update(stop=client.stops[sid])
+    elif mode == "wait-close":
+        # Asks the server (datagram) to open streams past our credit, which
+        # we never raise; the server then closes the session.
+        client.h3.send_datagram(session, b"go")
+        client.transmit()
+        await client.until(lambda: session in client.ended, timeout=60)
+        result.update(session_ended=True)
     elif mode == "limit":
         k, u = int(args[0]), int(args[1])
         for i in range(k):

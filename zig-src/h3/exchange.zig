@@ -22,6 +22,7 @@ const frame = @import("frame.zig");
 const priority = @import("priority.zig");
 const stream_input = @import("stream_input.zig");
 const wt = @import("wt_streams.zig");
+const wt_opens = @import("wt_opens.zig");
 const slow_clients = @import("slow_clients.zig");
 const nowNs = @import("../quic/engine.zig").nowNs;
 pub const flushOutput = output.flushOutput;
@@ -305,7 +306,7 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
         .conn_stats => return answerConnStats(engine, header.id),
         .quic_datagram => return datagrams.sendQuic(engine, header, payload),
         .h3_datagram => return datagrams.sendH3(engine, header, payload),
-        .wt_open => return wt.open(engine, header, payload),
+        .wt_open => return wt_opens.open(engine, header, payload),
         .wt_stop_sending => {},
         .head, .body, .trailers, .reset => {},
     }

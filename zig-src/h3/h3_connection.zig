@@ -13,6 +13,7 @@ const ControlStream = @import("control_stream.zig").ControlStream;
 const uni_preface = @import("uni_preface.zig");
 const qpack = @import("qpack/decoder.zig");
 const SeenStreams = @import("stream_ids.zig").SeenStreams;
+const WaitingOpen = @import("wt_opens.zig").WaitingOpen;
 const Code = frame.ErrorCode;
 
 /// Server-initiated unidirectional stream ids (RFC 9000 section 2.1).
@@ -52,6 +53,9 @@ pub const H3Connection = struct {
     seen_uni: SeenStreams = .{},
     /// Requests whose field section waits for encoder-stream inserts.
     blocked: std.ArrayListUnmanaged(u64) = .empty,
+    /// WebTransport streams the application asked to open, waiting for the
+    /// peer's stream credit (at most max_webtransport_streams_per_session).
+    waiting_opens: std.ArrayListUnmanaged(WaitingOpen) = .empty,
 
     pub fn create(allocator: std.mem.Allocator, ours: settings.Ours) !*H3Connection {
         const h3 = try allocator.create(H3Connection);
@@ -64,6 +68,7 @@ pub const H3Connection = struct {
         h3.decoder.deinit();
         h3.control_out.deinit(allocator);
         h3.blocked.deinit(allocator);
+        h3.waiting_opens.deinit(allocator);
         h3.seen_bidi.deinit(allocator);
         h3.seen_uni.deinit(allocator);
         allocator.destroy(h3);

@@ -10,21 +10,18 @@ const std = @import("std");
 const assert = std.debug.assert;
 const quiche = @import("../ffi/quiche.zig");
 const wire = @import("../queue/wire.zig");
-const varint = @import("../dgram/varint.zig");
 const Engine = @import("../quic/engine.zig").Engine;
 const frame = @import("frame.zig");
-const uni_preface = @import("uni_preface.zig");
 const exchange = @import("exchange.zig");
 const output = @import("response_output.zig");
 const stream_input = @import("stream_input.zig");
+const wt_opens = @import("wt_opens.zig");
 
 /// WEBTRANSPORT_BUFFERED_STREAM_REJECTED: a stream for a session that does
 /// not exist (or is over its stream limit).
 pub const buffered_stream_rejected: u64 = 0x3994bd84;
 /// WEBTRANSPORT_SESSION_GONE: the stream's session ended.
 pub const session_gone: u64 = 0x170d7b68;
-
-pub const OpenStatus = enum(u64) { opened = 0, session_gone = 1, stream_limit = 2 };
 
 /// The live, accepted session whose CONNECT stream is `session_stream_id`.
 fn findSession(engine: *Engine, conn_slot: u32, session_stream_id: u64) ?u32 {
@@ -100,73 +97,6 @@ pub fn onPeerReset(engine: *Engine, slot: u32, error_code: u64) void {
 pub fn maybeComplete(engine: *Engine, slot: u32) void {
     const request = engine.requests.get(slot);
     if (request.write_done and request.request_finished) exchange.finishRequest(engine, slot, .complete, 0);
-}
-
-/// WT_OPEN: a stream from the server. Answered by WT_OPENED either way.
-pub fn open(engine: *Engine, header: wire.Header, payload: []const u8) void {
-    const token = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else 0;
-    const bidirectional = header.aux == 1;
-    const session_slot = engine.requests.slotOf(header.id) orelse return answerOpen(engine, header, token, 0, 0, .session_gone);
-    const session = engine.requests.get(session_slot);
-    if (!session.is_connect or !session.head_sent or session.kind != .request) return answerOpen(engine, header, token, 0, 0, .session_gone);
-    if (session.wt_stream_count >= engine.config.max_webtransport_streams_per_session) return answerOpen(engine, header, token, 0, 0, .stream_limit);
-    const connection = engine.connections.get(session.conn_slot);
-    const quiche_conn = connection.quiche_conn;
-    const streams_left = if (bidirectional) quiche.quiche_conn_peer_streams_left_bidi(quiche_conn) else quiche.quiche_conn_peer_streams_left_uni(quiche_conn);
-    if (streams_left == 0) return answerOpen(engine, header, token, 0, 0, .stream_limit);
-
-    // The preface goes out now: writing creates the stream in quiche, which
-    // is what keeps peer_streams_left true for the next WT_OPEN of the same
-    // batch, and a stream past the peer's MAX_STREAMS fails here.
-    const stream_id = connection.h3.?.takeStreamId(bidirectional);
-    var preface: [16]u8 = undefined;
-    const preface_len = encodePreface(&preface, bidirectional, session.stream_id);
-    var error_code: u64 = 0;
-    const written = quiche.quiche_conn_stream_send(quiche_conn, stream_id, &preface, preface_len, false, &error_code);
-    if (written < 0 and written != quiche.err_done) {
-        connection.h3.?.returnStreamId(bidirectional, stream_id);
-        return answerOpen(engine, header, token, 0, 0, .stream_limit);
-    }
-    const sent: usize = if (written > 0) @intCast(written) else 0;
-    engine.markDirty(session.conn_slot);
-    const slot = engine.requests.acquire(session.conn_slot, stream_id) orelse {
-        _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, frame.ErrorCode.request_cancelled);
-        return answerOpen(engine, header, token, 0, 0, .stream_limit);
-    };
-    connection.streams.put(engine.allocator, stream_id, slot) catch {
-        engine.requests.release(engine.allocator, slot);
-        _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, frame.ErrorCode.request_cancelled);
-        return answerOpen(engine, header, token, 0, 0, .stream_limit);
-    };
-    engine.stats.requests_active.inc();
-    session.wt_stream_count += 1;
-    const request = engine.requests.get(slot);
-    request.kind = .webtransport;
-    request.wt_session = header.id;
-    request.head_received = true;
-    request.head_sent = true;
-    request.visible_to_app = true;
-    request.request_finished = !bidirectional;
-    request.input.phase = .raw;
-    request.frame_out.appendSlice(engine.allocator, preface[sent..preface_len]) catch return exchange.failRequest(engine, slot);
-    answerOpen(engine, header, token, engine.requests.idOf(slot), stream_id, .opened);
-    output.queueOutput(engine, slot);
-}
-
-fn encodePreface(out: *[16]u8, bidirectional: bool, session_stream_id: u64) usize {
-    const stream_type = if (bidirectional) frame.Type.webtransport_stream else uni_preface.StreamType.webtransport;
-    const len = varint.encode(stream_type, out) catch unreachable;
-    return len + (varint.encode(session_stream_id, out[len..]) catch unreachable);
-}
-
-fn answerOpen(engine: *Engine, header: wire.Header, token: u64, stream: u64, stream_id: u64, status: OpenStatus) void {
-    var buffer: [wire.header_bytes + 32]u8 = undefined;
-    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.wt_opened), 0, header.aux, stream);
-    writer.int(u64, token);
-    writer.int(u64, header.id);
-    writer.int(u64, stream_id);
-    writer.int(u64, @intFromEnum(status));
-    exchange.pushAnswer(engine, writer.finish() catch unreachable);
 }
 
 /// WT_STOP_SENDING: the application stops reading.
@@ -259,6 +189,7 @@ pub fn endSession(engine: *Engine, session_slot: u32) void {
     const session = engine.requests.get(session_slot);
     const session_id = engine.requests.idOf(session_slot);
     const connection = engine.connections.get(session.conn_slot);
+    wt_opens.dropWaiting(engine, session.conn_slot, session_id);
     while (session.wt_stream_count > 0) {
         var found: ?u32 = null;
         var it = connection.streams.valueIterator();

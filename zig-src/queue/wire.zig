@@ -103,6 +103,7 @@ pub const CommandKind = enum(u8) {
     h3_datagram = 7,
     /// id = session id (the CONNECT request's id); aux = 1 bidirectional,
     /// 0 unidirectional; payload: u64 token, echoed in the WT_OPENED answer.
+    /// Without the peer's stream credit it waits (answered once opened).
     wt_open = 8,
     /// id = WebTransport stream id; payload: u64 HTTP/3 error code. Stops
     /// reading (STOP_SENDING). On a WebTransport stream the RESET command

@@ -31,6 +31,7 @@ const Router = @import("../h3/router.zig").Router;
 const RecordQueue = @import("../queue/record_queue.zig").RecordQueue;
 const exchange = @import("../h3/exchange.zig");
 const stream_input = @import("../h3/stream_input.zig");
+const wt_opens = @import("../h3/wt_opens.zig");
 const slow_clients = @import("../h3/slow_clients.zig");
 const DeadlineRing = @import("../h3/deadline_ring.zig").DeadlineRing;
 const H3Connection = @import("../h3/h3_connection.zig").H3Connection;
@@ -530,6 +531,7 @@ pub const Engine = struct {
         engine.assertLoopThread();
         const connection = engine.connections.get(slot);
         stream_input.readConnection(engine, slot);
+        wt_opens.openWaiting(engine, slot);
         exchange.flushOutput(engine, slot);
         var packets: u32 = 0;
         while (packets < max_packets_per_flush) : (packets += 1) {
