@@ -3,7 +3,8 @@ aioquic (a QUIC/HTTP/3 stack we did not write), all on one connection and
 concurrently, and prints one JSON result per request.
 
 usage: h3_raw.py HOST PORT SPEC_JSON
-SPEC_JSON: [{"headers": [[name, value], ...], "body": <bytes of zeros>}, ...]
+SPEC_JSON: [{"headers": [[name, value], ...], "body": <bytes of zeros>,
+            "open": <true: no FIN after the body>}, ...]
 Result: [{"status": int|null, "headers": [[n, v]...], "trailers": [...],
           "body": text, "reset": int|null, "stop_sending": bool}, ...]
 """
@@ -27,12 +28,12 @@ class RawClient(QuicConnectionProtocol):
         self.results = {}
         self.waiters = {}
 
-    def request(self, headers, body_len):
+    def request(self, headers, body_len, keep_open):
         stream_id = self._quic.get_next_available_stream_id()
         encoded = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
-        self.h3.send_headers(stream_id, encoded, end_stream=body_len == 0)
+        self.h3.send_headers(stream_id, encoded, end_stream=body_len == 0 and not keep_open)
         if body_len:
-            self.h3.send_data(stream_id, b"\0" * body_len, end_stream=True)
+            self.h3.send_data(stream_id, b"\0" * body_len, end_stream=not keep_open)
         self.results[stream_id] = {"status": None, "headers": [], "trailers": [], "body": b"", "reset": None, "stop_sending": False}
         self.waiters[stream_id] = self._loop.create_future()
         self.transmit()
@@ -70,7 +71,7 @@ class RawClient(QuicConnectionProtocol):
 async def main(host, port, spec):
     configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, verify_mode=ssl.CERT_NONE)
     async with connect(host, port, configuration=configuration, create_protocol=RawClient) as client:
-        futures = [client.request(r["headers"], r.get("body", 0)) for r in spec]
+        futures = [client.request(r["headers"], r.get("body", 0), r.get("open", False)) for r in spec]
         results = await asyncio.wait_for(asyncio.gather(*futures), timeout=20)
     for result in results:
         result["body"] = result["body"].decode("utf-8", "replace")

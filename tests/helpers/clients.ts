@@ -67,6 +67,8 @@ export interface RawRequest {
   headers: [string, string][];
   /** Bytes of request body to send (zeros). */
   body?: number;
+  /** Leave the request's sending side open after the body (no FIN). */
+  open?: boolean;
 }
 
 /** Sends requests exactly as given (malformed ones too) with aioquic, concurrently on one connection. */
