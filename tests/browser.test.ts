@@ -133,8 +133,9 @@ test("a stream reset and a STOP_SENDING are seen on both sides, with their WebTr
     return readError;
   });
 
-  // The page stops reading with 43: the server's writable errors with 43 (when
-  // it next writes), and its pipe stops the page's sending side with 43.
+  // The page stops reading with 43: the server's writable errors with 43 (at
+  // once, though it has nothing to write), and its pipe stops the page's
+  // sending side with 43.
   await expectStreamCode(43, async () => {
     let writeError: PageError | null = null;
     const errors = await newServerErrors(async () => {

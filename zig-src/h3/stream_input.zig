@@ -39,6 +39,7 @@ pub fn readConnection(engine: *Engine, conn_slot: u32) void {
         }
     }
     if (h3.blocked.items.len > 0) retryBlocked(engine, conn_slot);
+    if (engine.config.enable_webtransport and !h3.failed) wt.noticeStopSending(engine, conn_slot);
     h3.flushControl(connection.quiche_conn);
 }
 

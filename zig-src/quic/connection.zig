@@ -38,6 +38,9 @@ pub const Connection = struct {
     info_max_datagram: u64 = 0,
     /// A CONN_INFO event named this connection, so its end is announced.
     announced: bool = false,
+    /// quiche's count of STOP_SENDING frames received, as far as they were
+    /// handed on to WebTransport streams (wt_streams.noticeStopSending).
+    stop_sending_seen: u64 = 0,
 
     pub fn deinit(connection: *Connection, allocator: std.mem.Allocator) void {
         if (connection.h3) |h3| h3.destroy(allocator);
