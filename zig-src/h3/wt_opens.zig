@@ -26,6 +26,10 @@ pub const WaitingOpen = struct {
     session_id: u64,
     token: u64,
     bidirectional: bool,
+
+    comptime {
+        assert(@sizeOf(WaitingOpen) == 24);
+    }
 };
 
 /// WT_OPEN (header.id: the session's request id, header.aux: 1 for bidi).
@@ -87,11 +91,12 @@ pub fn dropWaiting(engine: *Engine, conn_slot: u32, session_id: u64) void {
     }
 }
 
-/// The live, accepted session with this request id.
+/// The live, accepted session with this request id: not one we already
+/// closed (its slot stays until the client's side of the CONNECT ends).
 fn liveSession(engine: *Engine, session_id: u64) ?u32 {
     const slot = engine.requests.slotOf(session_id) orelse return null;
     const session = engine.requests.get(slot);
-    if (!session.is_connect or !session.head_sent or session.kind != .request) return null;
+    if (!session.is_connect or !session.head_sent or session.kind != .request or session.response_done) return null;
     return slot;
 }
 
