@@ -27,15 +27,9 @@ from aioquic.h3.events import DatagramReceived, DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import DatagramFrameReceived, StreamReset
 
+from capsules import capsule
+
 CLOSE_WEBTRANSPORT_SESSION = 0x2843
-
-
-def capsule(kind, value):
-    buf = Buffer(capacity=16 + len(value))
-    buf.push_uint_var(kind)
-    buf.push_uint_var(len(value))
-    buf.push_bytes(value)
-    return buf.data
 
 
 class Client(QuicConnectionProtocol):

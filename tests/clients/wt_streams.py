@@ -53,6 +53,8 @@ from aioquic.h3.events import DatagramReceived, DataReceived, HeadersReceived, W
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import StopSendingReceived, StreamReset
 
+from capsules import capsule
+
 CLOSE_WEBTRANSPORT_SESSION = 0x2843
 FIRST = 0x52E4A40FA8DB
 
@@ -76,14 +78,6 @@ _PERIOD = bytes((i * 251 + (i >> 8) * 7 + 13) & 0xFF for i in range(65536))
 def pattern(n):
     # Byte i is (i * 251 + (i >> 8) * 7 + 13) mod 256, which repeats every 65536 bytes.
     return (_PERIOD * (n // 65536 + 1))[:n]
-
-
-def capsule(kind, value):
-    buf = Buffer(capacity=16 + len(value))
-    buf.push_uint_var(kind)
-    buf.push_uint_var(len(value))
-    buf.push_bytes(value)
-    return buf.data
 
 
 class Client(QuicConnectionProtocol):
@@ -167,6 +161,14 @@ class Client(QuicConnectionProtocol):
         return [s for s in self.order if s % 4 == kind]
 
 
+async def hello_stream(client, session):
+    """Opens a bidirectional stream, sends "hello" and waits for its echo."""
+    sid = client.stream(session)
+    client.send(sid, b"hello")
+    await client.until(lambda: client.data.get(sid, b"") == b"hello")
+    return sid
+
+
 async def run(client, path, mode, args):
     result = {"mode": mode}
     await asyncio.sleep(0.2)  # the server's SETTINGS first
@@ -220,9 +222,7 @@ async def run(client, path, mode, args):
         await asyncio.sleep(0.3)
     elif mode == "reset":
         code = int(args[0])
-        sid = client.stream(session)
-        client.send(sid, b"hello")
-        await client.until(lambda: client.data.get(sid, b"") == b"hello")
+        sid = await hello_stream(client, session)
         client._quic.reset_stream(sid, wt_to_h3(code))
         client.transmit()
         await client.until(lambda: sid in client.resets)
@@ -244,9 +244,7 @@ async def run(client, path, mode, args):
             await client.until(lambda: sid in client.ended or sid in client.resets)
             result.update(fin_after_stop=sid in client.ended)
     elif mode == "server-close":
-        sid = client.stream(session)
-        client.send(sid, b"hello")
-        await client.until(lambda: client.data.get(sid, b"") == b"hello")
+        sid = await hello_stream(client, session)
         client.h3.send_datagram(session, b"close")
         client.transmit()
         await client.until(lambda: sid in client.resets and session in client.ended)
@@ -256,18 +254,14 @@ async def run(client, path, mode, args):
         value = buf.pull_bytes(length)
         result.update(stream_reset=client.resets[sid], capsule={"type": kind, "code": struct.unpack("!I", value[:4])[0], "reason": value[4:].decode()})
     elif mode == "session-close":
-        sid = client.stream(session)
-        client.send(sid, b"hello")
-        await client.until(lambda: client.data.get(sid, b"") == b"hello")
+        sid = await hello_stream(client, session)
         client.h3.send_data(session, capsule(CLOSE_WEBTRANSPORT_SESSION, struct.pack("!I", 9) + b"done"), end_stream=True)
         client.transmit()
         await client.until(lambda: sid in client.resets or sid in client.ended)
         result.update(stream_reset=client.resets.get(sid), stream_ended=sid in client.ended)
     elif mode == "stop":
         code = int(args[0])
-        sid = client.stream(session)
-        client.send(sid, b"hello")
-        await client.until(lambda: client.data.get(sid, b"") == b"hello")
+        sid = await hello_stream(client, session)
         client._quic.stop_stream(sid, wt_to_h3(code))
         client.transmit()
         # QUIC answers STOP_SENDING with RESET_STREAM carrying the same code.
