@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything this project needs from its own files, idempotently:
-# Debian packages, Bun (npm), Zig (PyPI), quiche (crates.io, via build.zig),
+# Debian packages, Bun (npm), Zig (PyPI), quiche (the Rust crate registry, via build.zig),
 # the library, and a development certificate. Re-running it is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/.."

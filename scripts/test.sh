@@ -6,6 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 "${ZIG:-.toolchain/zig/ziglang/zig}" build test --summary all
 node_modules/.bin/tsc -p .
-# End-to-end tests start servers and real clients: give each room on a
-# loaded 2-core machine (the heaviest set their own, longer, limits).
-node_modules/.bin/bun test --timeout 60000 "$@"
+# bunfig.toml sets the per-test timeout (tests/setup.ts) and the test root.
+node_modules/.bin/bun test "$@"
