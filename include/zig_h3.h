@@ -296,7 +296,7 @@ int64_t zig_h3_submit(zig_h3_server *server, const uint8_t *batch, size_t len);
  * requests_received, requests_active, responses_completed, requests_reset,
  * requests_rejected, stale_commands, event_queue_full, datagrams_received,
  * datagrams_sent, datagrams_received_dropped, datagrams_send_dropped, requests_timed_out,
- * retries_sent, retry_tokens_rejected. Returns how many
+ * retries_sent, retry_tokens_rejected, events_pushed, commands_applied. Returns how many
  * counters exist (out may be NULL to ask). Errors: INVALID_ARGUMENT.
  */
 int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count);
@@ -309,7 +309,9 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *
  * Events (zig_h3_poll); id = request id:
  *   1 REQUEST   u64 conn_id, u64 stream_id, u32 route_id, field block
- *               (pseudo-headers first, as received). A body over
+ *               (pseudo-headers first, as received). FIN flag: the field
+ *               section ended the stream, so there is no body and no
+ *               BODY_END follows (a bodiless request is one record). A body over
  *               max_request_body_size ends the request with RESET (the
  *               client gets STOP_SENDING and, if no response started, 413).
  *   2 BODY      body bytes
@@ -366,9 +368,15 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *               STOP_SENDING; our sending side was reset with the same
  *               code and later BODY commands are dropped; u64 HTTP/3 code.
  *
- * Commands (zig_h3_submit); flags bit 0 = FIN, bit 1 = NOTIFY:
+ * Commands (zig_h3_submit); flags bit 0 = FIN, bit 1 = NOTIFY, bit 2 =
+ * BODY, bit 3 = QUIET:
  *   1 HEAD      aux = status; field block (lowercase names, no pseudo-
- *               headers); FIN = no body follows
+ *               headers), then with BODY the response body (so a small
+ *               response is one command); FIN = nothing follows
+ *               QUIET (with FIN, on HEAD, BODY or TRAILERS): the
+ *               application forgets the request; no COMPLETE, RESET, DRAIN,
+ *               BODY or BODY_END event is sent for it afterwards and later
+ *               commands for it count as stale
  *   2 BODY      body bytes; FIN = last chunk; NOTIFY = send DRAIN when
  *               the buffer is low again. A response whose buffer passes
  *               2 * max_pending_response_bytes + 256 KiB is reset.
@@ -421,6 +429,8 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_COMMAND_WT_STOP_SENDING 9
 #define ZIG_H3_FLAG_FIN 1
 #define ZIG_H3_FLAG_NOTIFY 2
+#define ZIG_H3_FLAG_BODY 4
+#define ZIG_H3_FLAG_QUIET 8
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,7 @@ import { CapsuleReader, CapsuleTooLarge, type Capsule } from "../ts/capsules.ts"
 import { decodeVarint, encodeVarint, varintLength } from "../ts/varint.ts";
 import { encodeCloseCapsule } from "../ts/webtransport.ts";
 import { http3ToWebtransportCode, webtransportCodeToHttp3 } from "../ts/webtransport-codes.ts";
-import { decodeRequest, readId } from "../ts/wire.ts";
+import { decodeFields, decodeRequest, readId } from "../ts/wire.ts";
 
 const iterations = Number(process.env.FUZZ_ITERATIONS ?? 20_000);
 
@@ -141,7 +141,16 @@ test("fuzz: REQUEST event records decode back to the fields they were built from
     view.setUint32(offset + 32, 3, true);
     view.setUint32(offset + 36, fields.length, true);
     const event = decodeRequest(view, buffer, offset, readId(view, offset + 8));
-    expect(event).toEqual({ id, connectionId: 7, streamId: 4 * i, routeId: 3, fields });
+    expect({ id: event.id, connectionId: event.connectionId, streamId: event.streamId, routeId: event.routeId }).toEqual({ id, connectionId: 7, streamId: 4 * i, routeId: 3 });
+    // The leading pseudo-header fields are read at once, the rest on demand;
+    // together they are every field, in order.
+    const pseudo = fields.length - event.regularCount;
+    expect(fields.slice(0, pseudo).every(([name]) => name.startsWith(":"))).toBe(true);
+    expect(pseudo === fields.length || !fields[pseudo]![0].startsWith(":")).toBe(true);
+    expect(decodeFields(event.block, 0, fields.length)).toEqual(fields);
+    expect(decodeFields(event.block, event.regularAt, event.regularCount)).toEqual(fields.slice(pseudo));
+    const method = fields.slice(0, pseudo).findLast(([name]) => name === ":method");
+    expect(event.method).toBe(method ? method[1] : "GET");
   }
 });
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { WebTransportError, http3ToWebtransportCode, serve, webtransportCodeToHttp3, type Server, type WebTransportSession } from "../ts/index.ts";
 import { H3_EXCESSIVE_LOAD, H3_WEBTRANSPORT_SESSION_GONE, WEBTRANSPORT_CODE_FIRST, WEBTRANSPORT_CODE_LAST, streamErrorCodeOf } from "../ts/webtransport-codes.ts";
 import { WebTransportStreams, type StreamOutbox } from "../ts/webtransport-streams.ts";
-import { CommandBatch, CommandKind, EventKind } from "../ts/wire.ts";
+import { CommandBatch, CommandKind, EventKind, FLAG_FIN, FLAG_NOTIFY } from "../ts/wire.ts";
 import { MAX_BODY_RECORD_BYTES } from "../ts/response-writer.ts";
 import { patternBytes, startWebTransportExample, type WebTransportExample } from "../examples/webtransport/server.ts";
 import { makeCertificate } from "./helpers/certs.ts";
@@ -126,7 +126,7 @@ function recorder(): StreamOutbox & { commands: Command[]; take(): Command[] } {
   return {
     commands,
     take: () => commands.splice(0),
-    body: (id, chunk, fin, notify) => commands.push({ kind: "body", id, bytes: [...chunk.subarray(0, 8)], fin, notify }),
+    body: (id, chunk, flags) => void commands.push({ kind: "body", id, bytes: [...chunk.subarray(0, 8)], fin: (flags & FLAG_FIN) !== 0, notify: (flags & FLAG_NOTIFY) !== 0 }),
     reset: (id, code) => commands.push({ kind: "reset", id, code }),
     wtOpen: (session, bidirectional, token) => commands.push({ kind: "open", session, bidirectional, token }),
     wtStopSending: (id, code) => commands.push({ kind: "stop", id, code }),

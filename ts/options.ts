@@ -136,4 +136,6 @@ export const STATS_FIELDS = [
   "requests_timed_out",
   "retries_sent",
   "retry_tokens_rejected",
+  "events_pushed",
+  "commands_applied",
 ] as const;

@@ -4,7 +4,7 @@
 import { ptr, type Pointer } from "bun:ffi";
 import type { Native } from "./loader.ts";
 import { check } from "./errors.ts";
-import { CommandBatch, CommandKind, type Field } from "./wire.ts";
+import { CommandBatch, CommandKind, FLAG_FIN, type Field } from "./wire.ts";
 import type { Outbox } from "./response-writer.ts";
 import type { DatagramOutbox } from "./datagrams.ts";
 import type { StreamOutbox } from "./webtransport-streams.ts";
@@ -30,16 +30,16 @@ export class CommandOutbox implements Outbox, DatagramOutbox, StreamOutbox {
     this.#scheduleFlush();
   }
 
-  head(id: number, status: number, fields: Field[], fin: boolean) {
-    this.#commands.fields(CommandKind.head, id, status, fields, fin);
+  head(id: number, status: number, fields: Field[], flags: number, body: Uint8Array | null = null) {
+    this.#commands.fields(CommandKind.head, id, status, fields, flags, body);
     this.#scheduleFlush();
   }
-  body(id: number, chunk: Uint8Array, fin: boolean, notify: boolean) {
-    this.#commands.body(id, chunk, fin, notify);
+  body(id: number, chunk: Uint8Array, flags: number) {
+    this.#commands.body(id, chunk, flags);
     this.#scheduleFlush();
   }
-  trailers(id: number, fields: Field[]) {
-    this.#commands.fields(CommandKind.trailers, id, 0, fields, true);
+  trailers(id: number, fields: Field[], flags: number) {
+    this.#commands.fields(CommandKind.trailers, id, 0, fields, flags | FLAG_FIN);
     this.#scheduleFlush();
   }
   reset(id: number, code: bigint) {

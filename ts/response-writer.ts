@@ -5,15 +5,31 @@
 // then). After end()/trailers() no more writes are accepted; after a reset
 // writes reject with an AbortError. Chunks passed to write() are copied
 // before it returns, so the caller may reuse them.
-import type { Field } from "./wire.ts";
+//
+// A response small enough to go whole (head, body and end in one command)
+// and whose request is over for the application (its body ended, no
+// datagram channel, nobody awaiting `closed`) is sent "quiet": the library
+// reports nothing more about it, which saves the COMPLETE event that was
+// most of a small exchange's traffic back to JS.
+import { FLAG_FIN, FLAG_NOTIFY, FLAG_QUIET, type Field } from "./wire.ts";
 
 /** What the writer needs from its Server: command encoding and flushing. */
 export interface Outbox {
-  head(id: number, status: number, fields: Field[], fin: boolean): void;
-  body(id: number, chunk: Uint8Array, fin: boolean, notify: boolean): void;
-  trailers(id: number, fields: Field[]): void;
+  head(id: number, status: number, fields: Field[], flags: number, body?: Uint8Array | null): void;
+  body(id: number, chunk: Uint8Array, flags: number): void;
+  trailers(id: number, fields: Field[], flags: number): void;
   reset(id: number, code: bigint): void;
 }
+
+/** What the writer asks of the server about its request. */
+export interface WriterOwner {
+  /** The request is over for the application once its response ends (body read, no datagrams). */
+  mayForget(): boolean;
+  /** The response ended quietly: the server forgets the request now. */
+  forgotten(): void;
+}
+
+const EMPTY = new Uint8Array(0);
 
 /** Largest body record sent to the library in one command. */
 export const MAX_BODY_RECORD_BYTES = 64 * 1024;
@@ -36,18 +52,47 @@ export class ResponseWriter {
   #submitted = 0;
   #sent = 0;
   #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
-  #settle!: (outcome: "complete" | "reset") => void;
-  /** Settles when the response has been fully handed to QUIC ("complete") or the stream was reset ("reset"). */
-  readonly closed: Promise<"complete" | "reset">;
+  #outcome: "complete" | "reset" | null = null;
+  #closed: Promise<"complete" | "reset"> | null = null;
+  #settle: ((outcome: "complete" | "reset") => void) | null = null;
+  readonly #owner: WriterOwner | null;
+  readonly #datagrams: { sendDatagram(data: Uint8Array): void } | null;
 
-  readonly #datagrams: { send(data: Uint8Array): void } | null;
-
-  constructor(id: number, outbox: Outbox, window: number, datagrams: { send(data: Uint8Array): void } | null = null) {
+  constructor(id: number, outbox: Outbox, window: number, datagrams: { sendDatagram(data: Uint8Array): void } | null = null, owner: WriterOwner | null = null) {
     this.#id = id;
     this.#outbox = outbox;
     this.#window = window;
     this.#datagrams = datagrams;
-    this.closed = new Promise((resolve) => (this.#settle = resolve));
+    this.#owner = owner;
+  }
+
+  /**
+   * Settles when the response has been fully handed to QUIC ("complete") or
+   * the stream was reset ("reset"). Made when first read: a response nobody
+   * awaits can end without the library reporting back.
+   */
+  get closed(): Promise<"complete" | "reset"> {
+    if (this.#closed === null) {
+      this.#closed = this.#outcome !== null ? Promise.resolve(this.#outcome) : new Promise((resolve) => (this.#settle = resolve));
+    }
+    return this.#closed;
+  }
+
+  #finish(outcome: "complete" | "reset") {
+    this.#outcome = outcome;
+    this.#settle?.(outcome);
+  }
+
+  /** FLAG_QUIET when the request may end without a COMPLETE event. */
+  #quietFlag(): number {
+    return this.#closed === null && this.#owner !== null && this.#owner.mayForget() ? FLAG_QUIET : 0;
+  }
+
+  /** After a quiet end: the response is complete as far as anyone can tell. */
+  #forgetIf(flags: number) {
+    if ((flags & FLAG_QUIET) === 0) return;
+    this.#finish("complete");
+    this.#owner!.forgotten();
   }
 
   get headersSent(): boolean {
@@ -83,17 +128,26 @@ export class ResponseWriter {
 
   /** Ends the response, optionally with a last chunk. */
   end(chunk?: Uint8Array | string): void {
-    const bytes = chunk === undefined ? new Uint8Array(0) : this.#checkWritable(chunk);
+    const bytes = chunk === undefined ? EMPTY : this.#checkWritable(chunk);
     if (this.#ended) throw new TypeError("end() after the response ended");
-    if (!this.#headSent && bytes.length === 0) {
-      this.#sendHead(true);
-    } else {
-      this.#sendHead(false);
-      // A reset while a large last chunk waits is reported through the
-      // response's outcome, not as an unhandled rejection.
-      this.#sendBody(bytes, true).catch(() => {});
-    }
     this.#ended = true;
+    if (!this.#headSent && bytes.length <= this.#window) {
+      // The whole response in one command.
+      this.#headSent = true;
+      this.#submitted += bytes.length;
+      const flags = FLAG_FIN | this.#quietFlag();
+      this.#outbox.head(this.#id, this.#status, this.#fields, flags, bytes.length > 0 ? bytes : null);
+      return this.#forgetIf(flags);
+    }
+    this.#sendHead(false);
+    if (bytes.length === 0 && this.#backlog === 0 && !this.#overWindow()) {
+      const flags = FLAG_FIN | this.#quietFlag();
+      this.#outbox.body(this.#id, EMPTY, flags);
+      return this.#forgetIf(flags);
+    }
+    // A reset while a large last chunk waits is reported through the
+    // response's outcome, not as an unhandled rejection.
+    this.#sendBody(bytes, true).catch(() => {});
   }
 
   /** Ends the response with a trailer section. */
@@ -104,14 +158,14 @@ export class ResponseWriter {
     new Headers(headers).forEach((value, name) => fields.push(validField(name, value)));
     this.#sendHead(false);
     this.#ended = true;
-    if (this.#backlog === 0) return this.#outbox.trailers(this.#id, fields);
-    this.#tail = this.#tail.then(() => void (this.#failure ? undefined : this.#outbox.trailers(this.#id, fields)));
+    if (this.#backlog === 0) return this.#outbox.trailers(this.#id, fields, 0);
+    this.#tail = this.#tail.then(() => void (this.#failure ? undefined : this.#outbox.trailers(this.#id, fields, 0)));
   }
 
   /** Sends an HTTP/3 datagram on this request's stream. Throws a DatagramError. */
   sendDatagram(data: Uint8Array): void {
     if (!this.#datagrams) throw new TypeError("this response has no datagram channel");
-    this.#datagrams.send(data);
+    this.#datagrams.sendDatagram(data);
   }
 
   /** Resets the stream (both directions) with an HTTP/3 error code. */
@@ -142,14 +196,14 @@ export class ResponseWriter {
   #sendHead(fin: boolean) {
     if (this.#headSent) return;
     this.#headSent = true;
-    this.#outbox.head(this.#id, this.#status, this.#fields, fin);
+    this.#outbox.head(this.#id, this.#status, this.#fields, fin ? FLAG_FIN : 0);
   }
 
   #sendBody(bytes: Uint8Array, fin: boolean): Promise<void> {
     if (bytes.length === 0) {
       if (!fin) return Promise.resolve();
-      if (this.#backlog === 0) this.#outbox.body(this.#id, bytes, true, false);
-      else this.#tail = this.#tail.then(() => void (this.#failure ? undefined : this.#outbox.body(this.#id, bytes, true, false)));
+      if (this.#backlog === 0) this.#outbox.body(this.#id, bytes, FLAG_FIN);
+      else this.#tail = this.#tail.then(() => void (this.#failure ? undefined : this.#outbox.body(this.#id, bytes, FLAG_FIN)));
       return Promise.resolve();
     }
     // The library resets a response whose buffer grows past twice the
@@ -170,7 +224,7 @@ export class ResponseWriter {
       const end = Math.min(at + MAX_BODY_RECORD_BYTES, bytes.length);
       this.#submitted += end - at;
       const last = end === bytes.length;
-      this.#outbox.body(this.#id, bytes.subarray(at, end), fin && last, last && this.#overWindow());
+      this.#outbox.body(this.#id, bytes.subarray(at, end), (fin && last ? FLAG_FIN : 0) | (last && this.#overWindow() ? FLAG_NOTIFY : 0));
     }
     if (!this.#overWindow()) return Promise.resolve();
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
@@ -183,7 +237,7 @@ export class ResponseWriter {
       if (this.#overWindow()) await new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
       const end = Math.min(at + MAX_BODY_RECORD_BYTES, bytes.length);
       this.#submitted += end - at;
-      this.#outbox.body(this.#id, bytes.subarray(at, end), fin && end === bytes.length, this.#overWindow());
+      this.#outbox.body(this.#id, bytes.subarray(at, end), (fin && end === bytes.length ? FLAG_FIN : 0) | (this.#overWindow() ? FLAG_NOTIFY : 0));
       at = end;
     }
   }
@@ -203,7 +257,7 @@ export class ResponseWriter {
   _onComplete() {
     this.#ended = true;
     for (const waiter of this.#waiters.splice(0)) waiter.resolve();
-    this.#settle("complete");
+    this.#finish("complete");
   }
 
   /** @internal */
@@ -212,7 +266,7 @@ export class ResponseWriter {
     this.#failure = error;
     this.#ended = true;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
-    this.#settle("reset");
+    this.#finish("reset");
   }
 }
 

@@ -11,8 +11,11 @@ import { check, ZigH3Error } from "./errors.ts";
 import { marshalConfig, type NativeConfig } from "./config.ts";
 import { resolvePem, type PemSource } from "./tls.ts";
 import { EventKind, HEADER_BYTES, decodeRequest, padded, readId, type RequestEvent } from "./wire.ts";
+import { Deadlines } from "./deadlines.ts";
+import { Exchange } from "./exchange.ts";
+import { Incoming, type IncomingContext } from "./incoming.ts";
+import { H3Request } from "./request.ts";
 import { paramExtractor, validateMethod, validatePattern } from "./routes.ts";
-import { ResponseWriter } from "./response-writer.ts";
 import { CommandOutbox } from "./outbox.ts";
 import { encodeFieldArray } from "./fields.ts";
 import {
@@ -29,7 +32,7 @@ import {
   type StaticValue,
   type StopOptions,
 } from "./options.ts";
-import { Incoming, sendResponse, toWebRequest, type BodySink, type IncomingRequest } from "./web.ts";
+import { sendResponse } from "./web.ts";
 import { Connection, DatagramError, RequestDatagrams } from "./datagrams.ts";
 import { WebTransportSession, type WebTransportHandler } from "./webtransport.ts";
 import { WebTransportStreams } from "./webtransport-streams.ts";
@@ -42,15 +45,8 @@ interface Route {
   web?: Handler;
   raw?: RawHandler;
   webtransport?: WebTransportHandler;
-  params: (path: string) => Record<string, string>;
-}
-
-interface Live {
-  writer: ResponseWriter;
-  sink?: BodySink;
-  abort: AbortController;
-  datagrams: () => RequestDatagrams;
-  timer?: Timer;
+  /** Null when the pattern has no `:param`. */
+  params: ((path: string) => Record<string, string>) | null;
 }
 
 export class Server {
@@ -59,8 +55,15 @@ export class Server {
   #routes: Route[] = [];
   #errorHook: ServeOptions["error"];
   #handlerTimeoutMs: number;
+  /** Handlers past handlerTimeoutMs get a 504 (null: no timeout). */
+  #deadlines: Deadlines<Exchange> | null = null;
   #window: number;
-  #live = new Map<number, Live>();
+  /** Exchanges by request id, until COMPLETE/RESET or a quiet end. */
+  #live = new Map<number, Exchange>();
+  readonly #incomingContext: IncomingContext = {
+    datagrams: (incoming) =>
+      new RequestDatagrams(incoming.id, incoming.streamId, () => this.#connections.get(incoming.connectionId), this.#outbox, this.#datagramsEnabled),
+  };
   /** Events are drained into this Buffer (Latin-1 field decoding)... */
   #eventBuffer = Buffer.alloc(EVENT_BUFFER_BYTES);
   /**
@@ -99,6 +102,7 @@ export class Server {
     if (!["poll", "callback", "manual"].includes(this.mode)) throw new TypeError(`mode must be "poll", "callback" or "manual", got ${JSON.stringify(this.mode)}`);
     this.#handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000;
     if (!Number.isInteger(this.#handlerTimeoutMs) || this.#handlerTimeoutMs < 0) throw new TypeError("handlerTimeoutMs must be a non-negative integer");
+    if (this.#handlerTimeoutMs > 0) this.#deadlines = new Deadlines(this.#handlerTimeoutMs, (exchange) => this.#timedOut(exchange));
     this.hostname = options.hostname ?? "127.0.0.1";
     this.#errorHook = options.error;
     this.#log = options.log ?? ((entry) => console.error(`[zig-quiche-h3] ${entry.level}: ${entry.message}`));
@@ -192,7 +196,7 @@ export class Server {
       this.#lib.zig_h3_route_static(this.#handle, Buffer.from("GET\0"), Buffer.from(pattern + "\0"), id, status, fields.count ? ptr(fields.structs) : null, fields.count, body.length ? ptr(body) : null, body.length),
       `static ${pattern}`,
     );
-    this.#routes.push({ id, params: () => ({}) });
+    this.#routes.push({ id, params: null });
     return this;
   }
 
@@ -237,7 +241,7 @@ export class Server {
     if (this.#handle === null) throw new ZigH3Error(-4, `route ${method} ${pattern}`);
     const id = this.#routes.length;
     check(this.#lib.zig_h3_route(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id), `route ${method} ${pattern}`);
-    this.#routes.push({ id, ...handlers, params: paramExtractor(pattern) });
+    this.#routes.push({ id, ...handlers, params: pattern.includes("/:") ? paramExtractor(pattern) : null });
   }
 
   /** Waits on the library's eventfd doorbell through Bun's own I/O. */
@@ -290,11 +294,12 @@ export class Server {
       case EventKind.bodyEnd: {
         const live = this.#live.get(id);
         if (!live) return this.#streams.onBodyEnd(id);
+        live.incoming.ended = true;
         live.sink?.end();
-        live.sink = undefined;
+        live.sink = null;
         // The handler's time starts once the request has fully arrived: a
         // slow upload is not a slow handler.
-        if (this.#handlerTimeoutMs > 0) live.timer = setTimeout(() => this.#timedOut(live), this.#handlerTimeoutMs);
+        this.#deadlines?.add(live);
         return;
       }
       case EventKind.drain: {
@@ -336,7 +341,7 @@ export class Server {
       }
       case EventKind.h3Datagram: {
         const live = this.#live.get(id);
-        if (live) this.#deliver(() => live.datagrams().deliver(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
+        if (live) this.#deliver(() => live.incoming.datagrams.deliver(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
         return;
       }
       case EventKind.datagramCredit:
@@ -372,68 +377,42 @@ export class Server {
     const live = this.#live.get(id);
     if (!live) return false;
     this.#live.delete(id);
-    clearTimeout(live.timer);
-    this.#streams.onSessionGone(id);
+    live.gone = true;
+    if (live.webtransport) this.#streams.onSessionGone(id);
     if (error === null) {
       live.writer._onComplete();
       return true;
     }
     live.sink?.error(error);
-    live.abort.abort(error);
+    live.incoming.abort(error);
     live.writer._onReset(error);
     return true;
   }
 
   #onRequest(event: RequestEvent) {
     const route = this.#routes[event.routeId];
-    let method = "GET";
-    let path = "/";
-    let authority = "localhost";
-    let protocol: string | undefined;
-    const fields: [string, string][] = [];
-    for (const field of event.fields) {
-      const name = field[0];
-      if (name[0] !== ":") fields.push(field);
-      else if (name === ":method") method = field[1];
-      else if (name === ":path") path = field[1];
-      else if (name === ":authority") authority = field[1];
-      else if (name === ":protocol") protocol = field[1];
+    const incoming = new Incoming(event, this.#incomingContext, route?.params ?? null);
+    const exchange = new Exchange(incoming, this.#outbox, this.#window, this.#live);
+    this.#live.set(event.id, exchange);
+    if (route?.webtransport) {
+      exchange.webtransport = true;
+      return void this.#runWebTransport(event.id, exchange, route.webtransport);
     }
-    let channel: RequestDatagrams | undefined;
-    const datagrams = () =>
-      (channel ??= new RequestDatagrams(event.id, event.streamId, () => this.#connections.get(event.connectionId), this.#outbox, this.#datagramsEnabled));
-    const abort = new AbortController();
-    const live: Live = {
-      writer: new ResponseWriter(event.id, this.#outbox, this.#window, { send: (data) => datagrams().send(data) }),
-      abort,
-      datagrams,
-    };
-    this.#live.set(event.id, live);
-    const incoming = new Incoming({
-      method,
-      path,
-      url: `https://${authority}${path}`,
-      fields,
-      params: route ? route.params(path) : {},
-      signal: abort.signal,
-      connectionId: event.connectionId,
-      streamId: event.streamId,
-      datagrams,
-    });
-    live.sink = incoming;
-    if (route?.webtransport) return void this.#runWebTransport(event.id, live, route.webtransport, incoming, protocol);
-    if (route?.raw) return void this.#runRaw(live, route.raw, incoming);
-    void this.#runWeb(live, route?.web, incoming);
+    // A bodiless request has fully arrived: its handler's time starts now.
+    if (event.ended) this.#deadlines?.add(exchange);
+    if (route?.raw) return void this.#runRaw(exchange, route.raw);
+    void this.#runWeb(exchange, route?.web);
   }
 
-  async #runWebTransport(requestId: number, live: Live, handler: WebTransportHandler, incoming: Incoming, protocol: string | undefined) {
-    if (protocol !== "webtransport") {
+  async #runWebTransport(requestId: number, live: Exchange, handler: WebTransportHandler) {
+    const incoming = live.incoming;
+    if (incoming.protocol !== "webtransport") {
       live.writer.status(400).header("content-type", "text/plain").end("WebTransport needs :protocol webtransport\n");
       return;
     }
     // Streams of the session may arrive before the handler decides: they
     // wait in its incoming streams.
-    const session = new WebTransportSession(incoming, live.writer, live.datagrams(), this.#streams.attach(requestId));
+    const session = new WebTransportSession(incoming, live.writer, incoming.datagrams, this.#streams.attach(requestId));
     live.sink = { data: (chunk) => session.onStreamData(chunk), end: () => session.onStreamEnd(), error: () => session.onReset() };
     try {
       const rejection = await handler(session, incoming);
@@ -451,24 +430,28 @@ export class Server {
     }
   }
 
-  #timedOut(live: Live) {
+  #timedOut(live: Exchange) {
     if (live.writer.headersSent || live.writer.ended) return;
     live.writer.status(504).header("content-type", "text/plain").end("Gateway Timeout\n");
   }
 
-  async #runRaw(live: Live, handler: RawHandler, incoming: Incoming) {
+  async #runRaw(live: Exchange, handler: RawHandler) {
     try {
-      await handler(incoming, live.writer);
+      await handler(live.incoming, live.writer);
     } catch (error) {
       await this.#failed(live, error);
     }
   }
 
-  async #runWeb(live: Live, handler: Handler | undefined, incoming: Incoming) {
+  async #runWeb(live: Exchange, handler: Handler | undefined) {
+    const incoming = live.incoming;
     let response: Response;
     try {
       if (!handler) throw new Error(`no handler for ${incoming.method} ${incoming.path}`);
-      response = await handler(toWebRequest(incoming), this);
+      // A handler that answers synchronously is not awaited: that saves a
+      // microtask per request.
+      const result = handler(new H3Request(incoming), this);
+      response = result instanceof Response ? result : await result;
       if (!(response instanceof Response)) throw new TypeError("a handler must return a Response");
     } catch (error) {
       return this.#failed(live, error);
@@ -482,7 +465,7 @@ export class Server {
   }
 
   /** A handler failed: 500 (or the error hook's Response) if nothing was sent yet, else a stream reset. */
-  async #failed(live: Live, error: unknown) {
+  async #failed(live: Exchange, error: unknown) {
     let replacement: Response | void = undefined;
     try {
       replacement = await this.#errorHook?.(error);
@@ -553,6 +536,7 @@ export class Server {
     }
     await this.#doorbell?.cancel().catch(() => {});
     if (this.#keepAlive) clearInterval(this.#keepAlive);
+    this.#deadlines?.clear();
     check(this.#lib.zig_h3_server_stop(handle), "zig_h3_server_stop");
     this.poll(); // The RESET events of requests cut short.
     // Any request still live missed its end (the queue was full as the loop

@@ -33,7 +33,7 @@ import {
   streamErrorCodeOf,
   webtransportCodeToHttp3,
 } from "./webtransport-codes.ts";
-import { EventKind, HEADER_BYTES, WT_OPENED_OK, WT_OPENED_STREAM_LIMIT, readId } from "./wire.ts";
+import { EventKind, FLAG_FIN, FLAG_NOTIFY, HEADER_BYTES, WT_OPENED_OK, WT_OPENED_STREAM_LIMIT, readId } from "./wire.ts";
 
 /** A bidirectional WebTransport stream, as in the W3C API. */
 export interface WebTransportBidirectionalStream {
@@ -43,7 +43,8 @@ export interface WebTransportBidirectionalStream {
 
 /** The commands WebTransport streams send; implemented by the Server's outbox. */
 export interface StreamOutbox {
-  body(id: number, chunk: Uint8Array, fin: boolean, notify: boolean): void;
+  /** `flags`: FLAG_FIN ends the sending side, FLAG_NOTIFY asks for a DRAIN. */
+  body(id: number, chunk: Uint8Array, flags: number): void;
   /** On a WebTransport stream: RESET_STREAM of the sending side only. */
   reset(id: number, code: bigint): void;
   wtOpen(sessionId: number, bidirectional: boolean, token: number): void;
@@ -125,7 +126,7 @@ class SendSide {
       const end = Math.min(at + MAX_BODY_RECORD_BYTES, bytes.length);
       this.#submitted += end - at;
       const over = this.#overWindow();
-      this.#outbox.body(this.#id, bytes.subarray(at, end), false, over);
+      this.#outbox.body(this.#id, bytes.subarray(at, end), over ? FLAG_NOTIFY : 0);
       at = end;
       if (!over) continue;
       // The caller may reuse its chunk once write() resolves, not before;
@@ -139,7 +140,7 @@ class SendSide {
   #close() {
     if (!this.#open) return;
     this.#open = false;
-    this.#outbox.body(this.#id, EMPTY, true, false);
+    this.#outbox.body(this.#id, EMPTY, FLAG_FIN);
   }
 
   #abort(reason: unknown) {

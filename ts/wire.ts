@@ -5,6 +5,10 @@
 export const HEADER_BYTES = 16;
 export const FLAG_FIN = 1;
 export const FLAG_NOTIFY = 2;
+/** HEAD command: the body follows the field block. */
+export const FLAG_BODY = 4;
+/** HEAD/BODY/TRAILERS command with FIN: the application forgets the request (no COMPLETE). */
+export const FLAG_QUIET = 8;
 
 export const EventKind = {
   request: 1,
@@ -53,35 +57,71 @@ export interface RequestEvent {
   connectionId: number;
   streamId: number;
   routeId: number;
-  fields: Field[];
+  /** The field section ended the stream: no body, and no BODY_END follows. */
+  ended: boolean;
+  method: string;
+  /** `:path` (path and query, as sent); "/" when absent (CONNECT). */
+  path: string;
+  authority: string;
+  /** `:protocol` (extended CONNECT), or undefined. */
+  protocol: string | undefined;
+  /** The whole field block as one Latin-1 string (see decodeFields). */
+  block: string;
+  /** Where in `block` the regular (non-pseudo) fields start, and how many there are. */
+  regularAt: number;
+  regularCount: number;
 }
 
+const COLON = 58;
+
 /**
- * Reads the header fields of a REQUEST event's payload. Field bytes are
- * decoded as Latin-1: header names and values are ByteStrings in the Fetch
- * API, which is also what Bun.serve hands out.
+ * Reads a REQUEST event. Only the pseudo-header fields (which RFC 9114 puts
+ * first, and the library checks) are decoded here; the regular fields stay
+ * in `block` until a handler reads `headers` (decodeFields). Field bytes are
+ * Latin-1: header names and values are ByteStrings in the Fetch API, which
+ * is also what Bun.serve hands out.
  */
 export function decodeRequest(view: DataView, bytes: Buffer, offset: number, id: number): RequestEvent {
   const connectionId = readId(view, offset + 16);
   const streamId = readId(view, offset + 24);
   const routeId = view.getUint32(offset + 32, true);
   const count = view.getUint32(offset + 36, true);
-  const fields: Field[] = new Array(count);
   // One string for the whole block, then substrings (cheap in JSC): far
   // fewer native conversions than two per field.
-  const start = offset + 40;
-  const block = bytes.toString("latin1", start, offset + view.getUint32(offset, true));
+  const block = bytes.toString("latin1", offset + 40, offset + view.getUint32(offset, true));
+  let method = "GET";
+  let path = "/";
+  let authority = "localhost";
+  let protocol: string | undefined;
   let at = 0;
-  for (let i = 0; i < count; i++) {
-    const nameLength = view.getUint16(start + at, true);
-    const valueLength = view.getUint16(start + at + 2, true);
-    at += 4;
-    const name = block.substring(at, at + nameLength);
-    at += nameLength;
-    fields[i] = [name, block.substring(at, at + valueLength)];
-    at += valueLength;
+  let index = 0;
+  for (; index < count; index++) {
+    const nameLength = block.charCodeAt(at) | (block.charCodeAt(at + 1) << 8);
+    if (block.charCodeAt(at + 4) !== COLON) break;
+    const valueLength = block.charCodeAt(at + 2) | (block.charCodeAt(at + 3) << 8);
+    const name = block.substring(at + 4, at + 4 + nameLength);
+    const value = block.substring(at + 4 + nameLength, at + 4 + nameLength + valueLength);
+    if (name === ":method") method = value;
+    else if (name === ":path") path = value;
+    else if (name === ":authority") authority = value;
+    else if (name === ":protocol") protocol = value;
+    at += 4 + nameLength + valueLength;
   }
-  return { id, connectionId, streamId, routeId, fields };
+  const ended = (view.getUint8(offset + 5) & FLAG_FIN) !== 0;
+  return { id, connectionId, streamId, routeId, ended, method, path, authority, protocol, block, regularAt: at, regularCount: count - index };
+}
+
+/** Decodes `count` fields of a REQUEST block from character `at` on. */
+export function decodeFields(block: string, at: number, count: number): Field[] {
+  const fields: Field[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const nameLength = block.charCodeAt(at) | (block.charCodeAt(at + 1) << 8);
+    const valueLength = block.charCodeAt(at + 2) | (block.charCodeAt(at + 3) << 8);
+    at += 4;
+    fields[i] = [block.substring(at, at + nameLength), block.substring(at + nameLength, at + nameLength + valueLength)];
+    at += nameLength + valueLength;
+  }
+  return fields;
 }
 
 /**
@@ -140,14 +180,17 @@ export class CommandBatch {
    * ByteStrings (every character below 256, as Headers guarantees and
    * ResponseWriter checks), written as Latin-1: one byte per character.
    */
-  fields(kind: number, id: number, status: number, fields: Field[], fin: boolean) {
+  fields(kind: number, id: number, status: number, fields: Field[], flags: number, body: Uint8Array | null = null) {
     let size = HEADER_BYTES + 4;
     for (const [name, value] of fields) {
       if (name.length > 0xffff || value.length > 0xffff) throw new TypeError(`header field ${name.slice(0, 40)} is longer than 65535 bytes`);
       size += 4 + name.length + value.length;
     }
+    const fieldsEnd = size;
+    if (body !== null) size += body.length;
     const at = this.#reserve(size);
-    this.#header(at, size, kind, fin ? FLAG_FIN : 0, status, id);
+    this.#header(at, size, kind, body !== null ? flags | FLAG_BODY : flags, status, id);
+    if (body !== null) this.#bytes.set(body, at + fieldsEnd);
     this.#view.setUint32(at + HEADER_BYTES, fields.length, true);
     let cursor = at + HEADER_BYTES + 4;
     for (const [name, value] of fields) {
@@ -159,10 +202,10 @@ export class CommandBatch {
     }
   }
 
-  body(id: number, chunk: Uint8Array, fin: boolean, notify = false) {
+  body(id: number, chunk: Uint8Array, flags: number) {
     const size = HEADER_BYTES + chunk.length;
     const at = this.#reserve(size);
-    this.#header(at, size, CommandKind.body, (fin ? FLAG_FIN : 0) | (notify ? FLAG_NOTIFY : 0), 0, id);
+    this.#header(at, size, CommandKind.body, flags, 0, id);
     this.#bytes.set(chunk, at + HEADER_BYTES);
   }
 

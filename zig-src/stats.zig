@@ -30,6 +30,10 @@ pub const Stats = struct {
     /// Initials dropped because their token was malformed, forged, expired
     /// or presented from another address.
     retry_tokens_rejected: Counter = .{},
+    /// Event records pushed to the application, and command records it
+    /// submitted that the loop applied: the crossings per exchange.
+    events_pushed: Counter = .{},
+    commands_applied: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

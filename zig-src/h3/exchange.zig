@@ -45,7 +45,9 @@ pub const SectionResult = enum { done, blocked, failed };
 
 /// Decodes a request's field section and dispatches the request: to the
 /// application, a static or native route, or an answer made here.
-pub fn decodeHead(engine: *Engine, slot: u32, block: []const u8) SectionResult {
+/// `ends_stream`: the section is the last thing on the stream (its FIN was
+/// read with it), so the request has no body.
+pub fn decodeHead(engine: *Engine, slot: u32, block: []const u8, ends_stream: bool) SectionResult {
     const request = engine.requests.get(slot);
     const connection = engine.connections.get(request.conn_slot);
     const h3 = connection.h3.?;
@@ -73,7 +75,7 @@ pub fn decodeHead(engine: *Engine, slot: u32, block: []const u8) SectionResult {
         request.urgency = wanted.urgency;
         request.incremental = wanted.incremental;
     }
-    onHead(engine, slot, &head);
+    onHead(engine, slot, &head, ends_stream);
     return .done;
 }
 
@@ -87,7 +89,7 @@ pub fn rejectOversizedHead(engine: *Engine, slot: u32) void {
     respondInternal(engine, slot, 431);
 }
 
-fn onHead(engine: *Engine, slot: u32, head: *RequestHead) void {
+fn onHead(engine: *Engine, slot: u32, head: *RequestHead, ends_stream: bool) void {
     const request = engine.requests.get(slot);
     const connection = engine.connections.get(request.conn_slot);
     const stream_id = request.stream_id;
@@ -121,9 +123,18 @@ fn onHead(engine: *Engine, slot: u32, head: *RequestHead) void {
     }
     head.setRoute(found.id);
     datagrams.updateInfo(engine, connection);
-    if (!pushData(engine, head.record())) return respondInternal(engine, slot, 503);
+    const record = head.record();
+    // A bodiless request is one record: the REQUEST says the stream ended,
+    // and the FIN that follows it in this read finds the request finished
+    // already, so no BODY_END is pushed.
+    if (ends_stream) record[5] |= wire.flag_fin;
+    if (!pushData(engine, record)) return respondInternal(engine, slot, 503);
     request.visible_to_app = true;
-    if (!request.is_connect) slow_clients.armBody(engine, slot, nowNs());
+    if (ends_stream) {
+        request.request_finished = true;
+    } else if (!request.is_connect) {
+        slow_clients.armBody(engine, slot, nowNs());
+    }
 }
 
 /// No request slot is free: refuse the stream so the client may retry
@@ -296,6 +307,7 @@ pub fn applyCommands(engine: *Engine) void {
             const record = engine.command_buffer[offset..];
             const header = wire.readHeader(record);
             offset += wire.paddedLength(header.length);
+            engine.stats.commands_applied.inc();
             applyCommand(engine, header, record[wire.header_bytes..header.length]);
         }
     }
@@ -335,10 +347,13 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
     switch (kind) {
         .head => {
             if (request.head != null or request.head_sent) return failRequest(engine, slot);
-            const head = engine.allocator.alloc(u8, 2 + payload.len) catch return failRequest(engine, slot);
+            const with_body = header.flags & wire.flag_body != 0;
+            const block_length = if (with_body) wire.fieldBlockLength(payload) catch return failRequest(engine, slot) else payload.len;
+            const head = engine.allocator.alloc(u8, 2 + block_length) catch return failRequest(engine, slot);
             std.mem.writeInt(u16, head[0..2], header.aux, .little);
-            @memcpy(head[2..], payload);
+            @memcpy(head[2..], payload[0..block_length]);
             request.head = head;
+            if (with_body and !request.is_head) request.appendBody(engine.allocator, payload[block_length..]) catch return failRequest(engine, slot);
             if (fin) request.end_requested = true;
         },
         .body => {
@@ -360,6 +375,10 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
         .wt_stop_sending => return failRequest(engine, slot), // Only WebTransport streams stop reading alone. // handled above, before the request lookup.
         .reset => return resetStream(engine, slot, error_code),
     }
+    // The application forgot a request it answered in full: it hears
+    // nothing more of it (no COMPLETE, which is most of a small exchange's
+    // events), and late commands for it count as stale.
+    if (fin and header.flags & wire.flag_quiet != 0) request.visible_to_app = false;
     output.queueOutput(engine, slot);
 }
 
@@ -443,6 +462,7 @@ pub fn flushPendingControl(engine: *Engine) void {
 
 pub fn pushRecord(engine: *Engine, record: []const u8) !void {
     if (try engine.events.push(record)) engine.ringDoorbell();
+    engine.stats.events_pushed.inc();
 }
 
 /// An answer to a command (WT_OPENED): the application waits for it, so it

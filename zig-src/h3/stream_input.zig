@@ -183,7 +183,8 @@ pub fn process(engine: *Engine, slot: u32, input: []const u8, fin: bool) Flow {
             .headers, .trailers => |block| {
                 body.flush();
                 const is_trailers = item == .trailers;
-                if (decodeSection(engine, slot, block, is_trailers) == .stop) {
+                const ends_stream = fin and consumed == input.len;
+                if (decodeSection(engine, slot, block, is_trailers, ends_stream) == .stop) {
                     if (engine.requests.slotOf(id) != null and engine.requests.get(slot).qpack_blocked)
                         hold(engine, slot, input[consumed..], fin);
                     return .stop;
@@ -209,8 +210,8 @@ fn maxFieldBlockBytes(engine: *const Engine) usize {
     return 2 * @as(usize, engine.config.max_request_headers_size) + 1024;
 }
 
-fn decodeSection(engine: *Engine, slot: u32, block: []const u8, is_trailers: bool) Flow {
-    const result = if (is_trailers) decodeTrailers(engine, slot, block) else exchange.decodeHead(engine, slot, block);
+fn decodeSection(engine: *Engine, slot: u32, block: []const u8, is_trailers: bool, ends_stream: bool) Flow {
+    const result = if (is_trailers) decodeTrailers(engine, slot, block) else exchange.decodeHead(engine, slot, block, ends_stream);
     switch (result) {
         .done => return .more,
         .blocked => {
@@ -281,7 +282,9 @@ fn retryBlocked(engine: *Engine, conn_slot: u32) void {
         request.qpack_blocked = false;
         const block = request.input.block.items;
         request.input.block_returned = true; // cleared on the next read
-        const flow = decodeSection(engine, slot, block, request.blocked_trailers);
+        // The bytes held after the section (and a FIN) are processed next,
+        // so the head never claims the stream ended here.
+        const flow = decodeSection(engine, slot, block, request.blocked_trailers, false);
         if (flow == .stop and engine.requests.slotOf(id) != null and engine.requests.get(slot).qpack_blocked) {
             index += 1; // Still waiting for inserts.
             continue;

@@ -18,6 +18,8 @@ pub const alignment = 8;
 pub const EventKind = enum(u8) {
     /// id = request id; payload: u64 conn_id, u64 stream_id, u32 route_id,
     /// u32 header_count, header block (pseudo-headers included, in wire order).
+    /// flags.fin: the field section ended the stream, so the request has no
+    /// body and no BODY_END follows (a bodiless request is one record).
     request = 1,
     /// id = request id; payload: body bytes.
     body = 2,
@@ -84,8 +86,11 @@ pub const EventKind = enum(u8) {
 };
 
 pub const CommandKind = enum(u8) {
-    /// id = request id; aux = status; payload: u32 header_count, header block.
-    /// flags.fin: no body follows.
+    /// id = request id; aux = status; payload: u32 header_count, header
+    /// block, then, with flags.body, the whole body (so a small response is
+    /// one command). flags.fin: nothing follows. flags.quiet (with fin): the
+    /// application forgets the request now, so no COMPLETE, RESET, DRAIN or
+    /// BODY event is sent for it afterwards.
     head = 1,
     /// id = request id; payload: body bytes. flags.fin: last body chunk.
     body = 2,
@@ -116,6 +121,11 @@ pub const flag_fin: u8 = 1;
 /// On a BODY command: send a DRAIN event once the library's buffer for this
 /// response is at or below its low watermark.
 pub const flag_notify: u8 = 2;
+/// On a HEAD command: the bytes after the field block are the body.
+pub const flag_body: u8 = 4;
+/// On a HEAD or BODY command that carries FIN: the application has
+/// forgotten the request; nothing more is reported about it.
+pub const flag_quiet: u8 = 8;
 
 pub const Header = extern struct {
     length: u32,
@@ -237,6 +247,14 @@ pub fn fieldBlock(payload: []const u8) error{Malformed}!FieldIterator {
     return .{ .data = payload[4..], .remaining = std.mem.readInt(u32, payload[0..4], .little) };
 }
 
+/// The length of the `u32 count, fields...` block at the start of
+/// `payload` (a HEAD command may carry its body after it).
+pub fn fieldBlockLength(payload: []const u8) error{Malformed}!usize {
+    var fields = try fieldBlock(payload);
+    while (try fields.next()) |_| {}
+    return payload.len - fields.data.len;
+}
+
 const testing = std.testing;
 
 test "record round trip with a field block" {
@@ -260,6 +278,20 @@ test "record round trip with a field block" {
     try testing.expectEqualStrings("x", second.name);
     try testing.expectEqualStrings("", second.value);
     try testing.expect((try fields.next()) == null);
+}
+
+test "a field block's length, with a body after it" {
+    var buffer: [128]u8 = undefined;
+    var writer = RecordWriter.init(&buffer, @intFromEnum(CommandKind.head), flag_fin | flag_body, 200, 1);
+    writer.int(u32, 1);
+    writer.field("content-type", "text/plain");
+    writer.bytes("hello");
+    const record = try writer.finish();
+    const payload = record[header_bytes..];
+    const block_length = try fieldBlockLength(payload);
+    try testing.expectEqual(@as(usize, 4 + 4 + 12 + 10), block_length);
+    try testing.expectEqualStrings("hello", payload[block_length..]);
+    try testing.expectError(error.Malformed, fieldBlockLength(payload[0..10]));
 }
 
 test "overflow is reported, truncated blocks are malformed" {

@@ -625,7 +625,9 @@ pub const Engine = struct {
         writer.len += message.len;
         const record = writer.finish() catch return;
         if (!engine.events.hasRoomFor(record.len, engine.controlReserve())) return;
-        if (engine.events.push(record) catch false) engine.ringDoorbell();
+        const was_empty = engine.events.push(record) catch return;
+        engine.stats.events_pushed.inc();
+        if (was_empty) engine.ringDoorbell();
     }
 
     /// Rings the application's doorbell; called when the event queue went

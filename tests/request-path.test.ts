@@ -1,0 +1,150 @@
+// The request path crosses the boundary as little as it can: a bodiless
+// request is one event, a small response one command, and a request whose
+// response ended quietly costs no COMPLETE. The Request a handler gets is a
+// real Request whose headers, signal and body are made on first use.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { serve, type H3Request, type Server } from "../ts/index.ts";
+import { Deadlines } from "../ts/deadlines.ts";
+import { makeCertificate } from "./helpers/certs.ts";
+import { aioquicRaw, gtlsclient, h3fetch } from "./helpers/clients.ts";
+
+const tls = makeCertificate();
+let server: Server;
+let seen: { instance: boolean; method: string; url: string; agent: string | null; bodyNull: boolean; params: Record<string, string> }[] = [];
+
+beforeAll(() => {
+  server = serve({
+    port: 0,
+    tls,
+    logLevel: "error",
+    routes: {
+      "/small": () => new Response("small body"),
+      "/users/:id": (req: H3Request) => {
+        seen.push({ instance: req instanceof Request, method: req.method, url: req.url, agent: req.headers.get("user-agent"), bodyNull: req.body === null, params: req.params });
+        return Response.json({ id: req.params.id });
+      },
+      "/echo": { POST: async (req: H3Request) => new Response(`${req.headers.get("content-type")}:${await req.text()}`) },
+      "/json": { POST: async (req: H3Request) => Response.json({ got: await req.json() }) },
+      "/clone": { POST: async (req: H3Request) => {
+        const copy = req.clone();
+        const [mine, theirs] = await Promise.all([req.text(), copy.text()]);
+        return new Response(`${mine}|${theirs}|${copy.method}|${copy.headers.get("x-tag")}|${req.bodyUsed}`);
+      } },
+      "/forward": { POST: async (req: H3Request) => {
+        const forwarded = new Request(req.url, req);
+        return new Response(`${forwarded.method} ${forwarded.headers.get("x-tag")} ${await forwarded.text()}`);
+      } },
+      "/stream": () => new Response(new ReadableStream({
+        async pull(controller) {
+          for (const part of ["one ", "two ", "three"]) {
+            controller.enqueue(new TextEncoder().encode(part));
+            await Bun.sleep(5);
+          }
+          controller.close();
+        },
+      })),
+    },
+  });
+});
+
+afterAll(() => server.stop());
+
+const counters = () => {
+  const { events_pushed, commands_applied, requests_received, responses_completed } = server.stats();
+  return { events_pushed, commands_applied, requests_received, responses_completed };
+};
+const delta = (after: ReturnType<typeof counters>, before: ReturnType<typeof counters>) => ({
+  events_pushed: after.events_pushed - before.events_pushed,
+  commands_applied: after.commands_applied - before.commands_applied,
+  requests_received: after.requests_received - before.requests_received,
+  responses_completed: after.responses_completed - before.responses_completed,
+});
+
+describe("crossings per exchange", () => {
+  test("a GET answered with a small body is one event and one command (Bun fetch)", async () => {
+    await h3fetch(new URL("/small", server.url)).then((r) => r.text()); // The connection is up.
+    const before = counters();
+    for (let i = 0; i < 20; i++) {
+      const response = await h3fetch(new URL("/small", server.url));
+      expect(await response.text()).toBe("small body");
+    }
+    expect(delta(counters(), before)).toEqual({ events_pushed: 20, commands_applied: 20, requests_received: 20, responses_completed: 20 });
+  });
+
+  test("gtlsclient and aioquic get the one-command response whole", async () => {
+    const gtls = await gtlsclient("127.0.0.1", server.port, "/small");
+    expect(gtls.status).toBe(200);
+    expect(new TextDecoder().decode(gtls.body)).toBe("small body");
+    const [raw] = await aioquicRaw(server.port, [{ headers: [[":method", "GET"], [":scheme", "https"], [":authority", "127.0.0.1"], [":path", "/small"]] }]);
+    expect(raw!.status).toBe(200);
+    expect(raw!.body).toBe("small body");
+  });
+
+  test("a POST is REQUEST, BODY, BODY_END and one command; no COMPLETE", async () => {
+    await h3fetch(new URL("/small", server.url)).then((r) => r.text());
+    const before = counters();
+    const response = await h3fetch(new URL("/echo", server.url), { method: "POST", body: "abc", headers: { "content-type": "text/x-test" } });
+    expect(await response.text()).toBe("text/x-test:abc");
+    const crossed = delta(counters(), before);
+    expect(crossed.commands_applied).toBe(1);
+    expect(crossed.requests_received).toBe(1);
+    // REQUEST, then the body (one or more BODY records), then BODY_END.
+    expect(crossed.events_pushed).toBeGreaterThanOrEqual(3);
+    expect(crossed.events_pushed).toBeLessThanOrEqual(4);
+  });
+});
+
+describe("the Request a handler gets", () => {
+  test("is a Request with url, method, lazy headers, params and no body for GET", async () => {
+    seen = [];
+    const response = await h3fetch(new URL("/users/a%20b?x=1", server.url), { headers: { "user-agent": "request-path-test" } });
+    expect(await response.json()).toEqual({ id: "a b" });
+    expect(seen).toEqual([{ instance: true, method: "GET", url: `https://127.0.0.1:${server.port}/users/a%20b?x=1`, agent: "request-path-test", bodyNull: true, params: { id: "a b" } }]);
+  });
+
+  test("json(), clone() and forwarding with new Request(url, req) read the body", async () => {
+    const json = await h3fetch(new URL("/json", server.url), { method: "POST", body: JSON.stringify({ n: 7 }) });
+    expect(await json.json()).toEqual({ got: { n: 7 } });
+    const clone = await h3fetch(new URL("/clone", server.url), { method: "POST", body: "twice", headers: { "x-tag": "t1" } });
+    expect(await clone.text()).toBe("twice|twice|POST|t1|true");
+    const forward = await h3fetch(new URL("/forward", server.url), { method: "POST", body: "payload", headers: { "x-tag": "t2" } });
+    expect(await forward.text()).toBe("POST t2 payload");
+  });
+
+  test("a streamed response keeps its chunks and order", async () => {
+    const response = await h3fetch(new URL("/stream", server.url));
+    expect(await response.text()).toBe("one two three");
+  });
+});
+
+describe("handler deadlines", () => {
+  test("entries expire in order, settled ones are skipped", async () => {
+    const expired: number[] = [];
+    let resolveDone: () => void;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const deadlines = new Deadlines<{ settled: boolean; n: number }>(1, (item) => {
+      expired.push(item.n);
+      if (item.n === 4) resolveDone();
+    });
+    const items = [1, 2, 3, 4].map((n) => ({ settled: false, n }));
+    for (const item of items) deadlines.add(item);
+    items[1]!.settled = true;
+    await done;
+    expect(expired).toEqual([1, 3, 4]);
+    expect(deadlines.size).toBe(0);
+    deadlines.clear();
+  });
+
+  test("the queue stays bounded when requests settle before their deadline", () => {
+    const deadlines = new Deadlines<{ settled: boolean }>(60_000, () => {});
+    const pending = { settled: false };
+    deadlines.add(pending); // One slow request at the head holds nothing else back.
+    for (let i = 0; i < 100_000; i++) {
+      const item = { settled: false };
+      deadlines.add(item);
+      item.settled = true;
+    }
+    expect(deadlines.size).toBeLessThan(3000);
+    deadlines.clear();
+  });
+});

@@ -1,0 +1,135 @@
+// The Web Request a handler receives. It is a real `Request` subclass, so
+// `instanceof Request`, `req.url` and `req.method` behave as everywhere in
+// Bun, but its headers, signal and body come from the library's Incoming
+// and are made only when touched. Measured here (Bun 1.4.5, 200k warm
+// iterations): `new Request(url)` 0.29 µs, this subclass 0.21 µs, a
+// Request with two headers 1.4 µs, plus 0.4 µs for an AbortController.
+//
+// One difference from a Request built with `new Request(url, init)`:
+// passing this object as the *input* of `new Request(req)` or `fetch(req)`
+// copies Bun's internal fields, which hold the URL and method only. Use
+// `req.clone()` (a complete Request) or `new Request(req.url, req)` (which
+// reads headers, method and body through the getters below) to forward it.
+import type { Incoming } from "./incoming.ts";
+
+const METHOD_INIT = new Map<string, RequestInit>();
+
+/** A Web Request plus the route's `params` and the ids of its connection and stream. */
+export class H3Request<Params extends Record<string, string> = Record<string, string>> extends Request {
+  readonly #incoming: Incoming;
+  #bodyUsed = false;
+
+  /** @internal Made by the server for each request. */
+  constructor(incoming: Incoming) {
+    const method = incoming.method;
+    if (method === "GET") {
+      super(incoming.url);
+    } else {
+      // A Request with a method other than GET (or HEAD) needs an init
+      // object; one per method is reused.
+      let init = METHOD_INIT.get(method);
+      if (init === undefined) METHOD_INIT.set(method, (init = { method }));
+      super(incoming.url, init);
+    }
+    this.#incoming = incoming;
+  }
+
+  /** The route's parameters (`/users/:id` → `{ id }`), decoded. */
+  get params(): Params {
+    return this.#incoming.params as Params;
+  }
+
+  /** The QUIC connection this request arrived on (see `server.connectionStats`). */
+  get connectionId(): number {
+    return this.#incoming.connectionId;
+  }
+
+  /** The request's QUIC stream id. */
+  get streamId(): number {
+    return this.#incoming.streamId;
+  }
+
+  override get headers(): Headers {
+    return this.#incoming.headers;
+  }
+
+  /** Aborts when the client resets the stream, the handler times out or the server stops. */
+  override get signal(): AbortSignal {
+    return this.#incoming.signal;
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    // Chunks are copied out of the event buffer into their own ArrayBuffers.
+    return this.#incoming.hasBody ? (this.#incoming.body as ReadableStream<Uint8Array<ArrayBuffer>>) : null;
+  }
+
+  override get bodyUsed(): boolean {
+    return this.#bodyUsed;
+  }
+
+  /** HTTP/3 datagrams (RFC 9297) on this request's stream; returns an unsubscribe function. */
+  onDatagram(listener: (data: Uint8Array) => void): () => void {
+    return this.#incoming.onDatagram(listener);
+  }
+
+  /** Sends an HTTP/3 datagram on this request's stream. Throws a DatagramError. */
+  sendDatagram(data: Uint8Array): void {
+    this.#incoming.sendDatagram(data);
+  }
+
+  /**
+   * The body read through a Response, which implements every reader once;
+   * `blob()` and `formData()` need the request's content type.
+   */
+  #consume(typed = false): Response {
+    if (this.#bodyUsed) throw new TypeError("Body already used");
+    this.#bodyUsed = true;
+    const type = typed ? this.headers.get("content-type") : null;
+    return new Response(this.body, type ? { headers: { "content-type": type } } : undefined);
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#settle(() => this.#consume().arrayBuffer());
+  }
+
+  override bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#settle(() => this.#consume().bytes());
+  }
+
+  override text(): Promise<string> {
+    return this.#settle(() => this.#consume().text());
+  }
+
+  override json(): Promise<any> {
+    return this.#settle(() => this.#consume().json());
+  }
+
+  override blob(): Promise<Blob> {
+    return this.#settle(() => this.#consume(true).blob());
+  }
+
+  override formData(): Promise<FormData> {
+    return this.#settle(() => this.#consume(true).formData());
+  }
+
+  /** A complete, independent Request (headers, method, body) — use it to forward this one. */
+  override clone(): Request {
+    if (this.#bodyUsed) throw new TypeError("Body already used");
+    let body: ReadableStream<Uint8Array> | null = null;
+    if (this.#incoming.hasBody) {
+      const [mine, theirs] = this.#incoming.body.tee();
+      this.#incoming.replaceBody(mine);
+      body = theirs;
+    }
+    return new Request(this.url, { method: this.method, headers: this.headers, body, signal: this.signal, duplex: "half" } as RequestInit);
+  }
+
+  /** Reader errors (a used body) become rejections, as in the Fetch API. */
+  #settle<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return read();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+}
