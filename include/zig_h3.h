@@ -137,6 +137,10 @@ typedef struct zig_h3_config {
                                         to validated clients. */
     uint64_t retry_token_lifetime_ms; /* a Retry token is valid this long after it was issued;
                                         1..600000 [10000] */
+    uint64_t request_read_window_bytes; /* request and WebTransport stream body bytes read from QUIC
+                                           ahead of the application's CREDIT [1 MiB],
+                                           body_chunk_bytes..1 GiB. Past it the stream is not read
+                                           and QUIC flow control holds the peer back */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
@@ -296,7 +300,8 @@ int64_t zig_h3_submit(zig_h3_server *server, const uint8_t *batch, size_t len);
  * requests_received, requests_active, responses_completed, requests_reset,
  * requests_rejected, stale_commands, event_queue_full, datagrams_received,
  * datagrams_sent, datagrams_received_dropped, datagrams_send_dropped, requests_timed_out,
- * retries_sent, retry_tokens_rejected, events_pushed, commands_applied. Returns how many
+ * retries_sent, retry_tokens_rejected, events_pushed, commands_applied,
+ * body_bytes_delivered. Returns how many
  * counters exist (out may be NULL to ask). Errors: INVALID_ARGUMENT.
  */
 int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count);
@@ -399,6 +404,12 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *               stops reading (STOP_SENDING). On a WebTransport stream,
  *               BODY carries raw bytes (FIN ends the sending side) and
  *               RESET resets only the sending side (RESET_STREAM).
+ *  10 CREDIT    id = request or WebTransport stream id; u64 body bytes the
+ *               application lets the library deliver, counted from the
+ *               start of the body (absolute, so a repeated or late CREDIT is
+ *               harmless; smaller values are ignored). The library starts
+ *               each body with request_read_window_bytes of credit and
+ *               stops reading the stream when it runs out.
  */
 #define ZIG_H3_EVENT_REQUEST 1
 #define ZIG_H3_EVENT_BODY 2
@@ -427,6 +438,7 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_COMMAND_H3_DATAGRAM 7
 #define ZIG_H3_COMMAND_WT_OPEN 8
 #define ZIG_H3_COMMAND_WT_STOP_SENDING 9
+#define ZIG_H3_COMMAND_CREDIT 10
 #define ZIG_H3_FLAG_FIN 1
 #define ZIG_H3_FLAG_NOTIFY 2
 #define ZIG_H3_FLAG_BODY 4

@@ -148,3 +148,60 @@ describe("handler deadlines", () => {
     deadlines.clear();
   });
 });
+
+describe("request bodies are read as the handler reads them", () => {
+  test("an unread 64 MiB upload stops at the read window (QUIC flow control holds the client); reading resumes it", async () => {
+    const windowBytes = 256 * 1024;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const handlerRunning = new Promise<void>((resolve) => (arrived = resolve));
+    await using upload = serve({
+      port: 0,
+      tls,
+      logLevel: "error",
+      limits: { request_read_window_bytes: windowBytes, body_chunk_bytes: 64 * 1024 },
+      routes: {
+        "/slow-reader": {
+          POST: async (req: H3Request) => {
+            arrived();
+            await released;
+            let length = 0;
+            const hash = new Bun.CryptoHasher("sha256");
+            for await (const chunk of req.body!) {
+              length += chunk.length;
+              hash.update(chunk);
+            }
+            return Response.json({ length, sha256: hash.digest("hex") });
+          },
+        },
+      },
+    });
+    const total = 64 * 1024 * 1024;
+    const chunk = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 7) & 0xff;
+    const expected = new Bun.CryptoHasher("sha256");
+    for (let n = 0; n < total / chunk.length; n++) expected.update(chunk);
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled >= total) return controller.close();
+        pulled += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    const response = h3fetch(new URL("/slow-reader", upload.url), { method: "POST", body, duplex: "half" } as RequestInit);
+    await handlerRunning;
+    // Wait until the library has delivered its whole window, then a little
+    // longer: an unbounded reader would go on delivering meanwhile.
+    while (upload.stats().body_bytes_delivered < windowBytes - 64 * 1024) await Bun.sleep(20);
+    await Bun.sleep(500);
+    const heldBack = upload.stats().body_bytes_delivered;
+    expect(heldBack).toBeLessThanOrEqual(windowBytes);
+    expect(pulled).toBeLessThan(total); // The client is held back too, not buffered whole somewhere.
+    release();
+    const answer = await response;
+    expect(await answer.json()).toEqual({ length: total, sha256: expected.digest("hex") });
+    expect(upload.stats().body_bytes_delivered).toBe(total);
+  }, 120_000);
+});

@@ -119,7 +119,8 @@ type Command =
   | { kind: "body"; id: number; bytes: number[]; fin: boolean; notify: boolean }
   | { kind: "reset"; id: number; code: bigint }
   | { kind: "open"; session: number; bidirectional: boolean; token: number }
-  | { kind: "stop"; id: number; code: bigint };
+  | { kind: "stop"; id: number; code: bigint }
+  | { kind: "credit"; id: number; allowed: number };
 
 function recorder(): StreamOutbox & { commands: Command[]; take(): Command[] } {
   const commands: Command[] = [];
@@ -130,6 +131,7 @@ function recorder(): StreamOutbox & { commands: Command[]; take(): Command[] } {
     reset: (id, code) => commands.push({ kind: "reset", id, code }),
     wtOpen: (session, bidirectional, token) => commands.push({ kind: "open", session, bidirectional, token }),
     wtStopSending: (id, code) => commands.push({ kind: "stop", id, code }),
+    credit: (id, allowed) => void commands.push({ kind: "credit", id, allowed }),
   };
 }
 
@@ -140,9 +142,9 @@ const caught = (promise: Promise<unknown>) => promise.then(() => null, (error: W
 describe("streams fed with synthetic events", () => {
   const SESSION = 0x1_0000_0001;
 
-  function setup(limits = { sendWindow: 1000, receiveLimit: 5000 }) {
+  function setup(limits: { sendWindow: number; receiveLimit: number; readWindowBytes?: number } = { sendWindow: 1000, receiveLimit: 5000 }) {
     const outbox = recorder();
-    const table = new WebTransportStreams(outbox, limits);
+    const table = new WebTransportStreams(outbox, { readWindowBytes: 1 << 20, ...limits });
     const session = table.attach(SESSION);
     return { outbox, table, session };
   }
@@ -332,6 +334,22 @@ describe("streams fed with synthetic events", () => {
     table.onBody(61, () => new Uint8Array(1));
     expect(outbox.take()).toEqual([{ kind: "stop", id: 61, code: BigInt(H3_EXCESSIVE_LOAD) }]);
     expect(await caught(reader.read())).toMatchObject({ code: "ERR_WEBTRANSPORT_RECEIVE_OVERFLOW" });
+  });
+
+  test("reading grants the library the next read window (CREDIT), once per half window", async () => {
+    const { outbox, table, session } = setup({ sendWindow: 1000, receiveLimit: 1 << 20, readWindowBytes: 4000 });
+    table.onIncoming(63, false, SESSION);
+    const readable = (await session.incomingUnidirectionalStreams.getReader().read()).value!;
+    const reader = readable.getReader();
+    for (let i = 0; i < 4; i++) table.onBody(63, () => new Uint8Array(1000)); // The whole first window, unread.
+    expect(outbox.take()).toEqual([]);
+    expect((await reader.read()).value!.length).toBe(1000);
+    expect(outbox.take()).toEqual([]); // 1000 consumed: less than half a window.
+    expect((await reader.read()).value!.length).toBe(1000);
+    expect(outbox.take()).toEqual([{ kind: "credit", id: 63, allowed: 6000 }]); // 2000 consumed + one window.
+    await reader.read();
+    await reader.read();
+    expect(outbox.take()).toEqual([{ kind: "credit", id: 63, allowed: 8000 }]);
   });
 
   test("a chunk that is not bytes errors the writable and resets the stream", async () => {

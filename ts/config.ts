@@ -53,6 +53,7 @@ export const CONFIG_FIELDS = [
   "request_body_rate_window_ms",
   "enable_retry",
   "retry_token_lifetime_ms",
+  "request_read_window_bytes",
 ] as const;
 
 export type ConfigField = (typeof CONFIG_FIELDS)[number];

@@ -3,6 +3,7 @@
 // Headers object, the body stream, the AbortSignal and the datagram channel.
 // Building all of them eagerly cost more than answering a small request.
 import type { RequestDatagrams } from "./datagrams.ts";
+import { ReceiveWindow, type CreditOutbox } from "./receive-window.ts";
 import { decodeFields, type Field, type RequestEvent } from "./wire.ts";
 
 /** The request as the low-level route API sees it. */
@@ -36,6 +37,9 @@ export interface BodySink {
 export interface IncomingContext {
   /** The request's datagram channel, made on first use. */
   datagrams(incoming: Incoming): RequestDatagrams;
+  /** Where the body's CREDIT commands go, and request_read_window_bytes. */
+  readonly credits: CreditOutbox;
+  readonly readWindowBytes: number;
 }
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -59,6 +63,7 @@ export class Incoming implements IncomingRequest, BodySink {
   #headers: Headers | null = null;
   #body: ReadableStream<Uint8Array> | null = null;
   #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  #window: ReceiveWindow | null = null;
   #abort: AbortController | null = null;
   #abortReason: Error | null = null;
   #channel: RequestDatagrams | null = null;
@@ -120,14 +125,26 @@ export class Incoming implements IncomingRequest, BodySink {
     return (this.#channel ??= this.#context.datagrams(this));
   }
 
+  /**
+   * The body as it arrives. The stream holds at most one read window of
+   * unread bytes (the library sends no more until the application reads),
+   * and reading grants the library the next window.
+   */
   get body(): ReadableStream<Uint8Array> {
-    this.#body ??= new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#controller = controller;
-        if (this.#failure) controller.error(this.#failure);
-        else if (this.ended) controller.close();
+    if (this.#body !== null) return this.#body;
+    const window = (this.#window = new ReceiveWindow(this.id, this.#context.credits, this.#context.readWindowBytes));
+    this.#body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+          if (this.#failure) controller.error(this.#failure);
+          else if (this.ended) controller.close();
+        },
+        // Called as the queue drains: desiredSize is the window minus the unread bytes.
+        pull: (controller) => window.consumed(window.windowBytes - (controller.desiredSize ?? 0)),
       },
-    });
+      { highWaterMark: window.windowBytes, size: (chunk) => chunk?.byteLength ?? 0 },
+    );
     return this.#body;
   }
 
@@ -147,6 +164,7 @@ export class Incoming implements IncomingRequest, BodySink {
   /** @internal BodySink: chunks create the stream, so none is lost. */
   data(chunk: Uint8Array) {
     void this.body;
+    this.#window!.received(chunk.byteLength);
     this.#controller?.enqueue(chunk);
   }
 

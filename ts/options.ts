@@ -138,4 +138,5 @@ export const STATS_FIELDS = [
   "retry_tokens_rejected",
   "events_pushed",
   "commands_applied",
+  "body_bytes_delivered",
 ] as const;

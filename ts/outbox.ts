@@ -8,8 +8,9 @@ import { CommandBatch, CommandKind, FLAG_FIN, type Field } from "./wire.ts";
 import type { Outbox } from "./response-writer.ts";
 import type { DatagramOutbox } from "./datagrams.ts";
 import type { StreamOutbox } from "./webtransport-streams.ts";
+import type { CreditOutbox } from "./receive-window.ts";
 
-export class CommandOutbox implements Outbox, DatagramOutbox, StreamOutbox {
+export class CommandOutbox implements Outbox, DatagramOutbox, StreamOutbox, CreditOutbox {
   readonly #lib: Native;
   readonly #handle: () => Pointer | null;
   #commands = new CommandBatch();
@@ -57,6 +58,10 @@ export class CommandOutbox implements Outbox, DatagramOutbox, StreamOutbox {
 
   wtOpen(sessionId: number, bidirectional: boolean, token: number) {
     this.#commands.wtOpen(sessionId, bidirectional, token);
+    this.#scheduleFlush();
+  }
+  credit(id: number, allowedBytes: number) {
+    this.#commands.credit(id, allowedBytes);
     this.#scheduleFlush();
   }
   wtStopSending(id: number, code: bigint) {

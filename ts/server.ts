@@ -60,10 +60,7 @@ export class Server {
   #window: number;
   /** Exchanges by request id, until COMPLETE/RESET or a quiet end. */
   #live = new Map<number, Exchange>();
-  readonly #incomingContext: IncomingContext = {
-    datagrams: (incoming) =>
-      new RequestDatagrams(incoming.id, incoming.streamId, () => this.#connections.get(incoming.connectionId), this.#outbox, this.#datagramsEnabled),
-  };
+  #incomingContext!: IncomingContext;
   /** Events are drained into this Buffer (Latin-1 field decoding)... */
   #eventBuffer = Buffer.alloc(EVENT_BUFFER_BYTES);
   /**
@@ -128,7 +125,14 @@ export class Server {
       const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...options.limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: this.hostname, port });
       this.#datagramSendQueue = config.read("dgram_send_queue_len");
       this.#window = config.read("max_pending_response_bytes");
-      this.#streams = new WebTransportStreams(this.#outbox, { sendWindow: this.#window, receiveLimit: config.read("max_request_body_size") });
+      const readWindowBytes = config.read("request_read_window_bytes");
+      this.#incomingContext = {
+        datagrams: (incoming) =>
+          new RequestDatagrams(incoming.id, incoming.streamId, () => this.#connections.get(incoming.connectionId), this.#outbox, this.#datagramsEnabled),
+        credits: this.#outbox,
+        readWindowBytes,
+      };
+      this.#streams = new WebTransportStreams(this.#outbox, { sendWindow: this.#window, receiveLimit: config.read("max_request_body_size"), readWindowBytes });
       const out = new BigUint64Array(1);
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
       check(status, describeNewFailure(status, pem.certPath, pem.keyPath, this.hostname, port));

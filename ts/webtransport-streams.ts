@@ -33,6 +33,7 @@ import {
   streamErrorCodeOf,
   webtransportCodeToHttp3,
 } from "./webtransport-codes.ts";
+import { ReceiveWindow, type CreditOutbox } from "./receive-window.ts";
 import { EventKind, FLAG_FIN, FLAG_NOTIFY, HEADER_BYTES, WT_OPENED_OK, WT_OPENED_STREAM_LIMIT, readId } from "./wire.ts";
 
 /** A bidirectional WebTransport stream, as in the W3C API. */
@@ -42,7 +43,7 @@ export interface WebTransportBidirectionalStream {
 }
 
 /** The commands WebTransport streams send; implemented by the Server's outbox. */
-export interface StreamOutbox {
+export interface StreamOutbox extends CreditOutbox {
   /** `flags`: FLAG_FIN ends the sending side, FLAG_NOTIFY asks for a DRAIN. */
   body(id: number, chunk: Uint8Array, flags: number): void;
   /** On a WebTransport stream: RESET_STREAM of the sending side only. */
@@ -56,6 +57,8 @@ export interface StreamLimits {
   sendWindow: number;
   /** Unread received bytes a stream may hold before it is stopped (max_request_body_size). */
   receiveLimit: number;
+  /** Bytes the library reads ahead of the application (request_read_window_bytes). */
+  readWindowBytes: number;
 }
 
 const mapped = (reason: unknown) => BigInt(webtransportCodeToHttp3(streamErrorCodeOf(reason)));
@@ -189,25 +192,36 @@ class ReceiveSide {
   readonly #id: number;
   readonly #outbox: StreamOutbox;
   readonly #limit: number;
+  readonly #window: ReceiveWindow;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #open = true;
 
-  constructor(id: number, outbox: StreamOutbox, limit: number) {
+  constructor(id: number, outbox: StreamOutbox, limit: number, readWindowBytes: number) {
     this.#id = id;
     this.#outbox = outbox;
     this.#limit = limit;
-    // High-water mark 0, sized in bytes: desiredSize is minus the unread bytes.
+    const window = (this.#window = new ReceiveWindow(id, outbox, readWindowBytes));
+    // High-water mark one read window, sized in bytes: desiredSize is the
+    // window minus the unread bytes, and pull() runs as the reader drains
+    // the queue, granting the library the next window.
     this.readable = new ReadableStream<Uint8Array>(
       {
         start: (controller) => void (this.#controller = controller),
+        pull: (controller) => {
+          if (this.#open) window.consumed(this.#unread(controller));
+        },
         cancel: (reason) => {
           if (!this.#open) return;
           this.#open = false;
           this.#outbox.wtStopSending(this.#id, mapped(reason));
         },
       },
-      { highWaterMark: 0, size: (chunk) => chunk?.byteLength ?? 0 },
+      { highWaterMark: readWindowBytes, size: (chunk) => chunk?.byteLength ?? 0 },
     );
+  }
+
+  #unread(controller: ReadableStreamDefaultController<Uint8Array>): number {
+    return this.#window.windowBytes - (controller.desiredSize ?? 0);
   }
 
   get open(): boolean {
@@ -217,8 +231,11 @@ class ReceiveSide {
   /** `chunk` must be the reader's own copy. */
   onBody(chunk: Uint8Array) {
     if (!this.#open) return;
+    this.#window.received(chunk.byteLength);
     this.#controller.enqueue(chunk);
-    if (-(this.#controller.desiredSize ?? 0) <= this.#limit) return;
+    // The library sends no more than the window, so this guards against a
+    // library that did not honour it rather than against the peer.
+    if (this.#unread(this.#controller) <= this.#limit) return;
     this.#outbox.wtStopSending(this.#id, BigInt(H3_EXCESSIVE_LOAD));
     this.fail(new WebTransportError(`more than ${this.#limit} unread bytes on a WebTransport stream; it was stopped`, { code: "ERR_WEBTRANSPORT_RECEIVE_OVERFLOW" }));
   }
@@ -447,7 +464,7 @@ export class WebTransportStreams {
 
   #make(id: number, session: SessionStreams, bidirectional: boolean, incoming: boolean): Stream {
     const send = bidirectional || !incoming ? new SendSide(id, this.#outbox, this.#limits.sendWindow) : null;
-    const receive = bidirectional || incoming ? new ReceiveSide(id, this.#outbox, this.#limits.receiveLimit) : null;
+    const receive = bidirectional || incoming ? new ReceiveSide(id, this.#outbox, this.#limits.receiveLimit, this.#limits.readWindowBytes) : null;
     return new Stream(id, session, send, receive);
   }
 

@@ -30,7 +30,7 @@ export const EventKind = {
   wtPeerReset: 17,
   wtStopSending: 18,
 } as const;
-export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4, connStats: 5, quicDatagram: 6, h3Datagram: 7, wtOpen: 8, wtStopSending: 9 } as const;
+export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4, connStats: 5, quicDatagram: 6, h3Datagram: 7, wtOpen: 8, wtStopSending: 9, credit: 10 } as const;
 
 /** WT_OPENED status: the stream was opened. */
 export const WT_OPENED_OK = 0;
@@ -234,6 +234,14 @@ export class CommandBatch {
   /** WT_STOP_SENDING: id = WebTransport stream id; the HTTP/3 error code. */
   wtStopSending(id: number, code: bigint) {
     this.#u64(CommandKind.wtStopSending, 0, id, code);
+  }
+
+  /** CREDIT: id = request or WebTransport stream id; body bytes the library may deliver (absolute). */
+  credit(id: number, allowedBytes: number) {
+    const at = this.#reserve(HEADER_BYTES + 8);
+    this.#header(at, HEADER_BYTES + 8, CommandKind.credit, 0, 0, id);
+    this.#view.setUint32(at + HEADER_BYTES, allowedBytes % 4294967296, true);
+    this.#view.setUint32(at + HEADER_BYTES + 4, Math.floor(allowedBytes / 4294967296), true);
   }
 
   #u64(kind: number, aux: number, id: number, value: bigint) {

@@ -64,6 +64,12 @@ pub const Config = struct {
     max_header_value_length: u32 = 8192,
     max_active_requests_per_conn: u32 = 0,
     max_pending_response_bytes: u32 = 1024 * 1024,
+    /// Request (and WebTransport stream) body bytes the library reads from
+    /// QUIC ahead of what the application consumed. Past it the stream is
+    /// not read, so QUIC flow control holds the client back: a handler that
+    /// does not read its body costs at most this much memory (plus quiche's
+    /// own stream window). The application grants more as it reads.
+    request_read_window_bytes: u32 = 1024 * 1024,
 
     // HTTP/3 layer (h3/). The QPACK dynamic table we let peers fill for
     // their requests, and how many request streams may wait on it at once.
@@ -116,6 +122,8 @@ pub const Config = struct {
         try inRange(config.max_path_length, 1, 65535);
         try inRange(config.max_request_headers_size, 256, 1024 * 1024);
         try inRange(config.max_pending_response_bytes, 1024, 1 << 30);
+        // One stream read must fit the window, so a grant always makes progress.
+        try inRange(config.request_read_window_bytes, config.body_chunk_bytes, 1 << 30);
         try inRange(config.qpack_max_table_capacity, 0, 1 << 20);
         try inRange(config.qpack_blocked_streams, 0, 1024);
         try inRange(config.max_webtransport_streams_per_session, 1, 1 << 16);

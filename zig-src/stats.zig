@@ -34,6 +34,9 @@ pub const Stats = struct {
     /// submitted that the loop applied: the crossings per exchange.
     events_pushed: Counter = .{},
     commands_applied: Counter = .{},
+    /// Request and WebTransport stream body bytes delivered in BODY events
+    /// (at most what the application's CREDIT allowed).
+    body_bytes_delivered: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

@@ -63,6 +63,7 @@ pub const ConfigC = extern struct {
     request_body_rate_window_ms: u64,
     enable_retry: u64,
     retry_token_lifetime_ms: u64,
+    request_read_window_bytes: u64,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;

@@ -130,6 +130,7 @@ fn onHead(engine: *Engine, slot: u32, head: *RequestHead, ends_stream: bool) voi
     if (ends_stream) record[5] |= wire.flag_fin;
     if (!pushData(engine, record)) return respondInternal(engine, slot, 503);
     request.visible_to_app = true;
+    request.read_allowed_bytes = request.received_body_bytes + config.request_read_window_bytes;
     if (ends_stream) {
         request.request_finished = true;
     } else if (!request.is_connect) {
@@ -320,7 +321,7 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
         .h3_datagram => return datagrams.sendH3(engine, header, payload),
         .wt_open => return wt_opens.open(engine, header, payload),
         .wt_stop_sending => {},
-        .head, .body, .trailers, .reset => {},
+        .head, .body, .trailers, .reset, .credit => {},
     }
     const slot = engine.requests.slotOf(header.id) orelse {
         engine.stats.stale_commands.inc();
@@ -334,6 +335,7 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
     const fin = header.flags & wire.flag_fin != 0;
     const kind = std.meta.intToEnum(wire.CommandKind, header.kind) catch return failRequest(engine, slot);
     const error_code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else frame.ErrorCode.request_cancelled;
+    if (kind == .credit) return grantCredit(engine, slot, payload);
     if (request.kind == .webtransport) switch (kind) {
         .wt_stop_sending => return wt.stopSending(engine, slot, error_code),
         .reset => return wt.resetSending(engine, slot, error_code),
@@ -371,7 +373,7 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
             request.trailers = engine.allocator.dupe(u8, payload) catch return failRequest(engine, slot);
             request.end_requested = true;
         },
-        .conn_stats, .quic_datagram, .h3_datagram, .wt_open => unreachable,
+        .conn_stats, .quic_datagram, .h3_datagram, .wt_open, .credit => unreachable,
         .wt_stop_sending => return failRequest(engine, slot), // Only WebTransport streams stop reading alone. // handled above, before the request lookup.
         .reset => return resetStream(engine, slot, error_code),
     }
@@ -380,6 +382,20 @@ fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void 
     // events), and late commands for it count as stale.
     if (fin and header.flags & wire.flag_quiet != 0) request.visible_to_app = false;
     output.queueOutput(engine, slot);
+}
+
+/// The application consumed body bytes: the stream may be read further. A
+/// CREDIT is absolute, so a smaller (late) one changes nothing.
+fn grantCredit(engine: *Engine, slot: u32, payload: []const u8) void {
+    if (payload.len < 8) return failRequest(engine, slot);
+    const request = engine.requests.get(slot);
+    const allowed = std.mem.readInt(u64, payload[0..8], .little);
+    if (allowed <= request.read_allowed_bytes) return;
+    request.read_allowed_bytes = allowed;
+    if (!request.credit_paused) return;
+    request.credit_paused = false;
+    stream_input.pump(engine, slot);
+    if (engine.requests.slotOf(engine.requests.idOf(slot)) != null) engine.markDirty(request.conn_slot);
 }
 
 /// Starts a graceful shutdown: GOAWAY on every connection, naming the

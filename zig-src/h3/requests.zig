@@ -37,6 +37,12 @@ pub const Request = struct {
     body_paused: bool = false,
     in_output_list: bool = false,
     received_body_bytes: u64 = 0,
+    /// Body bytes the application allows to be delivered (its CREDIT);
+    /// the stream is not read past it. Unlimited until the request reaches
+    /// the application (the head must be read first).
+    read_allowed_bytes: u64 = std.math.maxInt(u64),
+    /// Reading stopped because the credit ran out; a CREDIT resumes it.
+    credit_paused: bool = false,
     /// Response body bytes handed to quiche, reported in DRAIN events.
     sent_body_bytes: u64 = 0,
     /// The application waits for a DRAIN event.

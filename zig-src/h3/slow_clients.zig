@@ -62,8 +62,9 @@ pub fn sweep(engine: *Engine, now_ns: u64) void {
         if (request.request_finished or !request.visible_to_app) continue;
         const received = request.received_body_bytes - entry.mark;
         const required = engine.config.min_request_body_bytes_per_s * engine.config.request_body_rate_window_ms / 1000;
-        // A stream we paused ourselves (full event queue) is not slow.
-        if (received >= required or request.body_paused) {
+        // A stream we paused ourselves (full event queue, or the
+        // application has not read what it was sent) is not slow.
+        if (received >= required or request.body_paused or request.credit_paused) {
             armBody(engine, slot, now_ns);
             continue;
         }

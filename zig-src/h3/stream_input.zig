@@ -14,6 +14,7 @@ const Engine = @import("../quic/engine.zig").Engine;
 const frame = @import("frame.zig");
 const Code = frame.ErrorCode;
 const H3Connection = @import("h3_connection.zig").H3Connection;
+const Request = @import("requests.zig").Request;
 const control_stream = @import("control_stream.zig");
 const priority = @import("priority.zig");
 const exchange = @import("exchange.zig");
@@ -126,14 +127,31 @@ pub fn pump(engine: *Engine, slot: u32) void {
     while (engine.requests.slotOf(id) != null) {
         if (!hasRoom(engine)) return pause(engine, slot);
         request = engine.requests.get(slot);
+        const limit = readLimit(engine, request);
+        if (limit == 0) {
+            // Out of credit: the bytes stay in quiche, whose flow control
+            // stops the peer, until the application grants more.
+            request.credit_paused = true;
+            return;
+        }
         const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
         var fin = false;
         var error_code: u64 = 0;
-        const received = quiche.quiche_conn_stream_recv(quiche_conn, request.stream_id, engine.stream_buffer.ptr, engine.stream_buffer.len, &fin, &error_code);
+        const received = quiche.quiche_conn_stream_recv(quiche_conn, request.stream_id, engine.stream_buffer.ptr, limit, &fin, &error_code);
         if (received == quiche.err_stream_reset) return onPeerReset(engine, slot, error_code);
         if (received < 0) return;
         if (process(engine, slot, engine.stream_buffer[0..@intCast(received)], fin) == .stop or fin) return;
     }
+}
+
+/// How many bytes the next read may take. Body bytes are at most the raw
+/// bytes read, so reading no more than the credit left never delivers
+/// past it. Before the application has the request (its head is still being
+/// read) and after it forgot it (bytes are discarded) there is no credit.
+fn readLimit(engine: *const Engine, request: *const Request) usize {
+    if (!request.visible_to_app or request.request_finished) return engine.stream_buffer.len;
+    const left = request.read_allowed_bytes -| request.received_body_bytes;
+    return @intCast(@min(left, engine.stream_buffer.len));
 }
 
 /// Collects the payload bytes of one read into one BODY record; the room
@@ -163,6 +181,7 @@ const BodyRecord = struct {
         body.writer = null;
         const record = writer.finish() catch unreachable; // A read is at most one chunk.
         exchange.pushRecord(body.engine, record) catch unreachable; // Room was checked.
+        body.engine.stats.body_bytes_delivered.add(record.len - wire.header_bytes);
     }
 };
 

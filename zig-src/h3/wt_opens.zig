@@ -149,6 +149,7 @@ fn openNow(engine: *Engine, session_slot: u32, ask: WaitingOpen) void {
     request.head_received = true;
     request.head_sent = true;
     request.visible_to_app = true;
+    request.read_allowed_bytes = engine.config.request_read_window_bytes;
     request.request_finished = !ask.bidirectional;
     request.input.phase = .raw;
     request.frame_out.appendSlice(engine.allocator, preface[sent..preface_len]) catch return exchange.failRequest(engine, slot);

@@ -50,6 +50,7 @@ pub fn bindIncoming(engine: *Engine, slot: u32, session_stream_id: u64, bidirect
     writer.int(u64, request.stream_id);
     if (!exchange.pushData(engine, writer.finish() catch unreachable)) return reject(engine, slot);
     request.visible_to_app = true;
+    request.read_allowed_bytes = request.received_body_bytes + engine.config.request_read_window_bytes;
     return .more;
 }
 

@@ -115,6 +115,10 @@ pub const CommandKind = enum(u8) {
     /// resets only the sending side (RESET_STREAM) and BODY carries raw
     /// stream bytes (flags.fin ends the sending side).
     wt_stop_sending = 9,
+    /// id = request or WebTransport stream id; payload: u64 body bytes the
+    /// application lets the library deliver, counted from the start of the
+    /// body. Absolute, so repeats are harmless; smaller values are ignored.
+    credit = 10,
 };
 
 pub const flag_fin: u8 = 1;
