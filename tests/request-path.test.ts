@@ -94,6 +94,42 @@ describe("crossings per exchange", () => {
   });
 });
 
+describe("Response values in routes", () => {
+  test("are served by the library itself, for every method, with Bun's default content type", async () => {
+    await using statics = serve({
+      port: 0,
+      tls,
+      routes: {
+        "/status": new Response("OK", { headers: { "x-kind": "static" } }),
+        "/json": Response.json({ ok: true }),
+        "/gone": new Response("gone", { status: 410 }),
+      },
+    });
+    await h3fetch(new URL("/status", statics.url)).then((r) => r.text());
+    const before = statics.stats().events_pushed;
+    const status = await h3fetch(new URL("/status", statics.url));
+    expect([status.status, status.headers.get("content-type"), status.headers.get("x-kind"), await status.text()]).toEqual([200, "text/plain;charset=utf-8", "static", "OK"]);
+    const posted = await h3fetch(new URL("/status", statics.url), { method: "POST", body: "x" });
+    expect([posted.status, await posted.text()]).toEqual([200, "OK"]);
+    const json = await h3fetch(new URL("/json", statics.url));
+    expect([json.headers.get("content-type"), await json.json()]).toEqual(["application/json;charset=utf-8", { ok: true }]);
+    const gone = await h3fetch(new URL("/gone", statics.url));
+    expect([gone.status, await gone.text()]).toEqual([410, "gone"]);
+    // No request reached JavaScript.
+    expect(statics.stats().events_pushed - before).toBe(0);
+  });
+
+  test("a Response whose body is a stream is still served, from a clone per request", async () => {
+    await using streamed = serve({
+      port: 0,
+      tls,
+      routes: { "/file": new Response(Bun.file(import.meta.path)) },
+    });
+    const response = await h3fetch(new URL("/file", streamed.url));
+    expect(await response.text()).toBe(await Bun.file(import.meta.path).text());
+  });
+});
+
 describe("the Request a handler gets", () => {
   test("is a Request with url, method, lazy headers, params and no body for GET", async () => {
     seen = [];

@@ -193,15 +193,38 @@ export class Server {
     const body = typeof spec.body === "string" ? new TextEncoder().encode(spec.body) : (spec.body ?? new Uint8Array(0));
     const headers = new Headers(spec.headers);
     if (!headers.has("content-type") && typeof spec.body === "string") headers.set("content-type", "text/plain;charset=utf-8");
+    this.#addStatic("GET", pattern, status, headers, body);
+    return this;
+  }
+
+  /** A route the library answers itself, from bytes it keeps: no JavaScript per request. */
+  #addStatic(method: string, pattern: string, status: number, headers: Headers, body: Uint8Array) {
     const fields = encodeFieldArray([...headers]);
     if (this.#handle === null) throw new ZigH3Error(-4, `static ${pattern}`);
     const id = this.#routes.length;
     check(
-      this.#lib.zig_h3_route_static(this.#handle, Buffer.from("GET\0"), Buffer.from(pattern + "\0"), id, status, fields.count ? ptr(fields.structs) : null, fields.count, body.length ? ptr(body) : null, body.length),
+      this.#lib.zig_h3_route_static(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id, status, fields.count ? ptr(fields.structs) : null, fields.count, body.length ? ptr(body) : null, body.length),
       `static ${pattern}`,
     );
     this.#routes.push({ id, params: null });
-    return this;
+  }
+
+  /**
+   * A Response value in `routes`, as in Bun.serve: when Bun holds its body
+   * in memory (a string, bytes, a Blob, JSON) the library serves it itself,
+   * for every method, with Bun's default content type; its bytes are taken
+   * now, synchronously (Bun.peek of an already settled read). A body Bun
+   * does not hold (a stream, a file) is served from a clone per request.
+   */
+  #addResponseRoute(pattern: string, response: Response) {
+    const bytes = Bun.peek(response.clone().arrayBuffer());
+    const blob = Bun.peek(response.clone().blob());
+    if (!(bytes instanceof ArrayBuffer) || !(blob instanceof Blob) || response.status < 200) {
+      return this.#addRoute("*", pattern, { web: () => response.clone() });
+    }
+    const headers = new Headers(response.headers);
+    if (!headers.has("content-type") && bytes.byteLength > 0 && blob.type) headers.set("content-type", blob.type);
+    this.#addStatic("*", pattern, response.status, headers, new Uint8Array(bytes));
   }
 
   /**
@@ -233,7 +256,7 @@ export class Server {
   #addRoutes(pattern: string, value: RouteValue) {
     validatePattern(pattern);
     if (typeof value === "function") return this.#addRoute("*", pattern, { web: value });
-    if (value instanceof Response) return this.#addRoute("*", pattern, { web: () => value.clone() });
+    if (value instanceof Response) return this.#addResponseRoute(pattern, value);
     if (!value || typeof value !== "object") throw new TypeError(`route ${pattern} must be a handler or an object of method handlers`);
     for (const [method, handler] of Object.entries(value)) {
       if (typeof handler !== "function") throw new TypeError(`route ${method} ${pattern} must be a function`);
