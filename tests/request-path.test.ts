@@ -10,6 +10,8 @@ import { aioquicRaw, gtlsclient, h3fetch } from "./helpers/clients.ts";
 
 const tls = makeCertificate();
 let server: Server;
+let firstSeen!: () => void;
+const firstChunkSeen = new Promise<void>((resolve) => (firstSeen = resolve));
 let seen: { instance: boolean; method: string; url: string; agent: string | null; bodyNull: boolean; params: Record<string, string> }[] = [];
 
 beforeAll(() => {
@@ -34,6 +36,16 @@ beforeAll(() => {
         const forwarded = new Request(req.url, req);
         return new Response(`${forwarded.method} ${forwarded.headers.get("x-tag")} ${await forwarded.text()}`);
       } },
+      // The second chunk waits until the client has the first: a chunk held
+      // back to coalesce with the next one would never arrive.
+      "/live": () => new Response(new ReadableStream({
+        async start(controller) {
+          controller.enqueue(new TextEncoder().encode("first;"));
+          await firstChunkSeen;
+          controller.enqueue(new TextEncoder().encode("second"));
+          controller.close();
+        },
+      })),
       "/stream": () => new Response(new ReadableStream({
         async pull(controller) {
           for (const part of ["one ", "two ", "three"]) {
@@ -145,6 +157,17 @@ describe("the Request a handler gets", () => {
     expect(await clone.text()).toBe("twice|twice|POST|t1|true");
     const forward = await h3fetch(new URL("/forward", server.url), { method: "POST", body: "payload", headers: { "x-tag": "t2" } });
     expect(await forward.text()).toBe("POST t2 payload");
+  });
+
+  test("a chunk of a live stream goes out before the stream's next chunk exists", async () => {
+    const response = await h3fetch(new URL("/live", server.url));
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe("first;");
+    firstSeen();
+    let rest = "";
+    for (let part = await reader.read(); !part.done; part = await reader.read()) rest += new TextDecoder().decode(part.value);
+    expect(rest).toBe("second");
   });
 
   test("a streamed response keeps its chunks and order", async () => {

@@ -117,6 +117,20 @@ export class ResponseWriter {
   }
 
   /**
+   * @internal Every field of a Headers object except those in `skip`.
+   * Headers has validated and lowercased them already, so they are taken
+   * as they are (the per-field checks cost more than a small response).
+   */
+  _headers(headers: Headers, skip: ReadonlySet<string>): this {
+    if (this.#headSent) throw new TypeError("header() after the response head was sent");
+    const fields = this.#fields;
+    headers.forEach((value, name) => {
+      if (!skip.has(name)) fields.push([name, value]);
+    });
+    return this;
+  }
+
+  /**
    * Sends a body chunk. Resolves at once while the library buffers less
    * than its window for this response, else when it has drained.
    */

@@ -29,10 +29,7 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "tra
  * held until the next read shows whether another follows.
  */
 export async function sendResponse(writer: ResponseWriter, response: Response, isHead: boolean): Promise<void> {
-  writer.status(response.status);
-  response.headers.forEach((value, name) => {
-    if (!HOP_BY_HOP.has(name)) writer.header(name, value);
-  });
+  writer.status(response.status)._headers(response.headers, HOP_BY_HOP);
   const trailers = trailersByResponse.get(response);
   const body = isHead ? null : response.body;
   if (body !== null && trailers === undefined) return sendBody(writer, body);
@@ -42,20 +39,16 @@ export async function sendResponse(writer: ResponseWriter, response: Response, i
   writer.trailers(await source);
 }
 
-const PENDING: unique symbol = Symbol("pending");
-
 /**
- * `read` if it settles within a few microtasks, else PENDING. A body Bun
- * holds in memory (string, ArrayBuffer view, Blob, file) answers its next
- * read within one microtask; a stream that waits on the application (events,
- * a timer) does not, and its chunk must not wait for the next one.
+ * Whether `read` settles within two microtasks. A body Bun holds in memory
+ * (string, ArrayBuffer view, Blob, file) answers its next read within one;
+ * a stream that waits on the application (events, a timer) does not, and
+ * its chunk must not wait for the next one.
  */
-function soon<T>(read: Promise<T>): Promise<T | typeof PENDING> {
-  const later: Promise<typeof PENDING> = Promise.resolve()
-    .then(() => undefined)
-    .then(() => undefined)
-    .then(() => PENDING);
-  return Promise.race<T | typeof PENDING>([read, later]);
+async function settlesSoon(read: Promise<unknown>): Promise<boolean> {
+  await null;
+  await null;
+  return Bun.peek.status(read) !== "pending";
 }
 
 /** Writes a body stream; the last chunk goes with end() unless `end` is false. */
@@ -65,7 +58,7 @@ async function sendBody(writer: ResponseWriter, body: ReadableStream<Uint8Array>
     let held: Uint8Array | undefined;
     while (true) {
       const read = reader.read();
-      if (held !== undefined && (await soon(read)) === PENDING) {
+      if (held !== undefined && !(await settlesSoon(read))) {
         await writer.write(held);
         held = undefined;
       }
