@@ -64,8 +64,28 @@ pub fn build(b: *std.Build) void {
     const unit_tests = b.addTest(.{ .root_module = test_module });
     unit_tests.step.dependOn(quiche_archive.step);
     const run_tests = b.addRunArtifact(unit_tests);
-    const test_step = b.step("test", "Run the Zig unit tests");
+    const test_step = b.step("test", "Run the Zig unit tests (and check the generated ABI constants)");
     test_step.dependOn(&run_tests.step);
+
+    // The ABI's constants for C (include/zig_h3.h) and TypeScript
+    // (ts/abi.generated.ts), generated from their Zig declarations.
+    const generator = b.addExecutable(.{ .name = "generate-abi", .root_module = b.createModule(.{
+        .root_source_file = b.path("zig-src/generate.zig"),
+        .target = b.graph.host,
+        .optimize = .Debug,
+        .link_libc = true,
+    }) });
+    const generate = b.addRunArtifact(generator);
+    generate.setCwd(b.path("."));
+    generate.has_side_effects = true;
+    b.step("gen", "Rewrite ts/abi.generated.ts and the generated block of include/zig_h3.h").dependOn(&generate.step);
+    const generate_check = b.addRunArtifact(generator);
+    generate_check.addArg("check");
+    generate_check.setCwd(b.path("."));
+    generate_check.has_side_effects = true;
+    const check_step = b.step("gen-check", "Fail if the generated ABI constants are out of date");
+    check_step.dependOn(&generate_check.step);
+    test_step.dependOn(&generate_check.step);
 
     // QPACK interop against other implementations' encodings (qpackers/qifs),
     // which are not in this repository: QPACK_QIFS_DIR=<checkout> zig build qifs

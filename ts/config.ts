@@ -5,56 +5,8 @@ import { ptr } from "bun:ffi";
 import { native } from "./loader.ts";
 import { check } from "./errors.ts";
 
-export const CONFIG_FIELDS = [
-  "cert_path",
-  "key_path",
-  "bind_address",
-  "port",
-  "idle_timeout_ms",
-  "initial_max_data",
-  "initial_max_stream_data_bidi_local",
-  "initial_max_stream_data_bidi_remote",
-  "initial_max_stream_data_uni",
-  "initial_max_streams_bidi",
-  "initial_max_streams_uni",
-  "max_recv_udp_payload_size",
-  "max_send_udp_payload_size",
-  "disable_active_migration",
-  "enable_pacing",
-  "cc_algorithm",
-  "enable_dgram",
-  "dgram_recv_queue_len",
-  "dgram_send_queue_len",
-  "grease",
-  "max_connections",
-  "max_requests",
-  "event_queue_bytes",
-  "command_queue_bytes",
-  "recv_batch_packets",
-  "body_chunk_bytes",
-  "max_request_headers_size",
-  "max_request_body_size",
-  "max_path_length",
-  "max_header_count",
-  "max_header_name_length",
-  "max_header_value_length",
-  "max_active_requests_per_conn",
-  "max_pending_response_bytes",
-  "qlog_dir",
-  "keylog_path",
-  "log_level",
-  "enable_webtransport",
-  "max_connections_per_ip",
-  "qpack_max_table_capacity",
-  "qpack_blocked_streams",
-  "max_webtransport_streams_per_session",
-  "request_head_timeout_ms",
-  "min_request_body_bytes_per_s",
-  "request_body_rate_window_ms",
-  "enable_retry",
-  "retry_token_lifetime_ms",
-  "request_read_window_bytes",
-] as const;
+import { CONFIG_FIELDS } from "./abi.generated.ts";
+export { CONFIG_FIELDS };
 
 export type ConfigField = (typeof CONFIG_FIELDS)[number];
 const STRING_FIELDS = new Set<ConfigField>(["cert_path", "key_path", "bind_address", "cc_algorithm", "qlog_dir", "keylog_path"]);

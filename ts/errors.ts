@@ -1,15 +1,18 @@
 // Errors the library reports, typed by a string code (the header's name).
 import { native } from "./loader.ts";
+import type { StatusName } from "./abi.generated.ts";
+
+export type { StatusName };
 
 export class ZigH3Error extends Error {
   /** The header's status name, e.g. "ZIG_H3_ERR_ADDRESS_IN_USE". */
-  readonly code: string;
+  readonly code: StatusName;
   /** The numeric status the C ABI returned. */
   readonly status: number;
 
   constructor(status: number, context: string) {
     const lib = native();
-    const code = String(lib.zig_h3_status_name(status));
+    const code = String(lib.zig_h3_status_name(status)) as StatusName;
     super(`${context}: ${String(lib.zig_h3_status_message(status))} (${code})`);
     this.name = "ZigH3Error";
     this.code = code;

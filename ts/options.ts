@@ -88,55 +88,7 @@ export interface StopOptions {
   timeoutMs?: number;
 }
 
-export const CONN_STATS_FIELDS = [
-  "packets_received",
-  "packets_sent",
-  "packets_lost",
-  "packets_retransmitted",
-  "bytes_sent",
-  "bytes_received",
-  "bytes_acked",
-  "bytes_lost",
-  "stream_retrans_bytes",
-  "paths_count",
-  "streams_reset_local",
-  "streams_stopped_local",
-  "streams_reset_remote",
-  "streams_stopped_remote",
-  "rtt_ns",
-  "min_rtt_ns",
-  "rttvar_ns",
-  "cwnd_bytes",
-  "pmtu_bytes",
-  "delivery_rate_bytes_per_s",
-  "pto_count",
-  "requests_active",
-] as const;
+import { CONN_STATS_FIELDS } from "./abi.generated.ts";
+export { CONN_STATS_FIELDS };
 
-export const STATS_FIELDS = [
-  "packets_received",
-  "packets_sent",
-  "packets_invalid",
-  "send_failures",
-  "version_negotiations",
-  "connections_accepted",
-  "connections_refused",
-  "connections_active",
-  "requests_received",
-  "requests_active",
-  "responses_completed",
-  "requests_reset",
-  "requests_rejected",
-  "stale_commands",
-  "event_queue_full",
-  "datagrams_received",
-  "datagrams_sent",
-  "datagrams_received_dropped",
-  "datagrams_send_dropped",
-  "requests_timed_out",
-  "retries_sent",
-  "retry_tokens_rejected",
-  "events_pushed",
-  "commands_applied",
-  "body_bytes_delivered",
-] as const;
+export { STATS_FIELDS } from "./abi.generated.ts";

@@ -3,34 +3,9 @@
 // u16 aux | u64 id, then a payload; records are padded to 8 bytes.
 
 export const HEADER_BYTES = 16;
-export const FLAG_FIN = 1;
-export const FLAG_NOTIFY = 2;
-/** HEAD command: the body follows the field block. */
-export const FLAG_BODY = 4;
-/** HEAD/BODY/TRAILERS command with FIN: the application forgets the request (no COMPLETE). */
-export const FLAG_QUIET = 8;
-
-export const EventKind = {
-  request: 1,
-  body: 2,
-  bodyEnd: 3,
-  reset: 4,
-  complete: 5,
-  drain: 6,
-  shutdown: 7,
-  connStats: 8,
-  log: 9,
-  connInfo: 10,
-  quicDatagram: 11,
-  h3Datagram: 12,
-  datagramCredit: 13,
-  connClosed: 14,
-  wtStream: 15,
-  wtOpened: 16,
-  wtPeerReset: 17,
-  wtStopSending: 18,
-} as const;
-export const CommandKind = { head: 1, body: 2, trailers: 3, reset: 4, connStats: 5, quicDatagram: 6, h3Datagram: 7, wtOpen: 8, wtStopSending: 9, credit: 10 } as const;
+// Kinds and flags come from their Zig declarations (zig build gen).
+export { CommandKind, EventKind, FLAG_BODY, FLAG_FIN, FLAG_NOTIFY, FLAG_QUIET } from "./abi.generated.ts";
+import { CommandKind, FLAG_BODY, FLAG_FIN, FLAG_NOTIFY } from "./abi.generated.ts";
 
 /** WT_OPENED status: the stream was opened. */
 export const WT_OPENED_OK = 0;
