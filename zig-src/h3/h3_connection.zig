@@ -59,8 +59,7 @@ pub const H3Connection = struct {
 
     pub fn create(allocator: std.mem.Allocator, ours: settings.Ours) !*H3Connection {
         const h3 = try allocator.create(H3Connection);
-        errdefer allocator.destroy(h3);
-        h3.* = .{ .decoder = try qpack.Decoder.init(allocator, @intCast(ours.qpack_max_table_capacity), @intCast(ours.qpack_blocked_streams)) };
+        h3.* = .{ .decoder = qpack.Decoder.init(allocator, @intCast(ours.qpack_max_table_capacity), @intCast(ours.qpack_blocked_streams)) };
         return h3;
     }
 
