@@ -34,7 +34,7 @@ pub const H3Connection = struct {
     peer: settings.Peer = .{},
     settings_received: bool = false,
     control_in: ?u64 = null,
-    control: ControlStream = .{},
+    control: ControlStream,
     encoder_in: ?u64 = null,
     decoder_in: ?u64 = null,
     prefaces: [max_pending_prefaces]PendingPreface = undefined,
@@ -59,12 +59,16 @@ pub const H3Connection = struct {
 
     pub fn create(allocator: std.mem.Allocator, ours: settings.Ours) !*H3Connection {
         const h3 = try allocator.create(H3Connection);
-        h3.* = .{ .decoder = qpack.Decoder.init(allocator, @intCast(ours.qpack_max_table_capacity), @intCast(ours.qpack_blocked_streams)) };
+        h3.* = .{
+            .decoder = qpack.Decoder.init(allocator, @intCast(ours.qpack_max_table_capacity), @intCast(ours.qpack_blocked_streams)),
+            .control = ControlStream.init(allocator),
+        };
         return h3;
     }
 
     pub fn destroy(h3: *H3Connection, allocator: std.mem.Allocator) void {
         h3.decoder.deinit();
+        h3.control.deinit();
         h3.control_out.deinit(allocator);
         h3.blocked.deinit(allocator);
         h3.waiting_opens.deinit(allocator);
