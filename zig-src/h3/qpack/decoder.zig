@@ -672,3 +672,45 @@ test "an empty section decodes to no fields and is not acknowledged" {
     try expectDecoded(&decoder, 0, &.{ 0x00, 0x00 }, &.{});
     try expectPending(&decoder, "");
 }
+
+test "the dynamic state is allocated once, on the peer's first use, sized from what we advertised" {
+    var counting = testing.FailingAllocator.init(testing.allocator, .{});
+    const allocator = counting.allocator();
+    var scratch: [64]u8 = undefined;
+    var fields = FieldList{};
+
+    // Nothing at init, nor for a static-table section, nor for an empty
+    // encoder stream read.
+    var decoder = Decoder.init(allocator, 220, 2);
+    defer decoder.deinit();
+    try expectDecoded(&decoder, 0, &hex("0000510b2f696e6465782e68746d6c"), &.{
+        .{ .name = ":path", .value = "/index.html" },
+    });
+    try decoder.onEncoderStream(&.{});
+    try testing.expectEqual(@as(usize, 0), counting.allocations);
+
+    // A section that waits for inserts is a first use too.
+    const block = hex("03811011");
+    try testing.expectEqual(SectionStatus.blocked, try decoder.decodeFieldSection(4, &block, &scratch, &fields, FieldList.onField));
+    try testing.expectEqual(Decoder.dynamicStateBytes(220, 2), counting.allocated_bytes);
+    const allocations = counting.allocations;
+    try decoder.onEncoderStream(&b2_encoder_stream);
+    try testing.expectEqual(SectionStatus.done, try decoder.decodeFieldSection(4, &block, &scratch, &fields, FieldList.onField));
+    decoder.cancelStream(8);
+    try testing.expectEqual(allocations, counting.allocations);
+
+    // With no dynamic table advertised, a cancellation has nothing to say
+    // and allocates nothing; out of memory, the first use fails cleanly.
+    var no_table = Decoder.init(allocator, 0, 0);
+    defer no_table.deinit();
+    no_table.cancelStream(0);
+    try testing.expectEqual(allocations, counting.allocations);
+    var failing = testing.FailingAllocator.init(testing.allocator, .{ .fail_index = 0 });
+    var starved = Decoder.init(failing.allocator(), 220, 2);
+    defer starved.deinit();
+    try testing.expectError(error.OutOfMemory, starved.onEncoderStream(&b2_encoder_stream));
+    try testing.expectError(error.BlockedLimit, starved.decodeFieldSection(4, &block, &scratch, &fields, FieldList.onField));
+    starved.cancelStream(4);
+    try testing.expectEqual(@as(usize, 0), starved.pendingDecoderStream().len);
+    try testing.expectEqual(@as(u64, 1), starved.decoder_stream.dropped_instruction_count);
+}
