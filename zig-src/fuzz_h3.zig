@@ -105,7 +105,8 @@ fn fuzzRequestStream(input: []const u8) !void {
 }
 
 fn feedControlStream(input: []const u8, chunked: bool, log: *std.ArrayListUnmanaged(u8)) !?u64 {
-    var stream = ControlStream{};
+    var stream = ControlStream.init(testing.allocator);
+    defer stream.deinit();
     var at: usize = 0;
     var chunk_index: usize = 0;
     while (at < input.len) : (chunk_index += 1) {

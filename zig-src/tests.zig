@@ -22,6 +22,7 @@ test {
     _ = @import("h3/priority.zig");
     _ = @import("h3/deadline_ring.zig");
     _ = @import("h3/stream_ids.zig");
+    _ = @import("h3/h3_connection.zig");
     _ = @import("h3/qpack/tests.zig");
     _ = @import("quic/retry_token.zig");
     _ = @import("quic/address_validation.zig");

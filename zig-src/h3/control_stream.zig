@@ -1,8 +1,10 @@
 //! The peer's control stream (RFC 9114 section 6.2.1): SETTINGS first and
 //! once, then GOAWAY, MAX_PUSH_ID, CANCEL_PUSH and PRIORITY_UPDATE (RFC
-//! 9218). Frames are small, so each payload is gathered into a fixed buffer
-//! of `max_frame_bytes`; a longer one is H3_EXCESSIVE_LOAD, never an
-//! allocation. Unknown frame types are skipped whatever their length.
+//! 9218). Frames are small, so each payload is gathered whole before it is
+//! parsed: up to `inline_payload_bytes` inside the struct, up to
+//! `max_frame_bytes` in a buffer of the frame's own length allocated for
+//! that frame only; a longer one is H3_EXCESSIVE_LOAD. Unknown frame types
+//! are skipped whatever their length.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -13,6 +15,13 @@ const Code = frame.ErrorCode;
 
 pub const max_frame_bytes = 4096;
 
+/// Control frames clients send fit here: SETTINGS with a few GREASE
+/// settings, GOAWAY, PRIORITY_UPDATE with a short Priority field. Gathering
+/// them inside the struct costs every connection 64 bytes instead of
+/// `max_frame_bytes`, and allocates nothing for the frames that come often;
+/// only a rare longer frame borrows a heap buffer while it is read.
+pub const inline_payload_bytes = 64;
+
 pub const Event = union(enum) {
     settings: settings.Peer,
     goaway: u64,
@@ -22,18 +31,36 @@ pub const Event = union(enum) {
 };
 
 pub const ControlStream = struct {
+    /// For a payload longer than `inline_payload_bytes` only.
+    allocator: std.mem.Allocator,
     reader: frame.FrameReader = .{},
     settings_seen: bool = false,
     /// The current frame is being gathered (a known type) or skipped.
     gathering: bool = false,
-    payload: [max_frame_bytes]u8 = undefined,
+    inline_payload: [inline_payload_bytes]u8 = undefined,
+    /// The payload of a gathered frame longer than `inline_payload_bytes`,
+    /// exactly its length. Allocated when the frame starts; freed when the
+    /// next frame starts, at the next call (an event's slices live until
+    /// then) or at deinit.
+    large_payload: []u8 = &.{},
     payload_len: u16 = 0,
     last_goaway: ?u64 = null,
+
+    pub fn init(allocator: std.mem.Allocator) ControlStream {
+        return .{ .allocator = allocator };
+    }
+
+    pub fn deinit(stream: *ControlStream) void {
+        stream.releaseLargePayload();
+        stream.* = undefined;
+    }
 
     /// Reads the next event from `input[consumed.*..]`. Returns null when
     /// the input is used up; a connection error returns its code in `failure`.
     pub fn next(stream: *ControlStream, input: []const u8, consumed: *usize, failure: *?u64) ?Event {
         assert(failure.* == null);
+        // The last event's slices were valid until this call.
+        if (!stream.gathering) stream.releaseLargePayload();
         while (stream.reader.next(input, consumed)) |piece| {
             const event = switch (piece) {
                 .start => |start| stream.onStart(start.frame_type, start.length),
@@ -47,7 +74,7 @@ pub const ControlStream = struct {
         return null;
     }
 
-    const Error = error{ FrameUnexpected, MissingSettings, ExcessiveLoad, FrameError, SettingsError, IdError };
+    const Error = error{ FrameUnexpected, MissingSettings, ExcessiveLoad, FrameError, SettingsError, IdError, OutOfMemory };
 
     fn code(err: Error) u64 {
         return switch (err) {
@@ -57,7 +84,20 @@ pub const ControlStream = struct {
             error.FrameError => Code.frame_error,
             error.SettingsError => Code.settings_error,
             error.IdError => Code.id_error,
+            error.OutOfMemory => Code.internal_error,
         };
+    }
+
+    /// Where the current frame's payload is gathered.
+    fn payloadBuffer(stream: *ControlStream) []u8 {
+        assert(stream.large_payload.len == 0 or stream.large_payload.len > inline_payload_bytes);
+        return if (stream.large_payload.len > 0) stream.large_payload else &stream.inline_payload;
+    }
+
+    fn releaseLargePayload(stream: *ControlStream) void {
+        if (stream.large_payload.len == 0) return;
+        stream.allocator.free(stream.large_payload);
+        stream.large_payload = &.{};
     }
 
     fn onStart(stream: *ControlStream, frame_type: u64, length: u64) Error!?Event {
@@ -73,6 +113,8 @@ pub const ControlStream = struct {
             },
         }
         if (length > max_frame_bytes) return error.ExcessiveLoad;
+        stream.releaseLargePayload();
+        if (length > inline_payload_bytes) stream.large_payload = try stream.allocator.alloc(u8, @intCast(length));
         stream.gathering = true;
         stream.payload_len = 0;
         if (length == 0) return stream.complete(frame_type);
@@ -81,8 +123,9 @@ pub const ControlStream = struct {
 
     fn onPayload(stream: *ControlStream, frame_type: u64, bytes: []const u8, last: bool) Error!?Event {
         if (!stream.gathering) return null;
-        assert(stream.payload_len + bytes.len <= max_frame_bytes);
-        @memcpy(stream.payload[stream.payload_len..][0..bytes.len], bytes);
+        const buffer = stream.payloadBuffer();
+        assert(stream.payload_len + bytes.len <= buffer.len);
+        @memcpy(buffer[stream.payload_len..][0..bytes.len], bytes);
         stream.payload_len += @intCast(bytes.len);
         if (!last) return null;
         return stream.complete(frame_type);
@@ -90,7 +133,7 @@ pub const ControlStream = struct {
 
     fn complete(stream: *ControlStream, frame_type: u64) Error!?Event {
         stream.gathering = false;
-        const payload = stream.payload[0..stream.payload_len];
+        const payload = stream.payloadBuffer()[0..stream.payload_len];
         switch (frame_type) {
             frame.Type.settings => {
                 stream.settings_seen = true;
@@ -141,7 +184,8 @@ test "settings, then goaway and priority updates" {
     buffer[len] = 4;
     @memcpy(buffer[len + 1 ..][0..3], "u=1");
     len += 4;
-    var stream = ControlStream{};
+    var stream = ControlStream.init(testing.allocator);
+    defer stream.deinit();
     var events: [8]Event = undefined;
     const result = try feedAll(&stream, buffer[0..len], &events);
     try testing.expectEqual(@as(?u64, null), result.failure);
@@ -164,9 +208,72 @@ test "protocol violations carry their error codes" {
         .{ .bytes = &.{ 0x04, 0x00, 0x07, 0x01, 0x04, 0x07, 0x01, 0x08 }, .expected = Code.id_error },
     };
     for (cases) |case| {
-        var stream = ControlStream{};
+        var stream = ControlStream.init(testing.allocator);
+        defer stream.deinit();
         var events: [8]Event = undefined;
         const result = try feedAll(&stream, case.bytes, &events);
         try testing.expectEqual(@as(?u64, case.expected), result.failure);
     }
+}
+
+test "a payload longer than the inline buffer is gathered on the heap, then freed" {
+    // SETTINGS with enough GREASE settings to pass the inline buffer, cut
+    // into chunks, then a PRIORITY_UPDATE whose field value spills over too.
+    var buffer: [512]u8 = undefined;
+    var payload: [200]u8 = undefined;
+    var payload_len: usize = 0;
+    var grease: u64 = 0;
+    while (payload_len < inline_payload_bytes + 32) : (grease += 1) {
+        payload_len += try varint.encode(0x1f * grease + 0x21, payload[payload_len..]);
+        payload_len += try varint.encode(grease, payload[payload_len..]);
+    }
+    var len = frame.writeHeader(&buffer, frame.Type.settings, payload_len);
+    @memcpy(buffer[len..][0..payload_len], payload[0..payload_len]);
+    len += payload_len;
+    const field_value = "u=2, i" ++ (", x" ** 30);
+    len += frame.writeHeader(buffer[len..], frame.Type.priority_update_request, 1 + field_value.len);
+    buffer[len] = 8;
+    @memcpy(buffer[len + 1 ..][0..field_value.len], field_value);
+    len += 1 + field_value.len;
+
+    var counting = std.testing.FailingAllocator.init(testing.allocator, .{});
+    var stream = ControlStream.init(counting.allocator());
+    defer stream.deinit();
+    var consumed: usize = 0;
+    var failure: ?u64 = null;
+    var events: usize = 0;
+    var offset: usize = 0;
+    while (offset < len) : (offset += 7) {
+        const chunk = buffer[offset..@min(len, offset + 7)];
+        consumed = 0;
+        while (stream.next(chunk, &consumed, &failure)) |event| : (events += 1) switch (event) {
+            .settings => try testing.expectEqual(@as(usize, 1), counting.allocations),
+            .priority_update => |update| {
+                try testing.expectEqual(@as(u64, 8), update.stream_id);
+                try testing.expectEqualStrings(field_value, update.field_value);
+            },
+            .goaway => return error.TestUnexpectedEvent,
+        };
+        try testing.expectEqual(@as(?u64, null), failure);
+    }
+    // Each buffer lived until the call after its event (the field value
+    // was read above), and no longer.
+    try testing.expectEqual(@as(usize, 2), events);
+    try testing.expectEqual(@as(usize, 2), counting.allocations);
+    try testing.expectEqual(@as(usize, 2), counting.deallocations);
+    try testing.expectEqual(@as(usize, 0), stream.large_payload.len);
+}
+
+test "the frames clients send most allocate nothing" {
+    var buffer: [256]u8 = undefined;
+    var len = settings.write(&buffer, .{ .qpack_max_table_capacity = 65536, .qpack_blocked_streams = 100, .max_field_section_size = 262144, .datagrams = true, .webtransport = true, .webtransport_max_sessions = 16 });
+    len += frame.writeVarintFrame(buffer[len..], frame.Type.goaway, 1 << 40);
+    var counting = std.testing.FailingAllocator.init(testing.allocator, .{ .fail_index = 0 });
+    var stream = ControlStream.init(counting.allocator());
+    defer stream.deinit();
+    var events: [4]Event = undefined;
+    const result = try feedAll(&stream, buffer[0..len], &events);
+    try testing.expectEqual(@as(?u64, null), result.failure);
+    try testing.expectEqual(@as(usize, 2), result.count);
+    try testing.expectEqual(@as(usize, 0), counting.allocations);
 }

@@ -3,6 +3,14 @@
 //! decoder), the peer's, what the peer's SETTINGS said, the QPACK decoder
 //! with its dynamic table, and the ids of the streams we open for
 //! WebTransport. Created once the handshake completes.
+//!
+//! Every connection gets one, idle or not, so it is one small allocation
+//! (`max_struct_bytes`) until the peer uses what needs more: the QPACK
+//! dynamic table and the decoder stream buffer are allocated when the peer
+//! first uses them (qpack/decoder.zig), a control frame longer than 64
+//! bytes borrows a buffer while it is read (control_stream.zig), and the
+//! stream sets and queues below grow from empty. Our own SETTINGS go
+//! straight to QUIC; only what QUIC cannot take yet is kept.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -29,17 +37,25 @@ pub const max_pending_prefaces = 16;
 
 pub const PendingPreface = struct { stream_id: u64, preface: uni_preface.Preface };
 
+/// What one connection's HTTP/3 state may take before its peer sends
+/// anything: the struct itself, with everything in it inline. Most of it is
+/// the preface trackers (16 x 32 bytes), kept inline because a peer that
+/// opens unidirectional streams needs them at once.
+pub const max_struct_bytes = 1280;
+
 pub const H3Connection = struct {
     decoder: qpack.Decoder,
     peer: settings.Peer = .{},
     settings_received: bool = false,
     control_in: ?u64 = null,
-    control: ControlStream = .{},
+    control: ControlStream,
     encoder_in: ?u64 = null,
     decoder_in: ?u64 = null,
     prefaces: [max_pending_prefaces]PendingPreface = undefined,
     prefaces_len: u8 = 0,
-    /// Control stream bytes QUIC has not accepted yet (SETTINGS, GOAWAY).
+    /// Control stream bytes QUIC has not accepted yet (SETTINGS, GOAWAY);
+    /// empty and unallocated while the peer takes our control stream as it
+    /// comes, as it does unless it withholds stream credit.
     control_out: std.ArrayListUnmanaged(u8) = .empty,
     next_bidi_id: u64 = first_bidi_id,
     next_uni_id: u64 = first_free_uni_id,
@@ -57,15 +73,20 @@ pub const H3Connection = struct {
     /// peer's stream credit (at most max_webtransport_streams_per_session).
     waiting_opens: std.ArrayListUnmanaged(WaitingOpen) = .empty,
 
+    /// One allocation of `@sizeOf(H3Connection)`; see the file comment for
+    /// what is allocated later, and when.
     pub fn create(allocator: std.mem.Allocator, ours: settings.Ours) !*H3Connection {
         const h3 = try allocator.create(H3Connection);
-        errdefer allocator.destroy(h3);
-        h3.* = .{ .decoder = try qpack.Decoder.init(allocator, @intCast(ours.qpack_max_table_capacity), @intCast(ours.qpack_blocked_streams)) };
+        h3.* = .{
+            .decoder = qpack.Decoder.init(allocator, @intCast(ours.qpack_max_table_capacity), @intCast(ours.qpack_blocked_streams)),
+            .control = ControlStream.init(allocator),
+        };
         return h3;
     }
 
     pub fn destroy(h3: *H3Connection, allocator: std.mem.Allocator) void {
         h3.decoder.deinit();
+        h3.control.deinit();
         h3.control_out.deinit(allocator);
         h3.blocked.deinit(allocator);
         h3.waiting_opens.deinit(allocator);
@@ -77,17 +98,25 @@ pub const H3Connection = struct {
     /// Opens our three unidirectional streams: control with SETTINGS, and
     /// the QPACK encoder and decoder streams, each with its type byte.
     pub fn open(h3: *H3Connection, allocator: std.mem.Allocator, conn: *quiche.Conn, ours: settings.Ours) !void {
+        assert(h3.control_out.items.len == 0);
         var buffer: [1 + settings.max_encoded_bytes]u8 = undefined;
         buffer[0] = uni_preface.StreamType.control;
         const len = 1 + settings.write(buffer[1..], ours);
-        try h3.control_out.appendSlice(allocator, buffer[0..len]);
         // Control and QPACK streams go first whatever requests are queued.
         for ([_]u64{ control_stream_id, encoder_stream_id, decoder_stream_id }) |id| {
             _ = quiche.quiche_conn_stream_priority(conn, id, 0, false);
         }
         if (!sendAll(conn, encoder_stream_id, &.{uni_preface.StreamType.qpack_encoder})) return error.StreamBlocked;
         if (!sendAll(conn, decoder_stream_id, &.{uni_preface.StreamType.qpack_decoder})) return error.StreamBlocked;
-        h3.flushControl(conn);
+        try h3.writeControl(allocator, conn, buffer[0..len]);
+    }
+
+    /// Hands control stream bytes to QUIC, keeping in `control_out` what it
+    /// does not take now, behind what is kept already so the order holds.
+    fn writeControl(h3: *H3Connection, allocator: std.mem.Allocator, conn: *quiche.Conn, bytes: []const u8) !void {
+        const written = if (h3.control_out.items.len == 0) send(conn, control_stream_id, bytes) else 0;
+        assert(written <= bytes.len);
+        if (written < bytes.len) try h3.control_out.appendSlice(allocator, bytes[written..]);
     }
 
     /// Writes what it can of the control stream and the decoder stream.
@@ -108,7 +137,7 @@ pub const H3Connection = struct {
         assert(first_unprocessed_id % 4 == 0);
         var buffer: [frame.max_header_bytes + 8]u8 = undefined;
         const len = frame.writeVarintFrame(&buffer, frame.Type.goaway, first_unprocessed_id);
-        h3.control_out.appendSlice(allocator, buffer[0..len]) catch return;
+        h3.writeControl(allocator, conn, buffer[0..len]) catch return;
         h3.goaway_sent = true;
         h3.flushControl(conn);
     }
@@ -178,7 +207,60 @@ fn sendAll(conn: *quiche.Conn, stream_id: u64, bytes: []const u8) bool {
     return send(conn, stream_id, bytes) == bytes.len;
 }
 
+const testing = std.testing;
+
+test "a new connection's HTTP/3 state is one small allocation until the peer uses the dynamic table" {
+    const ours = settings.Ours{
+        .qpack_max_table_capacity = 4096,
+        .qpack_blocked_streams = 16,
+        .max_field_section_size = 16 * 1024,
+        .datagrams = true,
+        .webtransport = true,
+        .webtransport_max_sessions = 16,
+    };
+    var counting = testing.FailingAllocator.init(testing.allocator, .{});
+    const allocator = counting.allocator();
+    const h3 = try H3Connection.create(allocator, ours);
+    defer h3.destroy(allocator);
+    try testing.expectEqual(@as(usize, 1), counting.allocations);
+    try testing.expectEqual(@as(usize, @sizeOf(H3Connection)), counting.allocated_bytes);
+
+    // The peer's control stream (SETTINGS as a browser sends them, then a
+    // PRIORITY_UPDATE) and a request head encoded with the static table
+    // only: still nothing more.
+    var control: [256]u8 = undefined;
+    var len = settings.write(&control, ours);
+    len += frame.writeHeader(control[len..], frame.Type.priority_update_request, 1 + 3);
+    @memcpy(control[len..][0..4], &[_]u8{ 0, 'u', '=', '1' });
+    len += 4;
+    var consumed: usize = 0;
+    var failure: ?u64 = null;
+    var events: usize = 0;
+    while (h3.control.next(control[0..len], &consumed, &failure)) |_| events += 1;
+    try testing.expectEqual(@as(?u64, null), failure);
+    try testing.expectEqual(@as(usize, 2), events);
+    const Ignore = struct {
+        fn onField(_: void, _: []const u8, _: []const u8) void {}
+    };
+    // Required Insert Count 0, Base 0; :method GET, :scheme https, :path /.
+    const head = [_]u8{ 0x00, 0x00, 0xd1, 0xd7, 0xc1 };
+    var scratch: [64]u8 = undefined;
+    try testing.expectEqual(.done, try h3.decoder.decodeFieldSection(0, &head, &scratch, {}, Ignore.onField));
+    try testing.expectEqual(@as(usize, 1), counting.allocations);
+    try testing.expectEqual(@as(usize, 0), h3.decoder.pendingDecoderStream().len);
+
+    // The peer's encoder stream sets a capacity: now the dynamic state is
+    // allocated, sized by what we advertised, and only once.
+    try h3.decoder.onEncoderStream(&.{ 0x3f, 0xe1, 0x1f }); // Set Dynamic Table Capacity 4096.
+    const dynamic_bytes = qpack.Decoder.dynamicStateBytes(4096, 16);
+    try testing.expectEqual(@as(usize, @sizeOf(H3Connection)) + dynamic_bytes, counting.allocated_bytes);
+    const allocations = counting.allocations;
+    try h3.decoder.onEncoderStream(&.{ 0x3f, 0xe1, 0x1f });
+    try testing.expectEqual(allocations, counting.allocations);
+}
+
 comptime {
+    assert(@sizeOf(H3Connection) <= max_struct_bytes);
     assert(control_stream_id % 4 == 3 and encoder_stream_id % 4 == 3 and decoder_stream_id % 4 == 3);
     assert(Code.stream_creation_error == 0x103);
 }

@@ -11,6 +11,10 @@ pub const BlockedStreams = struct {
     stream_ids: []u64,
     count: usize = 0,
 
+    /// A set with room for nothing, allocating nothing: what the decoder
+    /// keeps until a field section first waits for inserts.
+    pub const empty: BlockedStreams = .{ .stream_ids = &.{} };
+
     pub fn init(allocator: std.mem.Allocator, max_blocked_streams: u16) error{OutOfMemory}!BlockedStreams {
         return .{ .stream_ids = try allocator.alloc(u64, max_blocked_streams) };
     }

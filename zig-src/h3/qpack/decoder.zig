@@ -3,15 +3,20 @@
 //! bytes for our decoder stream. It does no I/O; the connection feeds it
 //! bytes and drains `pendingDecoderStream`.
 //!
-//! All memory is allocated once, at init, sized by what we advertised
+//! The dynamic state is allocated once, sized by what we advertised
 //! (SETTINGS_QPACK_MAX_TABLE_CAPACITY and SETTINGS_QPACK_BLOCKED_STREAMS):
 //! the dynamic table, a buffer for one encoder instruction split across
 //! reads (max capacity + 64 bytes: no valid insert needs more), a buffer
-//! for the decoded strings of one insert and the blocked-stream set; the
-//! outgoing decoder stream buffer (4 KiB) is part of the struct. Decoding a
-//! field section allocates nothing: raw strings are handed out as slices of
-//! the block or of the tables, and Huffman strings are decoded into the
-//! caller's scratch buffer, reused for every field line.
+//! for the decoded strings of one insert, the outgoing decoder stream
+//! buffer (4 KiB) and the blocked-stream set. It is allocated the first
+//! time the peer needs it, not at init: when its encoder stream carries a
+//! byte, when a field section waits for inserts, or when a stream is
+//! cancelled. Until then a decoder takes no memory beyond its struct, so an
+//! idle connection, or one whose peer encodes with the static table only
+//! (quiche's encoder, for one), pays nothing for a table it never fills.
+//! Decoding a field section allocates nothing: raw strings are handed out
+//! as slices of the block or of the tables, and Huffman strings are decoded
+//! into the caller's scratch buffer, reused for every field line.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -24,6 +29,7 @@ const string_literal = @import("string_literal.zig");
 const encoder_instruction = @import("encoder_instruction.zig");
 const DecoderStreamBuffer = @import("decoder_stream_buffer.zig").DecoderStreamBuffer;
 const BlockedStreams = @import("blocked_streams.zig").BlockedStreams;
+const decoder_stream_capacity_bytes = @import("decoder_stream_buffer.zig").capacity_bytes;
 
 pub const Field = struct { name: []const u8, value: []const u8 };
 
@@ -39,39 +45,38 @@ pub const instruction_overhead_bytes = 64;
 
 pub const Decoder = struct {
     allocator: std.mem.Allocator,
-    table: DynamicTable,
+    /// `DynamicTable.empty` until the dynamic state is allocated.
+    table: DynamicTable = .empty,
     max_table_capacity_bytes: u32,
+    max_blocked_streams: u16,
     /// MaxEntries of RFC 9204 §3.2.3, for decoding Required Insert Counts.
     max_entries: u64,
-    blocked: BlockedStreams,
-    /// One allocation holding `partial_instruction` and `insert_scratch`.
-    instruction_buffers: []u8,
+    /// `BlockedStreams.empty` until the dynamic state is allocated.
+    blocked: BlockedStreams = .empty,
+    /// The dynamic state was allocated (`allocateDynamicState`); it stays
+    /// until deinit.
+    dynamic_state_allocated: bool = false,
+    /// One allocation holding `partial_instruction`, `insert_scratch` and
+    /// the decoder stream buffer's bytes; empty until the dynamic state is
+    /// allocated.
+    instruction_buffers: []u8 = &.{},
     /// The start of an encoder instruction whose end has not arrived yet.
-    partial_instruction: []u8,
+    partial_instruction: []u8 = &.{},
     partial_len: usize = 0,
     /// Decoded (or copied) name and value of the insert being applied.
-    insert_scratch: []u8,
+    insert_scratch: []u8 = &.{},
     decoder_stream: DecoderStreamBuffer = .{},
     /// After an encoder stream error the connection is closing; any further
     /// encoder stream bytes are refused too.
     encoder_stream_failed: bool = false,
 
-    pub fn init(allocator: std.mem.Allocator, max_table_capacity: u32, max_blocked_streams: u16) !Decoder {
-        var table = try DynamicTable.init(allocator, max_table_capacity);
-        errdefer table.deinit(allocator);
-        var blocked = try BlockedStreams.init(allocator, max_blocked_streams);
-        errdefer blocked.deinit(allocator);
-        const partial_len = @as(usize, max_table_capacity) + instruction_overhead_bytes;
-        const instruction_buffers = try allocator.alloc(u8, partial_len + max_table_capacity);
+    /// Allocates nothing: see `allocateDynamicState`.
+    pub fn init(allocator: std.mem.Allocator, max_table_capacity: u32, max_blocked_streams: u16) Decoder {
         return .{
             .allocator = allocator,
-            .table = table,
             .max_table_capacity_bytes = max_table_capacity,
+            .max_blocked_streams = max_blocked_streams,
             .max_entries = section_prefix.maxEntries(max_table_capacity),
-            .blocked = blocked,
-            .instruction_buffers = instruction_buffers,
-            .partial_instruction = instruction_buffers[0..partial_len],
-            .insert_scratch = instruction_buffers[partial_len..],
         };
     }
 
@@ -80,6 +85,48 @@ pub const Decoder = struct {
         self.blocked.deinit(self.allocator);
         self.allocator.free(self.instruction_buffers);
         self.* = undefined;
+    }
+
+    /// Bytes the dynamic state takes once allocated, for a decoder that
+    /// advertised `max_table_capacity` and `max_blocked_streams`.
+    pub fn dynamicStateBytes(max_table_capacity: u32, max_blocked_streams: u16) usize {
+        return DynamicTable.bytesFor(max_table_capacity) +
+            instructionBufferBytes(max_table_capacity) +
+            @as(usize, max_blocked_streams) * @sizeOf(u64);
+    }
+
+    fn instructionBufferBytes(max_table_capacity: u32) usize {
+        return partialInstructionBytes(max_table_capacity) + max_table_capacity + decoder_stream_capacity_bytes;
+    }
+
+    fn partialInstructionBytes(max_table_capacity: u32) usize {
+        return @as(usize, max_table_capacity) + instruction_overhead_bytes;
+    }
+
+    /// Allocates the dynamic table, the instruction buffers, the decoder
+    /// stream buffer and the blocked-stream set, sized by what we
+    /// advertised, the first time the peer needs any of them. Each call
+    /// after the first does nothing.
+    fn allocateDynamicState(self: *Decoder) error{OutOfMemory}!void {
+        if (self.dynamic_state_allocated) return;
+        assert(self.table.storage.len == 0 and self.blocked.stream_ids.len == 0);
+        assert(self.instruction_buffers.len == 0 and self.partial_len == 0);
+        assert(self.table.insert_count == 0 and self.blocked.count == 0);
+        var table = try DynamicTable.init(self.allocator, self.max_table_capacity_bytes);
+        errdefer table.deinit(self.allocator);
+        var blocked = try BlockedStreams.init(self.allocator, self.max_blocked_streams);
+        errdefer blocked.deinit(self.allocator);
+        const buffers = try self.allocator.alloc(u8, instructionBufferBytes(self.max_table_capacity_bytes));
+        const partial_len = partialInstructionBytes(self.max_table_capacity_bytes);
+        const scratch_end = partial_len + self.max_table_capacity_bytes;
+        self.table = table;
+        self.blocked = blocked;
+        self.instruction_buffers = buffers;
+        self.partial_instruction = buffers[0..partial_len];
+        self.insert_scratch = buffers[partial_len..scratch_end];
+        self.decoder_stream.attach(buffers[scratch_end..]);
+        assert(buffers.len == scratch_end + decoder_stream_capacity_bytes);
+        self.dynamic_state_allocated = true;
     }
 
     pub fn insertCount(self: *const Decoder) u64 {
@@ -107,6 +154,10 @@ pub const Decoder = struct {
     /// reported with one Insert Count Increment per call.
     pub fn onEncoderStream(self: *Decoder, bytes: []const u8) EncoderStreamError!void {
         if (self.encoder_stream_failed) return error.EncoderStreamError;
+        if (bytes.len == 0) return;
+        // The peer uses its encoder stream: from now on it may insert, and
+        // every instruction may arrive split, so the state is needed.
+        try self.allocateDynamicState();
         // Inserts applied before an error are real too: sections decoded
         // before the connection closes may reference (and acknowledge) them.
         defer self.decoder_stream.reportInsertCount(self.table.insert_count);
@@ -244,6 +295,11 @@ pub const Decoder = struct {
             return error.DecompressionFailed;
         if (prefix.required_insert_count > self.table.insert_count) {
             if (!self.blocked.contains(stream_id)) {
+                // A section waiting for inserts is the peer's first use of
+                // the table when its encoder stream has not arrived yet.
+                // Running out of memory here fails the connection as a
+                // blocked-stream overflow would: the caller closes it.
+                self.allocateDynamicState() catch return error.BlockedLimit;
                 self.blocked.add(stream_id) catch return error.BlockedLimit;
             }
             return .blocked;
@@ -327,7 +383,11 @@ pub const Decoder = struct {
     /// sent.
     pub fn cancelStream(self: *Decoder, stream_id: u64) void {
         self.blocked.remove(stream_id);
-        if (self.max_table_capacity_bytes > 0) self.decoder_stream.cancelStream(stream_id);
+        if (self.max_table_capacity_bytes == 0) return;
+        // Without memory the cancellation is dropped and counted, as when
+        // the buffer is full: the encoder only keeps entries pinned longer.
+        self.allocateDynamicState() catch {};
+        self.decoder_stream.cancelStream(stream_id);
     }
 };
 
@@ -369,7 +429,7 @@ const b5_encoder_stream = hex("810d637573746f6d2d76616c756532");
 
 test "RFC 9204 Appendix B.1-B.5, with the decoder stream bytes" {
     // The examples' SETTINGS_QPACK_MAX_TABLE_CAPACITY is 220 (MaxEntries 6).
-    var decoder = try Decoder.init(testing.allocator, 220, 100);
+    var decoder = Decoder.init(testing.allocator, 220, 100);
     defer decoder.deinit();
 
     // B.1: a literal with a static name reference; no dynamic state.
@@ -428,7 +488,7 @@ test "RFC 9204 Appendix B.1-B.5, with the decoder stream bytes" {
 }
 
 test "the Appendix B encoder stream gives the same table fed one byte at a time" {
-    var decoder = try Decoder.init(testing.allocator, 220, 0);
+    var decoder = Decoder.init(testing.allocator, 220, 0);
     defer decoder.deinit();
     const stream = b2_encoder_stream ++ b3_encoder_stream ++ b4_encoder_stream ++ b5_encoder_stream;
     for (0..stream.len) |index| try decoder.onEncoderStream(stream[index..][0..1]);
@@ -441,7 +501,7 @@ test "the Appendix B encoder stream gives the same table fed one byte at a time"
 }
 
 test "a section waiting for inserts is blocked, then decodes" {
-    var decoder = try Decoder.init(testing.allocator, 220, 1);
+    var decoder = Decoder.init(testing.allocator, 220, 1);
     defer decoder.deinit();
     var fields = FieldList{};
     var scratch: [64]u8 = undefined;
@@ -465,7 +525,7 @@ test "a section waiting for inserts is blocked, then decodes" {
 }
 
 test "more blocked streams than advertised is BlockedLimit; cancelling frees a place" {
-    var decoder = try Decoder.init(testing.allocator, 220, 2);
+    var decoder = Decoder.init(testing.allocator, 220, 2);
     defer decoder.deinit();
     var fields = FieldList{};
     var scratch: [64]u8 = undefined;
@@ -478,13 +538,13 @@ test "more blocked streams than advertised is BlockedLimit; cancelling frees a p
     try expectPending(&decoder, &.{0x40});
     try testing.expectEqual(SectionStatus.blocked, try decoder.decodeFieldSection(8, &block, &scratch, &fields, FieldList.onField));
 
-    var no_blocking = try Decoder.init(testing.allocator, 220, 0);
+    var no_blocking = Decoder.init(testing.allocator, 220, 0);
     defer no_blocking.deinit();
     try testing.expectError(error.BlockedLimit, no_blocking.decodeFieldSection(0, &block, &scratch, &fields, FieldList.onField));
 }
 
 test "sections may still use inserts that preceded an encoder stream error" {
-    var decoder = try Decoder.init(testing.allocator, 220, 0);
+    var decoder = Decoder.init(testing.allocator, 220, 0);
     defer decoder.deinit();
     try testing.expectError(error.EncoderStreamError, decoder.onEncoderStream(&(b2_encoder_stream ++ hex("05"))));
     try testing.expectEqual(@as(u64, 2), decoder.insertCount());
@@ -496,7 +556,7 @@ test "sections may still use inserts that preceded an encoder stream error" {
 }
 
 test "a capacity above the advertised maximum is an encoder stream error, and stays one" {
-    var decoder = try Decoder.init(testing.allocator, 220, 0);
+    var decoder = Decoder.init(testing.allocator, 220, 0);
     defer decoder.deinit();
     try decoder.onEncoderStream(&hex("3fbd01")); // 220: allowed.
     try testing.expectError(error.EncoderStreamError, decoder.onEncoderStream(&hex("3fbe01"))); // 221
@@ -521,14 +581,14 @@ test "encoder stream errors: bad references, oversized entries and instructions"
         &hex("3fbd01" ++ "c0ffffffffffffffffffffff01"),
     };
     for (cases) |stream| {
-        var decoder = try Decoder.init(testing.allocator, 220, 0);
+        var decoder = Decoder.init(testing.allocator, 220, 0);
         defer decoder.deinit();
         try testing.expectError(error.EncoderStreamError, decoder.onEncoderStream(stream));
     }
 }
 
 test "field section errors: out-of-range static index, evicted and unannounced entries, bad Huffman" {
-    var decoder = try Decoder.init(testing.allocator, 220, 10);
+    var decoder = Decoder.init(testing.allocator, 220, 10);
     defer decoder.deinit();
     try decoder.onEncoderStream(&(b2_encoder_stream ++ b3_encoder_stream ++ b4_encoder_stream ++ b5_encoder_stream));
     var fields = FieldList{};
@@ -564,7 +624,7 @@ test "field section errors: out-of-range static index, evicted and unannounced e
 }
 
 test "a Huffman string larger than the scratch buffer is FieldsTooLarge" {
-    var decoder = try Decoder.init(testing.allocator, 0, 0);
+    var decoder = Decoder.init(testing.allocator, 0, 0);
     defer decoder.deinit();
     var block: [64]u8 = undefined;
     block[0] = 0;
@@ -580,7 +640,7 @@ test "a Huffman string larger than the scratch buffer is FieldsTooLarge" {
 }
 
 test "never-index flags are accepted and every representation resolves" {
-    var decoder = try Decoder.init(testing.allocator, 220, 0);
+    var decoder = Decoder.init(testing.allocator, 220, 0);
     defer decoder.deinit();
     try decoder.onEncoderStream(&b2_encoder_stream);
     // Required Insert Count 2, Base 1 (sign bit, delta 0):
@@ -600,15 +660,57 @@ test "never-index flags are accepted and every representation resolves" {
 }
 
 test "cancelling a stream with no dynamic table sends nothing" {
-    var decoder = try Decoder.init(testing.allocator, 0, 0);
+    var decoder = Decoder.init(testing.allocator, 0, 0);
     defer decoder.deinit();
     decoder.cancelStream(4);
     try expectPending(&decoder, "");
 }
 
 test "an empty section decodes to no fields and is not acknowledged" {
-    var decoder = try Decoder.init(testing.allocator, 0, 0);
+    var decoder = Decoder.init(testing.allocator, 0, 0);
     defer decoder.deinit();
     try expectDecoded(&decoder, 0, &.{ 0x00, 0x00 }, &.{});
     try expectPending(&decoder, "");
+}
+
+test "the dynamic state is allocated once, on the peer's first use, sized from what we advertised" {
+    var counting = testing.FailingAllocator.init(testing.allocator, .{});
+    const allocator = counting.allocator();
+    var scratch: [64]u8 = undefined;
+    var fields = FieldList{};
+
+    // Nothing at init, nor for a static-table section, nor for an empty
+    // encoder stream read.
+    var decoder = Decoder.init(allocator, 220, 2);
+    defer decoder.deinit();
+    try expectDecoded(&decoder, 0, &hex("0000510b2f696e6465782e68746d6c"), &.{
+        .{ .name = ":path", .value = "/index.html" },
+    });
+    try decoder.onEncoderStream(&.{});
+    try testing.expectEqual(@as(usize, 0), counting.allocations);
+
+    // A section that waits for inserts is a first use too.
+    const block = hex("03811011");
+    try testing.expectEqual(SectionStatus.blocked, try decoder.decodeFieldSection(4, &block, &scratch, &fields, FieldList.onField));
+    try testing.expectEqual(Decoder.dynamicStateBytes(220, 2), counting.allocated_bytes);
+    const allocations = counting.allocations;
+    try decoder.onEncoderStream(&b2_encoder_stream);
+    try testing.expectEqual(SectionStatus.done, try decoder.decodeFieldSection(4, &block, &scratch, &fields, FieldList.onField));
+    decoder.cancelStream(8);
+    try testing.expectEqual(allocations, counting.allocations);
+
+    // With no dynamic table advertised, a cancellation has nothing to say
+    // and allocates nothing; out of memory, the first use fails cleanly.
+    var no_table = Decoder.init(allocator, 0, 0);
+    defer no_table.deinit();
+    no_table.cancelStream(0);
+    try testing.expectEqual(allocations, counting.allocations);
+    var failing = testing.FailingAllocator.init(testing.allocator, .{ .fail_index = 0 });
+    var starved = Decoder.init(failing.allocator(), 220, 2);
+    defer starved.deinit();
+    try testing.expectError(error.OutOfMemory, starved.onEncoderStream(&b2_encoder_stream));
+    try testing.expectError(error.BlockedLimit, starved.decodeFieldSection(4, &block, &scratch, &fields, FieldList.onField));
+    starved.cancelStream(4);
+    try testing.expectEqual(@as(usize, 0), starved.pendingDecoderStream().len);
+    try testing.expectEqual(@as(u64, 1), starved.decoder_stream.dropped_instruction_count);
 }

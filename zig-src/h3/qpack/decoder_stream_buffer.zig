@@ -1,7 +1,10 @@
 //! The bytes waiting to go out on our QPACK decoder stream (RFC 9204 §4.4):
 //! Section Acknowledgments, Stream Cancellations and Insert Count
 //! Increments, in a fixed buffer that the connection drains as the stream
-//! accepts data.
+//! accepts data. The buffer's memory is the decoder's: it hands over
+//! `capacity_bytes` only when the peer first needs our decoder stream (it
+//! uses the dynamic table, or a stream is cancelled), so that a connection
+//! that never does costs nothing here. Until then the buffer has no room.
 //!
 //! Insert Count Increments are never lost and never redundant: the buffer
 //! remembers how many inserts the peer's encoder already knows we received
@@ -37,7 +40,9 @@ comptime {
 }
 
 pub const DecoderStreamBuffer = struct {
-    bytes: [capacity_bytes]u8 = undefined,
+    /// Empty until the decoder attaches its memory (`attach`); then
+    /// `capacity_bytes` long for the buffer's life.
+    bytes: []u8 = &.{},
     /// Pending bytes are bytes[start..end].
     start: usize = 0,
     end: usize = 0,
@@ -53,6 +58,17 @@ pub const DecoderStreamBuffer = struct {
     dropped_instruction_count: u64 = 0,
 
     const TrailingIncrement = struct { offset: usize, increment: u64 };
+
+    /// Gives the buffer its memory, once. Nothing can be pending before: a
+    /// buffer without memory has no room, and the decoder attaches it before
+    /// it reports any insert.
+    pub fn attach(self: *DecoderStreamBuffer, bytes: []u8) void {
+        assert(self.bytes.len == 0);
+        assert(bytes.len == capacity_bytes);
+        assert(self.start == 0 and self.end == 0 and self.trailing_increment == null);
+        assert(self.received_count == 0 and self.known_received_count == 0);
+        self.bytes = bytes;
+    }
 
     pub fn pending(self: *const DecoderStreamBuffer) []const u8 {
         return self.bytes[self.start..self.end];
@@ -137,8 +153,9 @@ pub const DecoderStreamBuffer = struct {
     /// front if needed.
     fn makeRoom(self: *DecoderStreamBuffer, len: usize) bool {
         assert(self.trailing_increment == null);
-        if (self.end - self.start + len > capacity_bytes) return false;
-        if (self.end + len > capacity_bytes) {
+        assert(self.bytes.len == 0 or self.bytes.len == capacity_bytes);
+        if (self.end - self.start + len > self.bytes.len) return false;
+        if (self.end + len > self.bytes.len) {
             const pending_len = self.end - self.start;
             std.mem.copyForwards(u8, self.bytes[0..pending_len], self.bytes[self.start..self.end]);
             self.start = 0;
@@ -151,7 +168,8 @@ pub const DecoderStreamBuffer = struct {
 const testing = std.testing;
 
 test "an acknowledgment replaces a pending increment it covers (RFC 9204 B.2)" {
-    var buffer = DecoderStreamBuffer{};
+    var memory: [capacity_bytes]u8 = undefined;
+    var buffer = DecoderStreamBuffer{ .bytes = &memory };
     buffer.reportInsertCount(2);
     try testing.expectEqualSlices(u8, &.{0x02}, buffer.pending());
     buffer.acknowledgeSection(4, 2);
@@ -159,14 +177,16 @@ test "an acknowledgment replaces a pending increment it covers (RFC 9204 B.2)" {
 }
 
 test "an acknowledgment keeps the part of an increment it does not cover" {
-    var buffer = DecoderStreamBuffer{};
+    var memory: [capacity_bytes]u8 = undefined;
+    var buffer = DecoderStreamBuffer{ .bytes = &memory };
     buffer.reportInsertCount(3);
     buffer.acknowledgeSection(4, 2);
     try testing.expectEqualSlices(u8, &.{ 0x84, 0x01 }, buffer.pending());
 }
 
 test "increments merge while the caller has not taken them" {
-    var buffer = DecoderStreamBuffer{};
+    var memory: [capacity_bytes]u8 = undefined;
+    var buffer = DecoderStreamBuffer{ .bytes = &memory };
     buffer.reportInsertCount(1);
     buffer.reportInsertCount(3);
     try testing.expectEqualSlices(u8, &.{0x03}, buffer.pending());
@@ -176,7 +196,8 @@ test "increments merge while the caller has not taken them" {
 }
 
 test "a partly taken increment is left alone" {
-    var buffer = DecoderStreamBuffer{};
+    var memory: [capacity_bytes]u8 = undefined;
+    var buffer = DecoderStreamBuffer{ .bytes = &memory };
     buffer.reportInsertCount(100); // Two bytes: 0x3f 0x25.
     try testing.expectEqualSlices(u8, &.{ 0x3f, 0x25 }, buffer.pending());
     buffer.consume(1);
@@ -185,7 +206,8 @@ test "a partly taken increment is left alone" {
 }
 
 test "cancellation (RFC 9204 B.4) and acknowledgment encodings" {
-    var buffer = DecoderStreamBuffer{};
+    var memory: [capacity_bytes]u8 = undefined;
+    var buffer = DecoderStreamBuffer{ .bytes = &memory };
     buffer.cancelStream(8);
     try testing.expectEqualSlices(u8, &.{0x48}, buffer.pending());
     buffer.consume(1);
@@ -193,7 +215,8 @@ test "cancellation (RFC 9204 B.4) and acknowledgment encodings" {
 }
 
 test "a full buffer drops acknowledgments but never the insert count" {
-    var buffer = DecoderStreamBuffer{};
+    var memory: [capacity_bytes]u8 = undefined;
+    var buffer = DecoderStreamBuffer{ .bytes = &memory };
     var stream_id: u64 = 0;
     buffer.reportInsertCount(1);
     while (buffer.dropped_instruction_count == 0) : (stream_id += 4) {
@@ -213,7 +236,8 @@ test "a full buffer drops acknowledgments but never the insert count" {
 }
 
 test "an increment that finds no room is written once the caller drains" {
-    var buffer = DecoderStreamBuffer{};
+    var memory: [capacity_bytes]u8 = undefined;
+    var buffer = DecoderStreamBuffer{ .bytes = &memory };
     // Fill the buffer completely with cancellations (room for the increment
     // is reserved, so fill that too by hand).
     var stream_id: u64 = 0;
@@ -223,4 +247,15 @@ test "an increment that finds no room is written once the caller drains" {
     try testing.expectEqual(@as(usize, capacity_bytes), buffer.pending().len);
     buffer.consume(capacity_bytes);
     try testing.expectEqualSlices(u8, &.{0x02}, buffer.pending());
+}
+
+test "a buffer without memory has no room and counts what it drops" {
+    var buffer = DecoderStreamBuffer{};
+    buffer.cancelStream(4);
+    try testing.expectEqual(@as(usize, 0), buffer.pending().len);
+    try testing.expectEqual(@as(u64, 1), buffer.dropped_instruction_count);
+    var memory: [capacity_bytes]u8 = undefined;
+    buffer.attach(&memory);
+    buffer.cancelStream(4);
+    try testing.expectEqualSlices(u8, &.{0x44}, buffer.pending());
 }

@@ -43,11 +43,25 @@ pub const DynamicTable = struct {
     /// Where the newest live entry's bytes end in `storage`.
     live_end: u32 = 0,
 
+    /// A table that holds nothing and allows no capacity, allocating
+    /// nothing: what the decoder keeps until the peer first uses its
+    /// encoder stream.
+    pub const empty: DynamicTable = .{ .storage = &.{}, .slots = &.{}, .max_capacity_bytes = 0 };
+
     pub fn init(allocator: std.mem.Allocator, max_capacity_bytes: u32) error{OutOfMemory}!DynamicTable {
         const storage = try allocator.alloc(u8, max_capacity_bytes);
         errdefer allocator.free(storage);
-        const slots = try allocator.alloc(Slot, max_capacity_bytes / entry_overhead_bytes);
+        const slots = try allocator.alloc(Slot, slotCount(max_capacity_bytes));
         return .{ .storage = storage, .slots = slots, .max_capacity_bytes = max_capacity_bytes };
+    }
+
+    /// Bytes `init` allocates for a table of `max_capacity_bytes`.
+    pub fn bytesFor(max_capacity_bytes: u32) usize {
+        return @as(usize, max_capacity_bytes) + slotCount(max_capacity_bytes) * @sizeOf(Slot);
+    }
+
+    fn slotCount(max_capacity_bytes: u32) usize {
+        return max_capacity_bytes / entry_overhead_bytes;
     }
 
     pub fn deinit(self: *DynamicTable, allocator: std.mem.Allocator) void {

@@ -91,7 +91,7 @@ fn expectRoundtrip(fields: []const TestField) !void {
     const section = writer.finish();
     try testing.expect(section.len <= bound);
 
-    var decoder = try Decoder.init(testing.allocator, 0, 0);
+    var decoder = Decoder.init(testing.allocator, 0, 0);
     defer decoder.deinit();
     var decoded = FieldList{};
     var scratch: [1024]u8 = undefined;

@@ -68,7 +68,7 @@ pub fn fuzzFieldSection(input: []const u8) !void {
     const encoder_stream = input[1..][0..encoder_stream_len];
     const section = input[1 + encoder_stream_len ..];
 
-    var decoder = try Decoder.init(allocator, fuzz_table_capacity_bytes, fuzz_blocked_streams);
+    var decoder = Decoder.init(allocator, fuzz_table_capacity_bytes, fuzz_blocked_streams);
     defer decoder.deinit();
     // On an encoder stream error the connection closes, but sections that
     // arrive meanwhile must still decode safely, so carry on.
@@ -108,7 +108,7 @@ fn expectReencodes(fields: []const test_fields.Field) !void {
     }
     const section = writer.finish();
 
-    var fresh = try Decoder.init(testing.allocator, 0, 0);
+    var fresh = Decoder.init(testing.allocator, 0, 0);
     defer fresh.deinit();
     var decoded = FieldList{};
     const scratch = try allocator.alloc(u8, section.len * 2);
@@ -120,11 +120,11 @@ fn expectReencodes(fields: []const test_fields.Field) !void {
 
 pub fn fuzzEncoderStream(input: []const u8) !void {
     const allocator = testing.allocator;
-    var whole = try Decoder.init(allocator, fuzz_table_capacity_bytes, 0);
+    var whole = Decoder.init(allocator, fuzz_table_capacity_bytes, 0);
     defer whole.deinit();
     const whole_result = whole.onEncoderStream(input);
 
-    var chunked = try Decoder.init(allocator, fuzz_table_capacity_bytes, 0);
+    var chunked = Decoder.init(allocator, fuzz_table_capacity_bytes, 0);
     defer chunked.deinit();
     var offset: usize = 0;
     var size_cursor: usize = 0;
@@ -284,14 +284,14 @@ test "the seeds exercise the successful paths" {
     }
     // Each encoder-stream seed applies cleanly and inserts something.
     for (corpus.encoder_stream) |seed| {
-        var decoder = try Decoder.init(testing.allocator, fuzz_table_capacity_bytes, 0);
+        var decoder = Decoder.init(testing.allocator, fuzz_table_capacity_bytes, 0);
         defer decoder.deinit();
         try decoder.onEncoderStream(seed);
         try testing.expect(decoder.insertCount() > 0);
     }
     // Each field-section seed decodes to at least one field.
     for (corpus.field_section) |seed| {
-        var decoder = try Decoder.init(testing.allocator, fuzz_table_capacity_bytes, fuzz_blocked_streams);
+        var decoder = Decoder.init(testing.allocator, fuzz_table_capacity_bytes, fuzz_blocked_streams);
         defer decoder.deinit();
         const encoder_stream_len = seed[0];
         try decoder.onEncoderStream(seed[1..][0..encoder_stream_len]);

@@ -96,7 +96,7 @@ fn parseEncodedName(file_name: []const u8) ?struct { qif_name: []const u8, setti
 }
 
 fn decodeEncodedFile(arena: std.mem.Allocator, encoded: []const u8, settings: EncodedSettings) ![]DecodedSection {
-    var decoder = try Decoder.init(testing.allocator, settings.table_capacity, settings.blocked_streams);
+    var decoder = Decoder.init(testing.allocator, settings.table_capacity, settings.blocked_streams);
     defer decoder.deinit();
     // These files predate RFC 9204, when the table started at the maximum
     // capacity; most encoders here therefore never send Set Dynamic Table
