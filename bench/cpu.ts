@@ -90,11 +90,15 @@ interface Run {
   clientCpu: number;
 }
 
+let runningClient: ReturnType<typeof Bun.spawn> | undefined;
+
 /** Runs one load generator pinned to CPU 1; h3load's CPU time comes from wait4's rusage, quic-go reports its own. */
 async function runClient(client: Client, port: number, args: string[]) {
   const argv = client === "h3load" ? [h3load, "--port", String(port), ...args] : [quicgo, "-port", String(port), ...args];
   const child = Bun.spawn(["taskset", "-c", "1", ...argv], { stdout: "pipe", stderr: "pipe" });
+  runningClient = child;
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  runningClient = undefined;
   if (code !== 0) throw new Error(`${client} ${args.join(" ")} failed (${code}): ${stderr}`);
   const result = JSON.parse(stdout) as Record<string, number>;
   const cpu = client === "h3load" ? Number(child.resourceUsage()!.cpuTime.total) / 1e6 : result.cpu_seconds!;
@@ -139,8 +143,19 @@ const runStart = snapshot();
 // then each repetition runs every contender in turn: on a shared VM whose
 // speed drifts over minutes, interleaving keeps the drift out of the ratios.
 const servers = new Map<string, Awaited<ReturnType<typeof startServer>>>();
-for (const contender of contenders) servers.set(contender.name, await startServer(root, contender.script, { ...contender.env, ...tls }));
+// Servers and the load generator are separate processes: stopped on the
+// way out, whatever the way.
+async function stopServers() {
+  runningClient?.kill("SIGTERM");
+  for (const server of servers.values()) {
+    server.child.kill("SIGTERM");
+    await server.child.exited;
+  }
+  servers.clear();
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stopServers().then(() => process.exit(130)));
 try {
+  for (const contender of contenders) servers.set(contender.name, await startServer(root, contender.script, { ...contender.env, ...tls }));
   // Warm-up, not measured: the first requests on a fresh server pay for JIT
   // compilation, which would land in the first run's JIT/GC column.
   for (const contender of contenders) {
@@ -178,10 +193,7 @@ try {
   const serverTicks = [...servers.values()].reduce((sum, server) => sum + sample(server.pid).processTicks, 0);
   writeResults(results, foreignShare(runStart, snapshot(), serverTicks));
 } finally {
-  for (const server of servers.values()) {
-    server.child.kill("SIGTERM");
-    await server.child.exited;
-  }
+  await stopServers();
 }
 
 /** Wraps a paragraph at 110 columns, as the rest of RESULTS.md is. */
