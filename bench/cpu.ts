@@ -31,6 +31,12 @@ const quicgo = join(quicgoDir, "quicgo");
 // freeing requests) before its threads are read again.
 const SETTLE_MS = 200;
 const GIB = 2 ** 30;
+// A download that stops halfway would otherwise hold the run until an idle
+// timeout (Bun.serve did, serving Bun.file to h3load): past this a run is
+// stopped and reported as stalled. A healthy 512 MiB run takes 2-12 s here.
+const BULK_LIMIT_MS = Number(process.env.BENCH_BULK_LIMIT_MS ?? 25_000);
+// The size of every bulk body, as bench/servers/handlers.ts serves it.
+const BULK_BYTES = 64 * 2 ** 20;
 
 for (const [path, build] of [
   [h3load, ".toolchain/zig/ziglang/zig build loadgen"],
@@ -59,7 +65,7 @@ type Client = "h3load" | "quic-go";
 const BASELINE = "/baseline2?a=1&b=1";
 const BULK_REQUESTS = 8;
 
-interface Workload { name: string; client: Client; args: string[]; bulk: boolean }
+interface Workload { name: string; client: Client; args: string[]; bulk: boolean; limitMs: number }
 const rateArgs = (client: Client, connections: number, streams: number) =>
   client === "h3load"
     ? ["--path", BASELINE, "--connections", String(connections), "--streams", String(streams), "--duration-ms", String(duration)]
@@ -68,13 +74,13 @@ const bulkArgs = (client: Client, path: string) =>
   client === "h3load" ? ["--path", path, "--connections", "1", "--streams", "1", "--requests", String(BULK_REQUESTS)] : ["-path", path, "-requests", String(BULK_REQUESTS)];
 
 const workloads: Workload[] = [
-  { name: "baseline-h3 1×64", client: "h3load", args: rateArgs("h3load", 1, 64), bulk: false },
-  { name: "baseline-h3 16×64", client: "h3load", args: rateArgs("h3load", 16, 64), bulk: false },
-  { name: "baseline-h3 1×64", client: "quic-go", args: rateArgs("quic-go", 1, 64), bulk: false },
+  { name: "baseline-h3 1×64", client: "h3load", args: rateArgs("h3load", 1, 64), bulk: false, limitMs: duration + 20_000 },
+  { name: "baseline-h3 16×64", client: "h3load", args: rateArgs("h3load", 16, 64), bulk: false, limitMs: duration + 20_000 },
+  { name: "baseline-h3 1×64", client: "quic-go", args: rateArgs("quic-go", 1, 64), bulk: false, limitMs: duration + 20_000 },
 ];
 for (const [body, path] of [["Uint8Array", "/bulk/u8"], ["Blob", "/bulk/blob"], ["Bun.file", "/bulk/file"]] as const) {
   for (const client of ["h3load", "quic-go"] as const) {
-    workloads.push({ name: `${BULK_REQUESTS} × 64 MiB ${body}`, client, args: bulkArgs(client, path), bulk: true });
+    workloads.push({ name: `${BULK_REQUESTS} × 64 MiB ${body}`, client, args: bulkArgs(client, path), bulk: true, limitMs: BULK_LIMIT_MS });
   }
 }
 
@@ -88,31 +94,48 @@ interface Run {
   wallSeconds: number;
   server: { total: number; split: Split; threads: Record<string, number> };
   clientCpu: number;
+  /** Set when the run did not do all its work: "stalled" (stopped at the limit) or "N MiB short". */
+  failure?: string;
 }
 
 let runningClient: ReturnType<typeof Bun.spawn> | undefined;
 
-/** Runs one load generator pinned to CPU 1; h3load's CPU time comes from wait4's rusage, quic-go reports its own. */
-async function runClient(client: Client, port: number, args: string[]) {
+/**
+ * Runs one load generator pinned to CPU 1, stopped after `limitMs` (then
+ * `result` is null). h3load's CPU time comes from wait4's rusage, quic-go
+ * reports its own (from the rusage too when it was stopped).
+ */
+async function runClient(client: Client, port: number, args: string[], limitMs: number) {
   const argv = client === "h3load" ? [h3load, "--port", String(port), ...args] : [quicgo, "-port", String(port), ...args];
   const child = Bun.spawn(["taskset", "-c", "1", ...argv], { stdout: "pipe", stderr: "pipe" });
   runningClient = child;
+  let stopped = false;
+  const limit = setTimeout(() => {
+    stopped = true;
+    child.kill("SIGKILL");
+  }, limitMs);
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  clearTimeout(limit);
   runningClient = undefined;
+  const rusageCpu = Number(child.resourceUsage()!.cpuTime.total) / 1e6;
+  if (stopped) return { result: null, cpu: rusageCpu };
   if (code !== 0) throw new Error(`${client} ${args.join(" ")} failed (${code}): ${stderr}`);
   const result = JSON.parse(stdout) as Record<string, number>;
-  const cpu = client === "h3load" ? Number(child.resourceUsage()!.cpuTime.total) / 1e6 : result.cpu_seconds!;
-  return { result, cpu };
+  return { result, cpu: client === "h3load" ? rusageCpu : result.cpu_seconds! };
 }
 
 async function measure(pid: number, port: number, workload: Workload): Promise<Run> {
   const before = sample(pid);
   const started = performance.now();
-  const { result, cpu } = await runClient(workload.client, port, workload.args);
+  const { result, cpu } = await runClient(workload.client, port, workload.args, workload.limitMs);
   const wallSeconds = (performance.now() - started) / 1000;
   await Bun.sleep(SETTLE_MS);
   const server = spent(before, sample(pid));
+  if (!result) return { requests: 0, errors: 0, rps: 0, p99_us: 0, bytes: 0, gbps: 0, wallSeconds, server, clientCpu: cpu, failure: "stalled" };
   const bytes = result.bytes ?? result.bytes_received ?? 0;
+  // h3load counts a response that ended early as complete: the byte count
+  // is the check.
+  const missing = workload.bulk ? BULK_REQUESTS * BULK_BYTES - bytes : 0;
   return {
     requests: result.requests!,
     errors: result.errors!,
@@ -123,6 +146,7 @@ async function measure(pid: number, port: number, workload: Workload): Promise<R
     wallSeconds,
     server,
     clientCpu: cpu,
+    failure: missing > 0 ? `${(missing / 2 ** 20).toFixed(0)} MiB short` : undefined,
   };
 }
 
@@ -160,11 +184,11 @@ try {
   // compilation, which would land in the first run's JIT/GC column.
   for (const contender of contenders) {
     const { port } = servers.get(contender.name)!;
-    await runClient("h3load", port, ["--path", BASELINE, "--connections", "1", "--streams", "64", "--duration-ms", "1000"]);
-    if (contender.bulk) for (const path of ["/bulk/u8", "/bulk/blob", "/bulk/file"]) await runClient("h3load", port, ["--path", path, "--requests", "1"]);
+    await runClient("h3load", port, ["--path", BASELINE, "--connections", "1", "--streams", "64", "--duration-ms", "1000"], 20_000);
+    if (contender.bulk) for (const path of ["/bulk/u8", "/bulk/blob", "/bulk/file"]) await runClient("h3load", port, ["--path", path, "--requests", "1"], BULK_LIMIT_MS);
   }
 
-  const results = new Map<string, Run>();
+  const results = new Map<string, Run & { failedRuns: number }>();
   for (const workload of workloads) {
     const taking = contenders.filter((c) => !workload.bulk || c.bulk);
     const runs = new Map<string, Run[]>(taking.map((c) => [c.name, []]));
@@ -178,15 +202,18 @@ try {
         console.log(
           `${workload.name} (${workload.client}) ${contender.name}: ${workload.bulk ? `${run.gbps.toFixed(2)} Gbps` : `${Math.round(run.rps)} req/s`}, ` +
             `server ${perUnit(workload, run, run.server.total).toFixed(workload.bulk ? 2 : 1)}${workload.bulk ? " s/GiB" : " µs/req"} ` +
-            `(${top.map(([name, s]) => `${name} ${s.toFixed(2)} s`).join(", ")}), client ${perUnit(workload, run, run.clientCpu).toFixed(workload.bulk ? 2 : 1)}, errors ${run.errors}`,
+            `(${top.map(([name, s]) => `${name} ${s.toFixed(2)} s`).join(", ")}), client ${perUnit(workload, run, run.clientCpu).toFixed(workload.bulk ? 2 : 1)}, errors ${run.errors}` +
+            (run.failure ? `, ${run.failure} after ${run.wallSeconds.toFixed(1)} s` : ""),
         );
       }
     }
     // The run with the median server CPU per unit of work, whole: its rate,
     // latency and thread split all come from the same run, so they add up.
+    // Runs that did not finish their work rank last, and the row says how many.
     for (const [name, list] of runs) {
-      list.sort((a, b) => perUnit(workload, a, a.server.total) - perUnit(workload, b, b.server.total));
-      results.set(key(workload, name), list[Math.floor(list.length / 2)]!);
+      const rank = (run: Run) => (run.failure ? Infinity : perUnit(workload, run, run.server.total));
+      list.sort((a, b) => rank(a) - rank(b));
+      results.set(key(workload, name), { ...list[Math.floor(list.length / 2)]!, failedRuns: list.filter((run) => run.failure).length });
     }
   }
   // The servers' own time is not in this process's cutime until they exit.
@@ -221,8 +248,10 @@ function us(value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(1)} ms` : `${Math.round(value)} µs`;
 }
 
-function table(bulk: boolean, results: Map<string, Run>): string {
-  const fmt = (v: number) => v.toFixed(bulk ? 2 : 1);
+type Row = Run & { failedRuns: number };
+
+function table(bulk: boolean, results: Map<string, Row>): string {
+  const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(bulk ? 2 : 1) : "—");
   const header = bulk
     ? ["body", "client", "server", "Gbps", "server CPU s/GiB", ...GROUPS, "client CPU s/GiB", "server core busy", "client core busy", "server CPU ÷ Bun", "Gbps ÷ Bun"]
     : ["workload", "client", "server", "req/s", "p99", "server CPU µs/req", ...GROUPS, "client CPU µs/req", "server core busy", "client core busy", "server CPU ÷ Bun", "req/s ÷ Bun"];
@@ -232,21 +261,24 @@ function table(bulk: boolean, results: Map<string, Run>): string {
     for (const contender of contenders) {
       const run = results.get(key(workload, contender.name));
       if (!run) continue;
-      const rate = bulk ? run.gbps.toFixed(2) : Math.round(run.rps).toLocaleString("en-US");
-      const errors = run.errors ? ` (${run.errors} errors)` : "";
+      let rate = run.failure === "stalled" ? "stalled" : bulk ? run.gbps.toFixed(2) : Math.round(run.rps).toLocaleString("en-US");
+      if (run.errors) rate += ` (${run.errors} errors)`;
+      if (run.failure && run.failure !== "stalled") rate += ` (${run.failure})`;
+      if (run.failedRuns) rate += `; ${run.failedRuns} of ${repeat} runs incomplete`;
+      const comparable = !run.failure && !bun.failure;
       const cells = [
         workload.name,
         workload.client,
         contender.name,
-        rate + errors,
+        rate,
         ...(bulk ? [] : [us(run.p99_us)]),
-        `**${fmt(perUnit(workload, run, run.server.total))}**`,
+        run.failure === "stalled" ? "—" : `**${fmt(perUnit(workload, run, run.server.total))}**`,
         ...GROUPS.map((group) => fmt(perUnit(workload, run, run.server.split[group]))),
         fmt(perUnit(workload, run, run.clientCpu)),
         percent(run.server.total, run.wallSeconds),
         percent(run.clientCpu, run.wallSeconds),
-        `${(perUnit(workload, run, run.server.total) / perUnit(workload, bun, bun.server.total)).toFixed(2)}×`,
-        `${(bulk ? run.gbps / bun.gbps : run.rps / bun.rps).toFixed(2)}×`,
+        comparable ? `${(perUnit(workload, run, run.server.total) / perUnit(workload, bun, bun.server.total)).toFixed(2)}×` : "—",
+        comparable ? `${(bulk ? run.gbps / bun.gbps : run.rps / bun.rps).toFixed(2)}×` : "—",
       ];
       lines.push(`| ${cells.join(" | ")} |`);
     }
@@ -254,7 +286,7 @@ function table(bulk: boolean, results: Map<string, Run>): string {
   return lines.join("\n");
 }
 
-function writeResults(results: Map<string, Run>, others: { foreign: number; steal: number }) {
+function writeResults(results: Map<string, Row>, others: { foreign: number; steal: number }) {
   const rate = table(false, results);
   const bulk = table(true, results);
   console.log(`\n${rate}\n\n${bulk}`);
@@ -285,7 +317,8 @@ function writeResults(results: Map<string, Run>, others: { foreign: number; stea
       `generator's CPU comes from its rusage. "core busy" is CPU time over the run's wall time: on a quiet machine, near ` +
       `100 % means that side was the limit. Each row is the run with the median server CPU per request (per GiB) of ` +
       `${repeat}, ${duration / 1000} s each for baseline-h3 and ${BULK_REQUESTS} sequential GETs on one connection for bulk, after a ` +
-      `warm-up. "ours native/static" answers /baseline2 from a static route (no JavaScript per request), "ours raw ` +
+      `warm-up. A bulk run that stops delivering is stopped after ${BULK_LIMIT_MS / 1000} s ("stalled"), one that ends early says how ` +
+      `much it missed; such runs rank last for the median and the row counts them. "ours native/static" answers /baseline2 from a static route (no JavaScript per request), "ours raw ` +
       `route" through \`server.route()\` (no Web objects); the others run the shared handler in ` +
       `\`bench/servers/handlers.ts\`. "÷ Bun" compares with Bun.serve in the same workload and client; for CPU, lower is better.`,
   ];
