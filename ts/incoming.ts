@@ -42,8 +42,6 @@ export interface IncomingContext {
   readonly readWindowBytes: number;
 }
 
-const EMPTY_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-
 export class Incoming implements IncomingRequest, BodySink {
   readonly id: number;
   readonly method: string;
@@ -92,7 +90,7 @@ export class Incoming implements IncomingRequest, BodySink {
   }
 
   get params(): Record<string, string> {
-    return (this.#params ??= this.#paramsOf ? this.#paramsOf(this.path) : EMPTY_PARAMS);
+    return (this.#params ??= this.#paramsOf ? this.#paramsOf(this.path) : {});
   }
 
   /** The regular (non-pseudo) header fields, as received. */

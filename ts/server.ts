@@ -219,7 +219,7 @@ export class Server {
   #addResponseRoute(pattern: string, response: Response) {
     const bytes = Bun.peek(response.clone().arrayBuffer());
     const blob = Bun.peek(response.clone().blob());
-    if (!(bytes instanceof ArrayBuffer) || !(blob instanceof Blob) || response.status < 200) {
+    if (!(bytes instanceof ArrayBuffer) || !(blob instanceof Blob)) {
       return this.#addRoute("*", pattern, { web: () => response.clone() });
     }
     const headers = new Headers(response.headers);
@@ -321,7 +321,8 @@ export class Server {
       case EventKind.bodyEnd: {
         const live = this.#live.get(id);
         if (!live) return this.#streams.onBodyEnd(id);
-        live.incoming.ended = true;
+        // Incoming.end() marks the request ended (a WebTransport session's
+        // sink is its own, and its exchange is never forgotten early).
         live.sink?.end();
         live.sink = null;
         // The handler's time starts once the request has fully arrived: a

@@ -394,8 +394,11 @@ fn grantCredit(engine: *Engine, slot: u32, payload: []const u8) void {
     request.read_allowed_bytes = allowed;
     if (!request.credit_paused) return;
     request.credit_paused = false;
+    // The reads may end the request (its slot is then freed), never its
+    // connection: whatever they queued is flushed with the connection.
+    const conn_slot = request.conn_slot;
     stream_input.pump(engine, slot);
-    if (engine.requests.slotOf(engine.requests.idOf(slot)) != null) engine.markDirty(request.conn_slot);
+    engine.markDirty(conn_slot);
 }
 
 /// Starts a graceful shutdown: GOAWAY on every connection, naming the
