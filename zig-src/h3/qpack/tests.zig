@@ -15,6 +15,7 @@ test {
     _ = @import("decoder_stream_buffer.zig");
     _ = @import("blocked_streams.zig");
     _ = @import("decoder.zig");
+    _ = @import("decoder_test.zig");
     _ = @import("encoder.zig");
     _ = @import("fuzz_targets.zig");
 }
