@@ -16,7 +16,7 @@ stamp="$patched/.zig-quiche-h3-patch"
 want="$checksum $(sha256sum patch.py | cut -d' ' -f1)"
 
 if [[ ! -f $stamp || $(<"$stamp") != "$want" ]]; then
-  cargo fetch --locked --quiet
+  cargo fetch --locked "${quiet[@]}"
   crate=""
   for candidate in "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"quiche-$version.crate"; do
     if [[ -f $candidate && $(sha256sum "$candidate" | cut -d' ' -f1) == "$checksum" ]]; then
@@ -34,6 +34,11 @@ if [[ ! -f $stamp || $(<"$stamp") != "$want" ]]; then
   echo "$want" >"$stamp"
 fi
 
+# build.zig runs this quietly; scripts/build.sh sets ZIG_H3_BUILD_VERBOSE=1
+# so that a build from source shows cargo's progress.
+quiet=(--quiet)
+[[ ${ZIG_H3_BUILD_VERBOSE:-} == 1 ]] && quiet=()
+
 # A path override replaces the registry crate of the same name and version
 # without touching Cargo.lock, so --locked still holds.
-exec cargo build --release --locked --quiet --config "paths = [\"$patched\"]"
+exec cargo build --release --locked "${quiet[@]}" --config "paths = [\"$patched\"]"

@@ -5,8 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ZIG_VERSION=0.15.2
-ZIG_DIR=.toolchain/zig
 AIOQUIC_VERSION=1.7.2
 APT_PACKAGES=(ngtcp2-client openssl chromium valgrind)
 
@@ -39,13 +37,6 @@ install_node_packages() {
   npm ci --no-audit --no-fund --loglevel=error
 }
 
-install_zig() {
-  if [[ -x "$ZIG_DIR/ziglang/zig" && "$("$ZIG_DIR/ziglang/zig" version)" == "$ZIG_VERSION" ]]; then return 0; fi
-  step "Installing Zig $ZIG_VERSION from PyPI into $ZIG_DIR"
-  rm -rf "$ZIG_DIR"
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$ZIG_DIR" "ziglang==$ZIG_VERSION"
-}
-
 install_python_clients() {
   # aioquic: an HTTP/3 client we did not write that can send malformed requests.
   if [[ -x .venv/bin/python ]] && .venv/bin/python -c "import aioquic, sys; sys.exit(aioquic.__version__ != '$AIOQUIC_VERSION')" 2>/dev/null; then return 0; fi
@@ -56,13 +47,12 @@ install_python_clients() {
 
 build_library() {
   step "Building libzigquicheh3.so (quiche + BoringSSL on first run: a few minutes)"
-  "${ZIG:-$ZIG_DIR/ziglang/zig}" build -Doptimize=ReleaseSafe
+  ./scripts/build.sh
 }
 
 install_debian_packages
 install_node_packages
-install_zig
 install_python_clients
 build_library
 ./scripts/gen-dev-cert.sh >/dev/null
-step "Ready: zig-out/lib/libzigquicheh3.so ($(node_modules/.bin/bun --version) / zig $("${ZIG:-$ZIG_DIR/ziglang/zig}" version))"
+step "Ready: zig-out/lib/libzigquicheh3.so (Bun $(node_modules/.bin/bun --version), zig $("${ZIG:-.toolchain/zig/ziglang/zig}" version))"

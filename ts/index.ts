@@ -1,6 +1,6 @@
 // zig-quiche-h3: an HTTP/3 server for Bun. See README.md.
 export { serve, Server } from "./server.ts";
-export { ZigH3Error } from "./errors.ts";
+export { ZigH3Error, type PackageErrorCode, type StatusName } from "./errors.ts";
 export {
   STATS_FIELDS,
   CONN_STATS_FIELDS,

@@ -1,0 +1,147 @@
+// A new user's path, as the README tells it: the two tarballs scripts/pack.ts
+// makes are installed offline into a fresh `bun init` app, which then
+// typechecks with bun init's own tsconfig, gets a development certificate
+// from the package's command, starts, and answers Bun's fetch over HTTP/3.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { h3fetch } from "./helpers/clients.ts";
+
+const root = join(import.meta.dir, "..");
+const bun = process.execPath;
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const mainTarball = join(root, "dist", `zig-quiche-h3-${pkg.version}.tgz`);
+const platformTarball = join(root, "dist", `zig-quiche-h3-linux-x64-gnu-${pkg.version}.tgz`);
+// bun init asks for the newest @types/bun and TypeScript; these are the
+// versions it gave when this test was written, pinned so that the test
+// does not change under us.
+const USER_TYPES = ["@types/bun@1.4.5", "typescript@7.0.2"];
+// Nothing listens on port 9 (discard): any request to the registry fails.
+const NO_REGISTRY = "http://127.0.0.1:9/";
+
+let app: string;
+
+// A Bun user has `bun` on PATH (the package's command starts with
+// `#!/usr/bin/env bun`); this suite's bun may be node_modules' bun.exe.
+const binDir = mkdtempSync(join(tmpdir(), "zig-h3-bin-"));
+symlinkSync(bun, join(binDir, "bun"));
+const PATH = `${binDir}:${process.env.PATH}`;
+
+function run(argv: string[], env: Record<string, string> = {}) {
+  const result = Bun.spawnSync(argv, { cwd: app, env: { ...process.env, PATH, ...env } });
+  return { code: result.exitCode, out: result.stdout.toString(), err: result.stderr.toString() };
+}
+
+beforeAll(() => {
+  const packed = Bun.spawnSync([bun, join(root, "scripts", "pack.ts"), "--no-build"], { cwd: root });
+  if (packed.exitCode !== 0) throw new Error(`scripts/pack.ts failed: ${packed.stderr.toString()}`);
+  app = mkdtempSync(join(tmpdir(), "zig-h3-app-"));
+  const init = run([bun, "init", "-y"]);
+  if (init.code !== 0) throw new Error(`bun init failed: ${init.err}`);
+  const types = run([bun, "add", "-d", "--exact", ...USER_TYPES]);
+  if (types.code !== 0) throw new Error(`bun add ${USER_TYPES.join(" ")} failed: ${types.err}`);
+});
+afterAll(() => {
+  rmSync(app, { recursive: true, force: true });
+  rmSync(binDir, { recursive: true, force: true });
+});
+
+describe("install from the tarballs, offline", () => {
+  test("the platform tarball holds the stripped library, the main one no binary", () => {
+    const list = (tarball: string) => Bun.spawnSync(["tar", "tzf", tarball]).stdout.toString().split("\n").filter(Boolean);
+    const platformFiles = list(platformTarball);
+    expect(platformFiles.sort()).toEqual(["package/LICENSE", "package/README.md", "package/libzigquicheh3.so", "package/package.json"]);
+    const mainFiles = list(mainTarball);
+    expect(mainFiles).toContain("package/ts/index.ts");
+    expect(mainFiles).toContain("package/types/index.d.ts");
+    expect(mainFiles).toContain("package/scripts/build.sh");
+    expect(mainFiles).toContain("package/LICENSE");
+    expect(mainFiles.filter((file) => file.endsWith(".so"))).toEqual([]);
+    const manifest = JSON.parse(Bun.spawnSync(["tar", "xzOf", platformTarball, "package/package.json"]).stdout.toString());
+    expect({ os: manifest.os, cpu: manifest.cpu, libc: manifest.libc }).toEqual({ os: ["linux"], cpu: ["x64"], libc: ["glibc"] });
+    const sections = Bun.spawnSync(["bash", "-c", `tar xzOf ${platformTarball} package/libzigquicheh3.so | readelf -S -W -`]);
+    expect(sections.stdout.toString()).not.toContain(".symtab");
+  });
+
+  test("bun add of both tarballs needs no registry and no build", () => {
+    const added = run([bun, "add", mainTarball, platformTarball], { BUN_CONFIG_REGISTRY: NO_REGISTRY });
+    expect(added.code).toBe(0);
+    expect(existsSync(join(app, "node_modules", "zig-quiche-h3-linux-x64-gnu", "libzigquicheh3.so"))).toBe(true);
+    // Nothing was built inside the package: the library comes from the platform package.
+    expect(existsSync(join(app, "node_modules", "zig-quiche-h3", "zig-out"))).toBe(false);
+  });
+
+  test("a small app typechecks with bun init's tsconfig: 0 errors", () => {
+    writeFileSync(
+      join(app, "index.ts"),
+      `import { serve, ZigH3Error } from "zig-quiche-h3";
+
+const server = serve({
+  port: 0,
+  tls: { cert: Bun.file("certs/cert.pem"), key: Bun.file("certs/key.pem") },
+  routes: {
+    "/": () => new Response("Hello from an app\\n"),
+    "/users/:id": (req) => Response.json({ id: req.params.id, via: req.headers.get("user-agent") }),
+  },
+  error(error) {
+    const code: string = error instanceof ZigH3Error ? error.code : "unknown";
+    return new Response(code, { status: 500 });
+  },
+});
+console.log(server.url.href);
+// The library in use, as the dynamic linker mapped it.
+const maps = await Bun.file("/proc/self/maps").text();
+console.log(maps.split("\\n").find((line) => line.includes("libzigquicheh3.so"))?.split(/\\s+/).pop());
+process.on("SIGTERM", async () => {
+  await server.stop();
+  process.exit(0);
+});
+`,
+    );
+    const typecheck = run([join(app, "node_modules", ".bin", "tsc"), "--noEmit"]);
+    expect(typecheck.out + typecheck.err).toBe("");
+    expect(typecheck.code).toBe(0);
+  });
+
+  test("bunx zig-quiche-h3 cert makes a development certificate", () => {
+    const cert = run([bun, "x", "zig-quiche-h3", "cert", "certs"]);
+    expect(cert.code).toBe(0);
+    expect(cert.out).toContain('tls: { cert: Bun.file("certs/cert.pem"), key: Bun.file("certs/key.pem") }');
+    expect(readFileSync(join(app, "certs", "cert.pem"), "utf8")).toStartWith("-----BEGIN CERTIFICATE-----");
+  });
+
+  test("the app starts on the prebuilt library and answers fetch over HTTP/3", async () => {
+    const child = Bun.spawn([bun, "index.ts"], { cwd: app, stdout: "pipe", stderr: "pipe" });
+    try {
+      const reader = child.stdout.getReader();
+      let out = "";
+      while (out.split("\n").length < 3) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`app exited: ${await new Response(child.stderr).text()}`);
+        out += new TextDecoder().decode(value);
+      }
+      const [url, library] = out.split("\n");
+      expect(library).toBe(join(app, "node_modules", "zig-quiche-h3-linux-x64-gnu", "libzigquicheh3.so"));
+      const hello = await h3fetch(new URL("/", url));
+      expect(hello.status).toBe(200);
+      expect(await hello.text()).toBe("Hello from an app\n");
+      const user = await h3fetch(new URL("/users/42", url), { headers: { "user-agent": "install-test" } });
+      expect(await user.json()).toEqual({ id: "42", via: "install-test" });
+    } finally {
+      child.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+    }
+  });
+});
+
+describe("building from source", () => {
+  test("scripts/build.sh shows each step and the total time", () => {
+    const build = Bun.spawnSync(["bash", join(root, "scripts", "build.sh")], { cwd: root, env: { ...process.env, NO_COLOR: "1" } });
+    const out = build.stdout.toString();
+    expect(build.exitCode).toBe(0);
+    expect(out).toContain("Building quiche 0.28.0 + BoringSSL with cargo");
+    expect(out).toContain("Building libzigquicheh3.so (zig build -Doptimize=ReleaseSafe)");
+    expect(out).toMatch(/Built \S+\/zig-out\/lib\/libzigquicheh3\.so in \d+ s/);
+  });
+});
