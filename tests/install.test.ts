@@ -2,49 +2,19 @@
 // makes are installed offline into a fresh `bun init` app, which then
 // typechecks with bun init's own tsconfig, gets a development certificate
 // from the package's command, starts, and answers Bun's fetch over HTTP/3.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { h3fetch } from "./helpers/clients.ts";
+import { bun, mainTarball, platformTarball, root, scratchApp, type ScratchApp } from "./helpers/scratch-app.ts";
 
-const root = join(import.meta.dir, "..");
-const bun = process.execPath;
-const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const mainTarball = join(root, "dist", `zig-quiche-h3-${pkg.version}.tgz`);
-const platformTarball = join(root, "dist", `zig-quiche-h3-linux-x64-gnu-${pkg.version}.tgz`);
-// bun init asks for the newest @types/bun and TypeScript; these are the
-// versions it gave when this test was written, pinned so that the test
-// does not change under us.
-const USER_TYPES = ["@types/bun@1.4.5", "typescript@7.0.2"];
-// Nothing listens on port 9 (discard): any request to the registry fails.
-const NO_REGISTRY = "http://127.0.0.1:9/";
-
+let scratch: ScratchApp;
 let app: string;
-
-// A Bun user has `bun` on PATH (the package's command starts with
-// `#!/usr/bin/env bun`); this suite's bun may be node_modules' bun.exe.
-const binDir = mkdtempSync(join(tmpdir(), "zig-h3-bin-"));
-symlinkSync(bun, join(binDir, "bun"));
-const PATH = `${binDir}:${process.env.PATH}`;
-
-function run(argv: string[], env: Record<string, string> = {}) {
-  const result = Bun.spawnSync(argv, { cwd: app, env: { ...process.env, PATH, ...env } });
-  return { code: result.exitCode, out: result.stdout.toString(), err: result.stderr.toString() };
-}
+const run = (argv: string[], env?: Record<string, string>) => scratch.run(argv, env);
 
 beforeAll(() => {
-  const packed = Bun.spawnSync([bun, join(root, "scripts", "pack.ts"), "--no-build"], { cwd: root });
-  if (packed.exitCode !== 0) throw new Error(`scripts/pack.ts failed: ${packed.stderr.toString()}`);
-  app = mkdtempSync(join(tmpdir(), "zig-h3-app-"));
-  const init = run([bun, "init", "-y"]);
-  if (init.code !== 0) throw new Error(`bun init failed: ${init.err}`);
-  const types = run([bun, "add", "-d", "--exact", ...USER_TYPES]);
-  if (types.code !== 0) throw new Error(`bun add ${USER_TYPES.join(" ")} failed: ${types.err}`);
-});
-afterAll(() => {
-  rmSync(app, { recursive: true, force: true });
-  rmSync(binDir, { recursive: true, force: true });
+  scratch = scratchApp();
+  app = scratch.dir;
 });
 
 describe("install from the tarballs, offline", () => {
@@ -65,7 +35,7 @@ describe("install from the tarballs, offline", () => {
   });
 
   test("bun add of both tarballs needs no registry and no build", () => {
-    const added = run([bun, "add", mainTarball, platformTarball], { BUN_CONFIG_REGISTRY: NO_REGISTRY });
+    const added = scratch.install();
     expect(added.code).toBe(0);
     expect(existsSync(join(app, "node_modules", "zig-quiche-h3-linux-x64-gnu", "libzigquicheh3.so"))).toBe(true);
     // Nothing was built inside the package: the library comes from the platform package.
