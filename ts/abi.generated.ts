@@ -180,3 +180,420 @@ export const STATUS = {
 
 /** A status name, e.g. "ZIG_H3_ERR_ADDRESS_IN_USE". */
 export type StatusName = keyof typeof STATUS | "ZIG_H3_ERR_UNKNOWN";
+
+/**
+ * Library limits and transport settings, the `limits` option of serve().
+ * Each is a zig_h3_config field (include/zig_h3.h); serve() checks the
+ * names and ranges and throws a TypeError or RangeError naming the key.
+ */
+export interface LimitOptions {
+  /**
+   * A connection with no traffic for this long is closed (QUIC max_idle_timeout); 0 = no idle timeout.
+   *
+   * Unit: ms. Range: 0 .. 2^53 - 1. (zig_h3_config `idle_timeout_ms`)
+   * @default 30000
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Connection-level flow-control window: bytes a client may send on all streams before the server grants more.
+   *
+   * Unit: bytes. Range: 0 .. 2^53 - 1. (zig_h3_config `initial_max_data`)
+   * @default 16777216 (16 MiB)
+   */
+  initialMaxData?: number;
+  /**
+   * Flow-control window of bidirectional streams the server opens (WebTransport).
+   *
+   * Unit: bytes. Range: 0 .. 2^53 - 1. (zig_h3_config `initial_max_stream_data_bidi_local`)
+   * @default 1048576 (1 MiB)
+   */
+  initialMaxStreamDataBidiLocal?: number;
+  /**
+   * Flow-control window of bidirectional streams the client opens (each request body).
+   *
+   * Unit: bytes. Range: 0 .. 2^53 - 1. (zig_h3_config `initial_max_stream_data_bidi_remote`)
+   * @default 1048576 (1 MiB)
+   */
+  initialMaxStreamDataBidiRemote?: number;
+  /**
+   * Flow-control window of unidirectional streams the client opens (control, QPACK, WebTransport).
+   *
+   * Unit: bytes. Range: 0 .. 2^53 - 1. (zig_h3_config `initial_max_stream_data_uni`)
+   * @default 1048576 (1 MiB)
+   */
+  initialMaxStreamDataUni?: number;
+  /**
+   * Concurrent request streams a client may open before the server grants more.
+   *
+   * Unit: count. Range: 0 .. 2^53 - 1. (zig_h3_config `initial_max_streams_bidi`)
+   * @default 256
+   */
+  initialMaxStreamsBidi?: number;
+  /**
+   * Concurrent unidirectional streams a client may open.
+   *
+   * Unit: count. Range: 0 .. 2^53 - 1. (zig_h3_config `initial_max_streams_uni`)
+   * @default 16
+   */
+  initialMaxStreamsUni?: number;
+  /**
+   * Largest UDP payload the server accepts.
+   *
+   * Unit: bytes. Range: 1200 .. 65527. (zig_h3_config `max_recv_udp_payload_size`)
+   * @default 1500
+   */
+  maxRecvUdpPayloadSize?: number;
+  /**
+   * Largest UDP payload the server sends.
+   *
+   * Unit: bytes. Range: 1200 .. 65527. (zig_h3_config `max_send_udp_payload_size`)
+   * @default 1350
+   */
+  maxSendUdpPayloadSize?: number;
+  /**
+   * Tell clients not to migrate the connection to a new address.
+   *
+   * (zig_h3_config `disable_active_migration`)
+   * @default true
+   */
+  disableActiveMigration?: boolean;
+  /**
+   * Pace outgoing packets (SO_TXTIME) instead of sending each flight at once.
+   *
+   * (zig_h3_config `enable_pacing`)
+   * @default true
+   */
+  enablePacing?: boolean;
+  /**
+   * Congestion control: "reno", "cubic", "bbr2" or "bbr2_gcongestion".
+   *
+   * (zig_h3_config `cc_algorithm`)
+   * @default "cubic"
+   */
+  ccAlgorithm?: "reno" | "cubic" | "bbr2" | "bbr2_gcongestion";
+  /**
+   * Send GREASE (reserved) values so clients keep tolerating unknown ones.
+   *
+   * (zig_h3_config `grease`)
+   * @default true
+   */
+  grease?: boolean;
+  /**
+   * Live connections; a new client over it gets CONNECTION_CLOSE with CONNECTION_REFUSED.
+   *
+   * Unit: count. Range: 1 .. 1048576. (zig_h3_config `max_connections`)
+   * @default 4096
+   */
+  maxConnections?: number;
+  /**
+   * Live requests (and WebTransport streams) over all connections; a stream past it is refused (H3_REQUEST_REJECTED).
+   *
+   * Unit: count. Range: 1 .. 16777216. (zig_h3_config `max_requests`)
+   * @default 16384
+   */
+  maxRequests?: number;
+  /**
+   * Size of the queue carrying events (requests, body chunks) from the loop thread to JavaScript.
+   *
+   * Unit: bytes. Range: at least twice the largest event: 2 × (32 + max(maxRequestHeadersSize + 4 × maxHeaderCount, bodyChunkBytes)). (zig_h3_config `event_queue_bytes`)
+   * @default 4194304 (4 MiB)
+   */
+  eventQueueBytes?: number;
+  /**
+   * Size of the queue carrying commands (responses) from JavaScript to the loop thread.
+   *
+   * Unit: bytes. Range: 65536 .. 1073741824 (1 GiB). (zig_h3_config `command_queue_bytes`)
+   * @default 4194304 (4 MiB)
+   */
+  commandQueueBytes?: number;
+  /**
+   * UDP packets read per wake-up of the loop thread (recvmmsg batch).
+   *
+   * Unit: count. Range: 1 .. 1024. (zig_h3_config `recv_batch_packets`)
+   * @default 64
+   */
+  recvBatchPackets?: number;
+  /**
+   * Largest request-body chunk handed to JavaScript at once.
+   *
+   * Unit: bytes. Range: 1024 .. 1048576 (1 MiB). (zig_h3_config `body_chunk_bytes`)
+   * @default 65536 (64 KiB)
+   */
+  bodyChunkBytes?: number;
+  /**
+   * Request field section size (name + value + 32 per field); over it the request gets 431.
+   *
+   * Unit: bytes. Range: 256 .. 1048576 (1 MiB). (zig_h3_config `max_request_headers_size`)
+   * @default 16384 (16 KiB)
+   */
+  maxRequestHeadersSize?: number;
+  /**
+   * Largest request body; a longer one gets 413 (or a stream reset once the response started).
+   *
+   * Unit: bytes. Range: 0 .. 2^53 - 1. (zig_h3_config `max_request_body_size`)
+   * @default 104857600 (100 MiB)
+   */
+  maxRequestBodySize?: number;
+  /**
+   * Longest :path; a longer one gets 414.
+   *
+   * Unit: bytes. Range: 1 .. 65535. (zig_h3_config `max_path_length`)
+   * @default 2048 (2 KiB)
+   */
+  maxPathLength?: number;
+  /**
+   * Most request header fields; more gets 431.
+   *
+   * Unit: count. Range: 1 .. 4096. (zig_h3_config `max_header_count`)
+   * @default 100
+   */
+  maxHeaderCount?: number;
+  /**
+   * Longest request header name; longer gets 431.
+   *
+   * Unit: bytes. Range: 1 .. 65535. (zig_h3_config `max_header_name_length`)
+   * @default 256
+   */
+  maxHeaderNameLength?: number;
+  /**
+   * Longest request header value; longer gets 431.
+   *
+   * Unit: bytes. Range: 1 .. 65535. (zig_h3_config `max_header_value_length`)
+   * @default 8192 (8 KiB)
+   */
+  maxHeaderValueLength?: number;
+  /**
+   * Requests one connection may have in flight; more get 503. 0 = no cap.
+   *
+   * Unit: count. Range: 0 .. 4294967295. (zig_h3_config `max_active_requests_per_conn`)
+   * @default 0
+   */
+  maxActiveRequestsPerConn?: number;
+  /**
+   * Response bytes the library buffers per request before `write()` waits for the client (backpressure window).
+   *
+   * Unit: bytes. Range: 1024 .. 1073741824 (1 GiB). (zig_h3_config `max_pending_response_bytes`)
+   * @default 1048576 (1 MiB)
+   */
+  maxPendingResponseBytes?: number;
+  /**
+   * Directory for qlog traces, one `conn-<id>.sqlog` file per connection (open them in qvis); created if missing.
+   *
+   * (zig_h3_config `qlog_dir`)
+   * @default none
+   */
+  qlogDir?: string;
+  /**
+   * File the TLS secrets are appended to (SSLKEYLOGFILE format, for Wireshark).
+   *
+   * (zig_h3_config `keylog_path`)
+   * @default none
+   */
+  keylogPath?: string;
+  /**
+   * Live connections one client IP address may hold; over it a new client gets CONNECTION_REFUSED. 0 = no cap.
+   *
+   * Unit: count. Range: 0 .. 4294967295. (zig_h3_config `max_connections_per_ip`)
+   * @default 0
+   */
+  maxConnectionsPerIp?: number;
+  /**
+   * QPACK dynamic table a client may fill for its requests.
+   *
+   * Unit: bytes. Range: 0 .. 1048576 (1 MiB). (zig_h3_config `qpack_max_table_capacity`)
+   * @default 4096 (4 KiB)
+   */
+  qpackMaxTableCapacity?: number;
+  /**
+   * Request streams that may wait on QPACK inserts at once; more is QPACK_DECOMPRESSION_FAILED.
+   *
+   * Unit: count. Range: 0 .. 1024. (zig_h3_config `qpack_blocked_streams`)
+   * @default 16
+   */
+  qpackBlockedStreams?: number;
+  /**
+   * Open streams per WebTransport session, both directions; over it a client's stream is reset.
+   *
+   * Unit: count. Range: 1 .. 65536. (zig_h3_config `max_webtransport_streams_per_session`)
+   * @default 256
+   */
+  maxWebtransportStreamsPerSession?: number;
+  /**
+   * A request stream must deliver its whole field section this soon after opening, else it is reset (H3_REQUEST_INCOMPLETE). 0 = no limit.
+   *
+   * Unit: ms. Range: 0 .. 3600000. (zig_h3_config `request_head_timeout_ms`)
+   * @default 10000
+   */
+  requestHeadTimeoutMs?: number;
+  /**
+   * Slowest accepted request body, measured over requestBodyRateWindowMs; slower is reset. 0 = no minimum.
+   *
+   * Unit: bytes/s. Range: 0 .. 2^53 - 1. (zig_h3_config `min_request_body_bytes_per_s`)
+   * @default 0
+   */
+  minRequestBodyBytesPerS?: number;
+  /**
+   * Window the request body rate is measured over.
+   *
+   * Unit: ms. Range: 100 .. 3600000. (zig_h3_config `request_body_rate_window_ms`)
+   * @default 10000
+   */
+  requestBodyRateWindowMs?: number;
+  /**
+   * Validate client addresses with a stateless Retry (RFC 9000 8.1.2) before creating any connection state.
+   *
+   * (zig_h3_config `enable_retry`)
+   * @default false
+   */
+  enableRetry?: boolean;
+  /**
+   * How long a Retry token is accepted after it was issued.
+   *
+   * Unit: ms. Range: 1 .. 600000. (zig_h3_config `retry_token_lifetime_ms`)
+   * @default 10000
+   */
+  retryTokenLifetimeMs?: number;
+  /**
+   * Request body bytes read ahead of what the handler consumed; past it QUIC flow control holds the client back.
+   *
+   * Unit: bytes. Range: bodyChunkBytes .. 1 GiB. (zig_h3_config `request_read_window_bytes`)
+   * @default 1048576 (1 MiB)
+   */
+  requestReadWindowBytes?: number;
+}
+
+/** The zig_h3_config names `limits` accepted before camelCase; still accepted, deprecated. */
+export interface SnakeCaseLimitOptions {
+  /** @deprecated Use `idleTimeoutMs`. */
+  idle_timeout_ms?: number;
+  /** @deprecated Use `initialMaxData`. */
+  initial_max_data?: number;
+  /** @deprecated Use `initialMaxStreamDataBidiLocal`. */
+  initial_max_stream_data_bidi_local?: number;
+  /** @deprecated Use `initialMaxStreamDataBidiRemote`. */
+  initial_max_stream_data_bidi_remote?: number;
+  /** @deprecated Use `initialMaxStreamDataUni`. */
+  initial_max_stream_data_uni?: number;
+  /** @deprecated Use `initialMaxStreamsBidi`. */
+  initial_max_streams_bidi?: number;
+  /** @deprecated Use `initialMaxStreamsUni`. */
+  initial_max_streams_uni?: number;
+  /** @deprecated Use `maxRecvUdpPayloadSize`. */
+  max_recv_udp_payload_size?: number;
+  /** @deprecated Use `maxSendUdpPayloadSize`. */
+  max_send_udp_payload_size?: number;
+  /** @deprecated Use `disableActiveMigration`. */
+  disable_active_migration?: boolean;
+  /** @deprecated Use `enablePacing`. */
+  enable_pacing?: boolean;
+  /** @deprecated Use `ccAlgorithm`. */
+  cc_algorithm?: "reno" | "cubic" | "bbr2" | "bbr2_gcongestion";
+  /** @deprecated Use `maxConnections`. */
+  max_connections?: number;
+  /** @deprecated Use `maxRequests`. */
+  max_requests?: number;
+  /** @deprecated Use `eventQueueBytes`. */
+  event_queue_bytes?: number;
+  /** @deprecated Use `commandQueueBytes`. */
+  command_queue_bytes?: number;
+  /** @deprecated Use `recvBatchPackets`. */
+  recv_batch_packets?: number;
+  /** @deprecated Use `bodyChunkBytes`. */
+  body_chunk_bytes?: number;
+  /** @deprecated Use `maxRequestHeadersSize`. */
+  max_request_headers_size?: number;
+  /** @deprecated Use `maxRequestBodySize`. */
+  max_request_body_size?: number;
+  /** @deprecated Use `maxPathLength`. */
+  max_path_length?: number;
+  /** @deprecated Use `maxHeaderCount`. */
+  max_header_count?: number;
+  /** @deprecated Use `maxHeaderNameLength`. */
+  max_header_name_length?: number;
+  /** @deprecated Use `maxHeaderValueLength`. */
+  max_header_value_length?: number;
+  /** @deprecated Use `maxActiveRequestsPerConn`. */
+  max_active_requests_per_conn?: number;
+  /** @deprecated Use `maxPendingResponseBytes`. */
+  max_pending_response_bytes?: number;
+  /** @deprecated Use `qlogDir`. */
+  qlog_dir?: string;
+  /** @deprecated Use `keylogPath`. */
+  keylog_path?: string;
+  /** @deprecated Use `maxConnectionsPerIp`. */
+  max_connections_per_ip?: number;
+  /** @deprecated Use `qpackMaxTableCapacity`. */
+  qpack_max_table_capacity?: number;
+  /** @deprecated Use `qpackBlockedStreams`. */
+  qpack_blocked_streams?: number;
+  /** @deprecated Use `maxWebtransportStreamsPerSession`. */
+  max_webtransport_streams_per_session?: number;
+  /** @deprecated Use `requestHeadTimeoutMs`. */
+  request_head_timeout_ms?: number;
+  /** @deprecated Use `minRequestBodyBytesPerS`. */
+  min_request_body_bytes_per_s?: number;
+  /** @deprecated Use `requestBodyRateWindowMs`. */
+  request_body_rate_window_ms?: number;
+  /** @deprecated Use `enableRetry`. */
+  enable_retry?: boolean;
+  /** @deprecated Use `retryTokenLifetimeMs`. */
+  retry_token_lifetime_ms?: number;
+  /** @deprecated Use `requestReadWindowBytes`. */
+  request_read_window_bytes?: number;
+}
+
+/** Every `limits` key: its zig_h3_config field and fixed range (null where the range depends on other fields or has none). */
+export const LIMITS = {
+  idleTimeoutMs: { field: "idle_timeout_ms", min: null, max: null },
+  initialMaxData: { field: "initial_max_data", min: null, max: null },
+  initialMaxStreamDataBidiLocal: { field: "initial_max_stream_data_bidi_local", min: null, max: null },
+  initialMaxStreamDataBidiRemote: { field: "initial_max_stream_data_bidi_remote", min: null, max: null },
+  initialMaxStreamDataUni: { field: "initial_max_stream_data_uni", min: null, max: null },
+  initialMaxStreamsBidi: { field: "initial_max_streams_bidi", min: null, max: null },
+  initialMaxStreamsUni: { field: "initial_max_streams_uni", min: null, max: null },
+  maxRecvUdpPayloadSize: { field: "max_recv_udp_payload_size", min: 1200, max: 65527 },
+  maxSendUdpPayloadSize: { field: "max_send_udp_payload_size", min: 1200, max: 65527 },
+  disableActiveMigration: { field: "disable_active_migration", min: null, max: null },
+  enablePacing: { field: "enable_pacing", min: null, max: null },
+  ccAlgorithm: { field: "cc_algorithm", min: null, max: null },
+  grease: { field: "grease", min: null, max: null },
+  maxConnections: { field: "max_connections", min: 1, max: 1048576 },
+  maxRequests: { field: "max_requests", min: 1, max: 16777216 },
+  eventQueueBytes: { field: "event_queue_bytes", min: null, max: 1073741824 },
+  commandQueueBytes: { field: "command_queue_bytes", min: 65536, max: 1073741824 },
+  recvBatchPackets: { field: "recv_batch_packets", min: 1, max: 1024 },
+  bodyChunkBytes: { field: "body_chunk_bytes", min: 1024, max: 1048576 },
+  maxRequestHeadersSize: { field: "max_request_headers_size", min: 256, max: 1048576 },
+  maxRequestBodySize: { field: "max_request_body_size", min: null, max: null },
+  maxPathLength: { field: "max_path_length", min: 1, max: 65535 },
+  maxHeaderCount: { field: "max_header_count", min: 1, max: 4096 },
+  maxHeaderNameLength: { field: "max_header_name_length", min: 1, max: 65535 },
+  maxHeaderValueLength: { field: "max_header_value_length", min: 1, max: 65535 },
+  maxActiveRequestsPerConn: { field: "max_active_requests_per_conn", min: null, max: 4294967295 },
+  maxPendingResponseBytes: { field: "max_pending_response_bytes", min: 1024, max: 1073741824 },
+  qlogDir: { field: "qlog_dir", min: null, max: null },
+  keylogPath: { field: "keylog_path", min: null, max: null },
+  maxConnectionsPerIp: { field: "max_connections_per_ip", min: null, max: 4294967295 },
+  qpackMaxTableCapacity: { field: "qpack_max_table_capacity", min: 0, max: 1048576 },
+  qpackBlockedStreams: { field: "qpack_blocked_streams", min: 0, max: 1024 },
+  maxWebtransportStreamsPerSession: { field: "max_webtransport_streams_per_session", min: 1, max: 65536 },
+  requestHeadTimeoutMs: { field: "request_head_timeout_ms", min: 0, max: 3600000 },
+  minRequestBodyBytesPerS: { field: "min_request_body_bytes_per_s", min: null, max: null },
+  requestBodyRateWindowMs: { field: "request_body_rate_window_ms", min: 100, max: 3600000 },
+  enableRetry: { field: "enable_retry", min: null, max: null },
+  retryTokenLifetimeMs: { field: "retry_token_lifetime_ms", min: 1, max: 600000 },
+  requestReadWindowBytes: { field: "request_read_window_bytes", min: null, max: 1073741824 },
+} as const;
+
+/** Config fields set through other serve() options, by the option that sets them. */
+export const CONFIG_FIELD_OPTIONS = {
+  cert_path: "tls.cert",
+  key_path: "tls.key",
+  bind_address: "hostname",
+  port: "port",
+  enable_dgram: "datagrams",
+  dgram_recv_queue_len: "datagrams.receiveQueueLength",
+  dgram_send_queue_len: "datagrams.sendQueueLength",
+  log_level: "logLevel",
+  enable_webtransport: "webtransport",
+} as const;

@@ -3,6 +3,7 @@
 //! (abi/config_c.zig) and are validated here, without I/O.
 
 const std = @import("std");
+const config_docs = @import("abi/config_docs.zig");
 
 pub const LogLevel = enum(u8) { err = 0, warn = 1, info = 2, debug = 3, trace = 4 };
 
@@ -110,26 +111,26 @@ pub const Config = struct {
         _ = parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
         if (!isKnownCcAlgorithm(config.cc_algorithm)) return error.CcAlgorithmInvalid;
 
-        try inRange(config.max_recv_udp_payload_size, 1200, 65527);
-        try inRange(config.max_send_udp_payload_size, 1200, 65527);
-        try inRange(config.max_connections, 1, 1 << 20);
-        try inRange(config.max_requests, 1, 1 << 24);
-        try inRange(config.recv_batch_packets, 1, 1024);
-        try inRange(config.body_chunk_bytes, 1024, 1024 * 1024);
-        try inRange(config.max_header_count, 1, 4096);
-        try inRange(config.max_header_name_length, 1, 65535);
-        try inRange(config.max_header_value_length, 1, 65535);
-        try inRange(config.max_path_length, 1, 65535);
-        try inRange(config.max_request_headers_size, 256, 1024 * 1024);
-        try inRange(config.max_pending_response_bytes, 1024, 1 << 30);
+        try fixedRange(config, "max_recv_udp_payload_size");
+        try fixedRange(config, "max_send_udp_payload_size");
+        try fixedRange(config, "max_connections");
+        try fixedRange(config, "max_requests");
+        try fixedRange(config, "recv_batch_packets");
+        try fixedRange(config, "body_chunk_bytes");
+        try fixedRange(config, "max_header_count");
+        try fixedRange(config, "max_header_name_length");
+        try fixedRange(config, "max_header_value_length");
+        try fixedRange(config, "max_path_length");
+        try fixedRange(config, "max_request_headers_size");
+        try fixedRange(config, "max_pending_response_bytes");
         // One stream read must fit the window, so a grant always makes progress.
         try inRange(config.request_read_window_bytes, config.body_chunk_bytes, 1 << 30);
-        try inRange(config.qpack_max_table_capacity, 0, 1 << 20);
-        try inRange(config.qpack_blocked_streams, 0, 1024);
-        try inRange(config.max_webtransport_streams_per_session, 1, 1 << 16);
-        try inRange(config.request_head_timeout_ms, 0, 3_600_000);
-        try inRange(config.request_body_rate_window_ms, 100, 3_600_000);
-        try inRange(config.retry_token_lifetime_ms, 1, 10 * 60 * 1000);
+        try fixedRange(config, "qpack_max_table_capacity");
+        try fixedRange(config, "qpack_blocked_streams");
+        try fixedRange(config, "max_webtransport_streams_per_session");
+        try fixedRange(config, "request_head_timeout_ms");
+        try fixedRange(config, "request_body_rate_window_ms");
+        try fixedRange(config, "retry_token_lifetime_ms");
         if (config.enable_dgram) {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);
@@ -141,7 +142,7 @@ pub const Config = struct {
             config.body_chunk_bytes,
         );
         try inRange(config.event_queue_bytes, 2 * largest_event, 1 << 30);
-        try inRange(config.command_queue_bytes, 64 * 1024, 1 << 30);
+        try fixedRange(config, "command_queue_bytes");
     }
 
     /// Capacity of the connection-ID table: every connection holds its own
@@ -153,6 +154,12 @@ pub const Config = struct {
 
 /// Bytes of framing around every queued event or command (see queue/wire.zig).
 pub const record_overhead_bytes: u32 = 32;
+
+/// The field's fixed range, as zig-src/abi/config_docs.zig documents it.
+fn fixedRange(config: *const Config, comptime name: []const u8) Config.Error!void {
+    const doc = comptime config_docs.of(name);
+    return inRange(@field(config, name), doc.min.?, doc.max.?);
+}
 
 fn inRange(value: u64, min: u64, max: u64) Config.Error!void {
     if (value < min or value > max) return error.LimitOutOfRange;

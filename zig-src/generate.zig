@@ -15,6 +15,8 @@ const Stats = @import("stats.zig").Stats;
 const conn_stats = @import("quic/conn_stats.zig");
 const ConfigC = @import("abi/config_c.zig").ConfigC;
 const Status = @import("abi/status.zig").Status;
+const config_docs = @import("abi/config_docs.zig");
+const Config = @import("config.zig").Config;
 
 const ts_path = "ts/abi.generated.ts";
 const header_path = "include/zig_h3.h";
@@ -117,7 +119,103 @@ fn typescript(arena: std.mem.Allocator) ![]const u8 {
         try w.print("  {s}: {d},\n", .{ status.name(), field.value });
     }
     try w.writeAll("} as const;\n\n/** A status name, e.g. \"ZIG_H3_ERR_ADDRESS_IN_USE\". */\nexport type StatusName = keyof typeof STATUS | \"ZIG_H3_ERR_UNKNOWN\";\n");
+    try limitOptions(w);
     return out.written();
+}
+
+/// The `limits` option of serve(): one camelCase property per config field
+/// that no other option sets, with its meaning, unit, range and default
+/// (zig-src/abi/config_docs.zig), the deprecated snake_case spelling, and
+/// the table serve() validates against.
+fn limitOptions(w: *std.Io.Writer) !void {
+    try w.writeAll(
+        \\
+        \\/**
+        \\ * Library limits and transport settings, the `limits` option of serve().
+        \\ * Each is a zig_h3_config field (include/zig_h3.h); serve() checks the
+        \\ * names and ranges and throws a TypeError or RangeError naming the key.
+        \\ */
+        \\export interface LimitOptions {
+        \\
+    );
+    inline for (config_docs.docs) |doc| {
+        if (doc.option.len > 0) continue;
+        try w.print("  /**\n   * {s}\n   *\n   * ", .{doc.text});
+        if (doc.unit.len > 0) try w.print("Unit: {s}. ", .{doc.unit});
+        if (doc.range_note.len > 0) {
+            try w.print("Range: {s}. ", .{doc.range_note});
+        } else if (comptime fieldMax(doc)) |max| {
+            try w.print("Range: {d} .. {d}{s}. ", .{ doc.min orelse 0, max, comptime humanBytes(doc.unit, max) });
+        } else if (comptime tsType(doc.name)[0] == 'n') {
+            try w.writeAll("Range: 0 .. 2^53 - 1. ");
+        }
+        const default = comptime config_docs.defaultText(doc.name);
+        try w.print("(zig_h3_config `{s}`)\n   * @default {s}{s}\n   */\n", .{ doc.name, default, comptime defaultBytes(doc.unit, doc.name) });
+        try w.print("  {s}?: {s};\n", .{ comptime camel(doc.name), comptime tsType(doc.name) });
+    }
+    try w.writeAll(
+        \\}
+        \\
+        \\/** The zig_h3_config names `limits` accepted before camelCase; still accepted, deprecated. */
+        \\export interface SnakeCaseLimitOptions {
+        \\
+    );
+    inline for (config_docs.docs) |doc| {
+        if (doc.option.len > 0 or comptime std.mem.eql(u8, camel(doc.name), doc.name)) continue;
+        try w.print("  /** @deprecated Use `{s}`. */\n  {s}?: {s};\n", .{ comptime camel(doc.name), doc.name, comptime tsType(doc.name) });
+    }
+    try w.writeAll("}\n\n/** Every `limits` key: its zig_h3_config field and fixed range (null where the range depends on other fields or has none). */\nexport const LIMITS = {\n");
+    inline for (config_docs.docs) |doc| {
+        if (doc.option.len > 0) continue;
+        try w.print("  {s}: {{ field: \"{s}\", min: ", .{ comptime camel(doc.name), doc.name });
+        if (doc.min) |min| try w.print("{d}", .{min}) else try w.writeAll("null");
+        try w.writeAll(", max: ");
+        if (comptime fieldMax(doc)) |max| try w.print("{d}", .{max}) else try w.writeAll("null");
+        try w.writeAll(" },\n");
+    }
+    try w.writeAll("} as const;\n\n/** Config fields set through other serve() options, by the option that sets them. */\nexport const CONFIG_FIELD_OPTIONS = {\n");
+    inline for (config_docs.docs) |doc| {
+        if (doc.option.len == 0) continue;
+        try w.print("  {s}: \"{s}\",\n", .{ doc.name, doc.option });
+    }
+    try w.writeAll("} as const;\n");
+}
+
+/// The documented maximum, else the largest value of a field narrower than
+/// 53 bits, else null (any safe integer).
+fn fieldMax(comptime doc: config_docs.Doc) ?u64 {
+    if (doc.max) |max| return max;
+    const T = @TypeOf(@field(Config{ .cert_path = "", .key_path = "" }, doc.name));
+    if (@typeInfo(T) == .int and @typeInfo(T).int.bits <= 32) return std.math.maxInt(T);
+    return null;
+}
+
+fn tsType(comptime name: []const u8) []const u8 {
+    const T = @TypeOf(@field(Config{ .cert_path = "", .key_path = "" }, name));
+    if (T == bool) return "boolean";
+    if (comptime std.mem.eql(u8, name, "cc_algorithm")) return "\"reno\" | \"cubic\" | \"bbr2\" | \"bbr2_gcongestion\"";
+    if (T == [:0]const u8 or T == ?[:0]const u8) return "string";
+    return "number";
+}
+
+/// " (16 MiB)" for a byte count that is a whole number of KiB, MiB or GiB.
+fn humanBytes(comptime unit: []const u8, comptime value: u64) []const u8 {
+    comptime {
+        if (!std.mem.eql(u8, unit, "bytes") or value < 1024) return "";
+        const units = [_][]const u8{ "GiB", "MiB", "KiB" };
+        const shifts = [_]u6{ 30, 20, 10 };
+        for (units, shifts) |suffix, shift| {
+            const one = @as(u64, 1) << shift;
+            if (value >= one and value % one == 0) return std.fmt.comptimePrint(" ({d} {s})", .{ value / one, suffix });
+        }
+        return "";
+    }
+}
+
+fn defaultBytes(comptime unit: []const u8, comptime name: []const u8) []const u8 {
+    const value = @field(Config{ .cert_path = "", .key_path = "" }, name);
+    if (@TypeOf(value) == bool or @typeInfo(@TypeOf(value)) != .int) return "";
+    return humanBytes(unit, value);
 }
 
 fn upper(comptime name: []const u8) []const u8 {
