@@ -8,14 +8,15 @@
 import { JSCallback, ptr, type Pointer } from "bun:ffi";
 import { native, type Native } from "./loader.ts";
 import { check, ZigH3Error } from "./errors.ts";
-import { marshalConfig, type NativeConfig } from "./config.ts";
-import { resolvePem, type PemSource } from "./tls.ts";
-import { EventKind, HEADER_BYTES, decodeRequest, padded, readId, type RequestEvent } from "./wire.ts";
+import { marshalConfig, nearestName, resolveLimits, type NativeConfig } from "./config.ts";
+import { resolvePem } from "./tls.ts";
+import { mkdirSync } from "node:fs";
+import { EventKind, HEADER_BYTES, decodeRequest, formatPeer, padded, readId, type RequestEvent } from "./wire.ts";
 import { Deadlines } from "./deadlines.ts";
 import { Exchange } from "./exchange.ts";
-import { Incoming, type IncomingContext } from "./incoming.ts";
+import { Incoming, type IncomingContext, type IncomingRequest } from "./incoming.ts";
 import { H3Request } from "./request.ts";
-import { paramExtractor, validateMethod, validatePattern } from "./routes.ts";
+import { paramExtractor, patternMatches, validateMethod, validatePattern } from "./routes.ts";
 import { CommandOutbox } from "./outbox.ts";
 import { encodeFieldArray } from "./fields.ts";
 import {
@@ -27,8 +28,10 @@ import {
   type Handler,
   type LogEntry,
   type RawHandler,
+  type ReloadOptions,
   type RouteValue,
   type ServeOptions,
+  type SocketAddress,
   type StaticValue,
   type StopOptions,
 } from "./options.ts";
@@ -36,12 +39,79 @@ import { sendResponse } from "./web.ts";
 import { Connection, DatagramError, RequestDatagrams } from "./datagrams.ts";
 import { WebTransportSession, type WebTransportHandler } from "./webtransport.ts";
 import { WebTransportStreams } from "./webtransport-streams.ts";
+import { Http1PortTakenError, Http1Server, type Http1Info } from "./http1.ts";
 
 const EVENT_BUFFER_BYTES = 1 << 20;
 const H3_INTERNAL_ERROR = 0x102n;
 
+/** The options serve() knows. */
+const OPTION_NAMES = ["port", "hostname", "tls", "routes", "static", "fetch", "error", "development", "mode", "handlerTimeoutMs", "datagrams", "webtransport", "http1", "limits", "log", "logLevel"];
+/** Bun.serve options this server does not have, and what to do instead. */
+const BUN_ONLY_OPTIONS: Record<string, string> = {
+  websocket: "WebSockets are not part of HTTP/3 here; use WebTransport (webtransport: true and server.webtransport())",
+  unix: "HTTP/3 runs over UDP; give port and hostname",
+  reusePort: "not supported",
+  ipv6Only: 'not supported; hostname "::" binds IPv6',
+  idleTimeout: "use limits.idleTimeoutMs (milliseconds)",
+  maxRequestBodySize: "use limits.maxRequestBodySize",
+  id: "not supported",
+  lowMemoryMode: "not supported",
+  baseURI: "not supported",
+  certFile: "use tls: { cert, key }",
+  keyFile: "use tls: { cert, key }",
+  key: "use tls: { cert, key }",
+  cert: "use tls: { cert, key }",
+};
+
+/** Rejects option names serve() does not know, rather than ignoring them. */
+function checkOptionNames(options: object) {
+  for (const name of Object.keys(options)) {
+    if (OPTION_NAMES.includes(name)) continue;
+    const instead = BUN_ONLY_OPTIONS[name];
+    if (instead !== undefined) throw new TypeError(`serve() option "${name}" (a Bun.serve option) is not supported by zig-quiche-h3: ${instead}`);
+    throw new TypeError(`unknown serve() option "${name}"; did you mean "${nearestName(name, OPTION_NAMES)}"?`);
+  }
+}
+
+/** `port`: a number, a numeric string, or BUN_PORT / PORT from the environment, as in Bun.serve. */
+function resolvePort(port: unknown): number {
+  const value = port ?? process.env.BUN_PORT ?? process.env.PORT ?? 4433;
+  const number = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof number !== "number" || !Number.isInteger(number) || number < 0 || number > 65535) {
+    throw new TypeError(`port must be an integer 0..65535 or a numeric string, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+/** `hostname` to the numeric address the library binds: "localhost" is 127.0.0.1. */
+function bindAddress(hostname: string): string {
+  if (typeof hostname !== "string" || hostname.length === 0) throw new TypeError(`hostname must be a non-empty string, got ${JSON.stringify(hostname)}`);
+  if (hostname === "localhost") return "127.0.0.1";
+  return hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
+}
+
+/** The error a handler timeout reports: `code` "ERR_HANDLER_TIMEOUT". */
+export class HandlerTimeoutError extends Error {
+  /** Always "ERR_HANDLER_TIMEOUT". */
+  readonly code = "ERR_HANDLER_TIMEOUT";
+  /** The request that timed out. */
+  readonly request: { method: string; path: string };
+
+  constructor(method: string, path: string, timeoutMs: number) {
+    super(`handler for ${method} ${path} did not respond within ${timeoutMs} ms: sent 504`);
+    this.name = "HandlerTimeoutError";
+    this.request = { method, path };
+  }
+}
+
 interface Route {
   id: number;
+  /** False once `reload()` dropped it (the library still matches it; JS re-matches). */
+  active: boolean;
+  method: string;
+  pattern: string;
+  /** Registered from `routes` (replaced by reload), not by route() or webtransport(). */
+  fromOptions: boolean;
   web?: Handler;
   raw?: RawHandler;
   webtransport?: WebTransportHandler;
@@ -77,6 +147,7 @@ export class Server {
   #keepAlive: Timer | null = null;
   #shutdownDone: (() => void) | null = null;
   #log: (entry: LogEntry) => void;
+  #logLevel: number;
   #statsWaiters = new Map<number, ((stats: ConnectionStats | null) => void)[]>();
   #connections = new Map<number, Connection>();
   #onQuicDatagram: ((connection: Connection, data: Uint8Array) => void) | null = null;
@@ -86,25 +157,51 @@ export class Server {
   /** WebTransport streams, by library id, and each session's stream set. */
   #streams!: WebTransportStreams;
   #stopped: Promise<void> | null = null;
-  readonly port: number;
-  readonly hostname: string;
-  readonly mode: EventMode;
 
-  constructor(options: ServeOptions) {
+  /** The `fetch` fallback (replaced by reload); the "/*" route calls it. */
+  #fetch: Handler | undefined;
+  /** The library routes "/*" to `fetch` (registered once, with the first fetch). */
+  #fetchRouteAdded = false;
+  #development: boolean;
+  /** Whether the server keeps Bun's event loop alive (ref()/unref()). */
+  #refed = true;
+  /** HTTPS/1.1 on the TCP port of the same number (ts/http1.ts); null with `http1: false`. */
+  #http1: Http1Server | null = null;
+  /** The UDP port it listens on (useful with port 0). */
+  readonly port: number;
+  /** The hostname as given ("localhost" stays "localhost"; the socket is bound to 127.0.0.1). */
+  readonly hostname: string;
+  /** How events reach JS (see EventMode). */
+  readonly mode: EventMode;
+  /** True when created with `development: true`. */
+  get development(): boolean {
+    return this.#development;
+  }
+
+  /** Use serve(). */
+  constructor(options: ServeOptions<any>) {
     if (!options || typeof options !== "object") throw new TypeError("serve() needs an options object");
+    checkOptionNames(options);
     if (!options.tls) throw new TypeError("serve() needs tls: { cert, key }");
-    const port = options.port ?? 4433;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`port must be an integer 0..65535, got ${port}`);
+    const port = resolvePort(options.port);
     this.mode = options.mode ?? "poll";
     if (!["poll", "callback", "manual"].includes(this.mode)) throw new TypeError(`mode must be "poll", "callback" or "manual", got ${JSON.stringify(this.mode)}`);
     this.#handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000;
     if (!Number.isInteger(this.#handlerTimeoutMs) || this.#handlerTimeoutMs < 0) throw new TypeError("handlerTimeoutMs must be a non-negative integer");
-    if (this.#handlerTimeoutMs > 0) this.#deadlines = new Deadlines(this.#handlerTimeoutMs, (exchange) => this.#timedOut(exchange));
+    if (this.#handlerTimeoutMs > 0) this.#deadlines = new Deadlines(this.#handlerTimeoutMs, (exchange) => this.#timedOut(exchange, this.#handlerTimeoutMs));
     this.hostname = options.hostname ?? "127.0.0.1";
+    const address = bindAddress(this.hostname);
+    if (options.error !== undefined && typeof options.error !== "function") throw new TypeError("error must be a function");
+    if (options.fetch !== undefined && typeof options.fetch !== "function") throw new TypeError("fetch must be a function");
+    if (options.http1 !== undefined && typeof options.http1 !== "boolean") throw new TypeError("http1 must be a boolean");
     this.#errorHook = options.error;
+    this.#development = options.development === true;
     this.#log = options.log ?? ((entry) => console.error(`[zig-quiche-h3] ${entry.level}: ${entry.message}`));
     const logLevel = LOG_LEVELS.indexOf(options.logLevel ?? "warn");
     if (logLevel < 0) throw new TypeError(`logLevel must be one of ${LOG_LEVELS.join(", ")}`);
+    this.#logLevel = logLevel;
+    const limits = resolveLimits(options.limits);
+    if (typeof limits.qlog_dir === "string") ensureDirectory(limits.qlog_dir, "limits.qlogDir");
     this.#lib = native();
     this.#outbox = new CommandOutbox(this.#lib, () => this.#handle);
 
@@ -120,9 +217,9 @@ export class Server {
         }
       : {};
 
-    const pem = resolvePem(options.tls.cert, options.tls.key);
+    const pem = resolvePem(options.tls);
     try {
-      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...options.limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: this.hostname, port });
+      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: address, port });
       this.#datagramSendQueue = config.read("dgram_send_queue_len");
       this.#window = config.read("max_pending_response_bytes");
       const readWindowBytes = config.read("request_read_window_bytes");
@@ -135,7 +232,7 @@ export class Server {
       this.#streams = new WebTransportStreams(this.#outbox, { sendWindow: this.#window, receiveLimit: config.read("max_request_body_size"), readWindowBytes });
       const out = new BigUint64Array(1);
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
-      check(status, describeNewFailure(status, pem.certPath, pem.keyPath, this.hostname, port));
+      check(status, describeNewFailure(status, pem.certPath, pem.keyPath, address, port));
       this.#handle = Number(out[0]) as Pointer;
     } finally {
       pem.cleanup();
@@ -144,8 +241,14 @@ export class Server {
 
     try {
       for (const [pattern, value] of Object.entries(options.static ?? {})) this.static(pattern, value);
-      for (const [pattern, value] of Object.entries(options.routes ?? {})) this.#addRoutes(pattern, value);
-      if (options.fetch) this.#addRoute("*", "/*", { web: options.fetch });
+      for (const [pattern, value] of Object.entries(options.routes ?? {})) this.#addRoutes(pattern, value as RouteValue);
+      this.#setFetch(options.fetch);
+      // TCP binds once UDP has its port (port 0: the library picked it;
+      // serve() retries with a new one when that number is taken on TCP).
+      if (options.http1 !== false) {
+        const context = { server: this, address, port: this.port, tls: options.tls, errorHook: () => this.#errorHook, development: () => this.#development, errorPage };
+        this.#http1 = new Http1Server(context, { routes: options.routes, static: options.static, fetch: options.fetch });
+      }
       if (this.mode === "callback") {
         this.#callback = new JSCallback(() => this.poll(), { args: [], returns: "void", threadsafe: true });
         const doorbell = this.#callback.ptr;
@@ -157,6 +260,8 @@ export class Server {
       this.#lib.zig_h3_server_free(this.#handle);
       this.#handle = null;
       this.#callback?.close();
+      void this.#http1?.stop(true);
+      this.#http1 = null;
       throw error;
     }
     if (this.mode === "poll") this.#listen();
@@ -173,6 +278,14 @@ export class Server {
   }
 
   /**
+   * The HTTPS/1.1 side on the TCP port of the same number (`port`, and the
+   * `alt-svc` value its responses carry); null with `http1: false`.
+   */
+  get http1(): Http1Info | null {
+    return this.#http1?.info ?? null;
+  }
+
+  /**
    * Adds a low-level route, also while the server runs: the handler gets the
    * request and a ResponseWriter (`res.status()`, `res.header()`,
    * `await res.write()`, `res.end()`, `res.trailers()`).
@@ -180,6 +293,8 @@ export class Server {
   route(method: string, pattern: string, handler: RawHandler): this {
     if (typeof handler !== "function") throw new TypeError("route() handler must be a function");
     this.#addRoute(validateMethod(method), validatePattern(pattern), { raw: handler });
+    // HTTP/3 only: over TCP the path gets 421 with alt-svc (ts/http1.ts).
+    this.#http1?.addRaw(method, pattern);
     return this;
   }
 
@@ -194,6 +309,7 @@ export class Server {
     const headers = new Headers(spec.headers);
     if (!headers.has("content-type") && typeof spec.body === "string") headers.set("content-type", "text/plain;charset=utf-8");
     this.#addStatic("GET", pattern, status, headers, body);
+    this.#http1?.addStatic(pattern, value);
     return this;
   }
 
@@ -206,7 +322,7 @@ export class Server {
       this.#lib.zig_h3_route_static(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id, status, fields.count ? ptr(fields.structs) : null, fields.count, body.length ? ptr(body) : null, body.length),
       `static ${pattern}`,
     );
-    this.#routes.push({ id, params: null });
+    this.#routes.push({ id, active: true, method, pattern, fromOptions: false, params: null });
   }
 
   /**
@@ -253,22 +369,58 @@ export class Server {
     return this.#connections.get(connectionId);
   }
 
-  #addRoutes(pattern: string, value: RouteValue) {
+  /** The handler routes of one `routes` entry, checked, as [method, handler] pairs (a Response value is returned as is). */
+  #routeEntries(pattern: string, value: RouteValue): [string, Handler][] | Response {
     validatePattern(pattern);
-    if (typeof value === "function") return this.#addRoute("*", pattern, { web: value });
-    if (value instanceof Response) return this.#addResponseRoute(pattern, value);
+    if (typeof value === "function") return [["*", value]];
+    if (value instanceof Response) return value;
     if (!value || typeof value !== "object") throw new TypeError(`route ${pattern} must be a handler or an object of method handlers`);
-    for (const [method, handler] of Object.entries(value)) {
+    return Object.entries(value).map(([method, handler]) => {
       if (typeof handler !== "function") throw new TypeError(`route ${method} ${pattern} must be a function`);
-      this.#addRoute(validateMethod(method), pattern, { web: handler });
-    }
+      return [validateMethod(method), handler];
+    });
   }
 
-  #addRoute(method: string, pattern: string, handlers: Pick<Route, "web" | "raw" | "webtransport">) {
+  #addRoutes(pattern: string, value: RouteValue) {
+    const entries = this.#routeEntries(pattern, value);
+    if (entries instanceof Response) return this.#addResponseRoute(pattern, entries);
+    for (const [method, handler] of entries) this.#addRoute(method, pattern, { web: handler }, true);
+  }
+
+  #addRoute(method: string, pattern: string, handlers: Pick<Route, "web" | "raw" | "webtransport">, fromOptions = false) {
     if (this.#handle === null) throw new ZigH3Error(-4, `route ${method} ${pattern}`);
     const id = this.#routes.length;
     check(this.#lib.zig_h3_route(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id), `route ${method} ${pattern}`);
-    this.#routes.push({ id, ...handlers, params: pattern.includes("/:") ? paramExtractor(pattern) : null });
+    this.#routes.push({ id, active: true, method, pattern, fromOptions, ...handlers, params: pattern.includes("/:") ? paramExtractor(pattern) : null });
+  }
+
+  /** Sets the `fetch` fallback; the library's "/*" route to it is registered with the first one. */
+  #setFetch(fetch: Handler | undefined) {
+    if (fetch !== undefined && typeof fetch !== "function") throw new TypeError("fetch must be a function");
+    this.#fetch = fetch;
+    if (fetch === undefined || this.#fetchRouteAdded) return;
+    this.#addRoute("*", "/*", { web: (request, server) => this.#callFetch(request, server) });
+    this.#fetchRouteAdded = true;
+  }
+
+  #callFetch(request: H3Request, server: Server): Response | Promise<Response> {
+    if (this.#fetch === undefined) return new Response("Not Found\n", { status: 404, headers: { "content-type": "text/plain" } });
+    return this.#fetch(request, server);
+  }
+
+  /**
+   * A request for a route reload() dropped (the library still matches its
+   * pattern): the first active handler route matching it in registration
+   * order takes it, else `fetch`, else 404.
+   */
+  #rematch(method: string, path: string): Route | undefined {
+    const pathOnly = path.split("?", 1)[0]!;
+    for (const route of this.#routes) {
+      if (!route.active || !route.fromOptions || !route.web) continue;
+      if (route.method !== "*" && route.method !== method && !(method === "HEAD" && route.method === "GET")) continue;
+      if (patternMatches(route.pattern, pathOnly)) return route;
+    }
+    return undefined;
   }
 
   /** Waits on the library's eventfd doorbell through Bun's own I/O. */
@@ -276,9 +428,9 @@ export class Server {
     const reader = Bun.file(this.#lib.zig_h3_server_event_fd(this.#handle)).stream().getReader();
     this.#doorbell = reader;
     const pump = async () => {
-      while (this.#handle !== null) {
+      while (this.#handle !== null && this.#doorbell === reader) {
         const { done } = await reader.read();
-        if (done || this.#handle === null) return;
+        if (done || this.#handle === null || this.#doorbell !== reader) return;
         this.poll();
       }
     };
@@ -406,6 +558,7 @@ export class Server {
     if (!live) return false;
     this.#live.delete(id);
     live.gone = true;
+    if (live.ownDeadline) clearTimeout(live.ownDeadline);
     if (live.webtransport) this.#streams.onSessionGone(id);
     if (error === null) {
       live.writer._onComplete();
@@ -418,7 +571,8 @@ export class Server {
   }
 
   #onRequest(event: RequestEvent) {
-    const route = this.#routes[event.routeId];
+    let route = this.#routes[event.routeId];
+    if (route !== undefined && !route.active) route = this.#rematch(event.method, event.path) ?? this.#routes.find((r) => r.active && r.pattern === "/*" && !r.fromOptions && r.web);
     const incoming = new Incoming(event, this.#incomingContext, route?.params ?? null);
     const exchange = new Exchange(incoming, this.#outbox, this.#window, this.#live);
     this.#live.set(event.id, exchange);
@@ -458,9 +612,31 @@ export class Server {
     }
   }
 
-  #timedOut(live: Exchange) {
+  /**
+   * A handler ran past its deadline: 504 now, then its `req.signal` aborts
+   * with a TimeoutError, `error` hears an ERR_HANDLER_TIMEOUT and `log` a
+   * warning. What the handler sends afterwards is dropped.
+   */
+  #timedOut(live: Exchange, timeoutMs: number) {
     if (live.writer.headersSent || live.writer.ended) return;
     live.writer.status(504).header("content-type", "text/plain").end("Gateway Timeout\n");
+    const incoming = live.incoming;
+    incoming.abort(new DOMException(`The handler did not respond within ${timeoutMs} ms`, "TimeoutError"));
+    const error = new HandlerTimeoutError(incoming.method, incoming.path, timeoutMs);
+    if (this.#logLevel >= 1) {
+      try {
+        this.#log({ level: "warn", message: error.message, connectionId: incoming.connectionId });
+      } catch {
+        // A throwing log hook must not stop the timeout.
+      }
+    }
+    if (this.#errorHook) {
+      try {
+        Promise.resolve(this.#errorHook(error)).catch(() => {});
+      } catch {
+        // Nor a throwing error hook.
+      }
+    }
   }
 
   async #runRaw(live: Exchange, handler: RawHandler) {
@@ -474,8 +650,8 @@ export class Server {
   async #runWeb(live: Exchange, handler: Handler | undefined) {
     const incoming = live.incoming;
     let response: Response;
+    if (!handler) return void live.writer.status(404).header("content-type", "text/plain").end("Not Found\n");
     try {
-      if (!handler) throw new Error(`no handler for ${incoming.method} ${incoming.path}`);
       // A handler that answers synchronously is not awaited: that saves a
       // microtask per request.
       const result = handler(new H3Request(incoming), this);
@@ -505,7 +681,146 @@ export class Server {
     if (replacement instanceof Response) {
       return sendResponse(live.writer, replacement, false).catch(() => live.writer.reset(H3_INTERNAL_ERROR));
     }
+    if (this.#development) {
+      return void live.writer.status(500).header("content-type", "text/html;charset=utf-8").end(errorPage(error, live.incoming.method, live.incoming.path));
+    }
     live.writer.status(500).header("content-type", "text/plain").end("Internal Server Error\n");
+  }
+
+  /**
+   * The client address of a request (its connection's, when it was
+   * accepted), as Bun's `server.requestIP(req)`: `{ address, family, port }`,
+   * e.g. `{ address: "127.0.0.1", family: "IPv4", port: 51234 }`; null for
+   * a Request this server did not make.
+   */
+  requestIP(request: Request | IncomingRequest): SocketAddress | null {
+    const incoming = request instanceof Incoming ? request : H3Request._incomingOf(request);
+    if (!incoming) return request instanceof Request ? (this.#http1?.requestIP(request) ?? null) : null;
+    return formatPeer(incoming.peer);
+  }
+
+  /**
+   * Overrides `handlerTimeoutMs` for one request, as Bun's
+   * `server.timeout(req, seconds)`: the handler gets `seconds` from now to
+   * produce its response head, then the request times out as with
+   * `handlerTimeoutMs` (504, `req.signal` aborts, `error` and `log` hear of
+   * it). 0 disables the timeout for this request. A request that already
+   * answered or ended is left alone.
+   */
+  timeout(request: Request | IncomingRequest, seconds: number): void {
+    if (typeof seconds !== "number" || !(seconds >= 0) || !Number.isFinite(seconds)) throw new TypeError(`timeout() seconds must be a non-negative number, got ${String(seconds)}`);
+    const incoming = request instanceof Incoming ? request : H3Request._incomingOf(request);
+    // A TCP request: Bun's own timeout (its idle timeout for that request).
+    if (!incoming && request instanceof Request) return this.#http1?.timeout(request, seconds);
+    const live = incoming ? this.#live.get(incoming.id) : undefined;
+    if (!live || live.incoming !== incoming || live.writer.headersSent || live.writer.ended) return;
+    if (live.ownDeadline) clearTimeout(live.ownDeadline);
+    live.ownDeadline = null;
+    if (seconds === 0) return;
+    const timeoutMs = Math.round(seconds * 1000);
+    live.ownDeadline = setTimeout(() => {
+      live.ownDeadline = null;
+      if (!live.gone) this.#timedOut(live, timeoutMs);
+    }, timeoutMs);
+  }
+
+  /**
+   * Replaces the handlers, as Bun's `server.reload()`: `routes` (the whole
+   * handler table from serve()'s `routes`), `fetch`, `error` and
+   * `development`, each only if given. Requests already running keep their
+   * handler. The library's router cannot forget a pattern, so a dropped
+   * route stays registered but inactive: its requests are matched again
+   * among the active routes in JavaScript, else go to `fetch`, else get
+   * 404 (a method a dropped route had, with no `fetch`, still gets 405).
+   * Response values in the new table are served through JavaScript (a clone
+   * per request); the `static` routes, and Response routes given to serve()
+   * (served by the library), stay as they are. Pattern precedence follows
+   * first registration.
+   */
+  reload<R extends string = string>(options: ReloadOptions<R>): this {
+    if (this.#handle === null) throw new ZigH3Error(-4, "reload");
+    if (!options || typeof options !== "object") throw new TypeError("reload() needs an options object");
+    const known = ["routes", "fetch", "error", "development"];
+    for (const name of Object.keys(options)) {
+      if (!known.includes(name)) throw new TypeError(`reload() cannot change "${name}"; it takes ${known.join(", ")}`);
+    }
+    if (options.error !== undefined && typeof options.error !== "function") throw new TypeError("error must be a function");
+    if (options.fetch !== undefined && typeof options.fetch !== "function") throw new TypeError("fetch must be a function");
+    if ("routes" in options) {
+      // Check the whole table before changing anything.
+      const table: [string, string, Handler][] = [];
+      for (const [pattern, value] of Object.entries(options.routes ?? {})) {
+        const entries = this.#routeEntries(pattern, value as RouteValue);
+        if (entries instanceof Response) table.push(["*", pattern, () => entries.clone()]);
+        else for (const [method, handler] of entries) table.push([method, pattern, handler]);
+      }
+      const existing = new Map<string, Route>();
+      for (const route of this.#routes) {
+        if (!route.fromOptions) continue;
+        route.active = false;
+        existing.set(`${route.method} ${route.pattern}`, route);
+      }
+      for (const [method, pattern, handler] of table) {
+        const route = existing.get(`${method} ${pattern}`);
+        if (route) {
+          route.web = handler;
+          route.active = true;
+        } else this.#addRoute(method, pattern, { web: handler }, true);
+      }
+    }
+    if ("fetch" in options) this.#setFetch(options.fetch);
+    if ("error" in options) this.#errorHook = options.error;
+    if ("development" in options) this.#development = options.development === true;
+    // TCP: Bun's own server reloads its routes and fetch (error and
+    // development are read from here on every failure).
+    if ("routes" in options || "fetch" in options) this.#http1?.reload(options);
+    return this;
+  }
+
+  /**
+   * Whether the server keeps Bun's process alive, as Bun's `server.ref()` /
+   * `server.unref()`. Default: referenced. Unreferenced, the server still
+   * serves while something else keeps the process alive, and the process
+   * may exit when nothing else does. In "poll" mode this swaps the eventfd
+   * reader for a threadsafe JSCallback doorbell (which does not hold Bun's
+   * event loop) and back; in "callback" mode it drops or restores the
+   * keep-alive interval; in "manual" mode the server holds nothing anyway.
+   */
+  ref(): this {
+    if (this.#refed || this.#handle === null) return this;
+    this.#refed = true;
+    this.#http1?.ref();
+    if (this.mode === "callback") this.#keepAlive = setInterval(() => {}, 1 << 30);
+    if (this.mode === "poll") {
+      check(this.#lib.zig_h3_server_set_doorbell(this.#handle, null as unknown as Pointer, null), "zig_h3_server_set_doorbell");
+      this.#listen();
+      // Events queued before the switch rang the callback.
+      this.poll();
+    }
+    return this;
+  }
+
+  /** See ref(). */
+  unref(): this {
+    if (!this.#refed || this.#handle === null) return this;
+    this.#refed = false;
+    this.#http1?.unref();
+    if (this.mode === "callback" && this.#keepAlive) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = null;
+    }
+    if (this.mode === "poll") {
+      this.#callback ??= new JSCallback(() => this.poll(), { args: [], returns: "void", threadsafe: true });
+      const doorbellPtr = this.#callback.ptr;
+      if (doorbellPtr === null) throw new Error("bun:ffi gave the doorbell JSCallback no function pointer");
+      check(this.#lib.zig_h3_server_set_doorbell(this.#handle, doorbellPtr, null), "zig_h3_server_set_doorbell");
+      const doorbell = this.#doorbell;
+      this.#doorbell = null;
+      doorbell?.cancel().catch(() => {});
+      // Events queued before the switch signalled the eventfd.
+      this.poll();
+    }
+    return this;
   }
 
   /** Library counters, by name (see STATS_FIELDS). */
@@ -539,20 +854,35 @@ export class Server {
   }
 
   /**
-   * Stops the server. Immediate by default: connections are closed and
-   * in-flight requests abort. `stop(true)` or `{ graceful: true }` sends
-   * GOAWAY, refuses new requests and lets in-flight ones finish within
-   * `timeoutMs` first. Idempotent; later calls return the first call's promise.
+   * Stops the server, with Bun.serve's meaning of the argument:
+   * - `stop()`: graceful. Every connection gets GOAWAY, new requests are
+   *   refused, and in-flight ones finish (within `timeoutMs`, default
+   *   10000, after which they are cut).
+   * - `stop(true)`: close every connection now; in-flight requests abort
+   *   (their `req.signal` fires, the client sees the stream end early).
+   *
+   * The object form: `{ closeActiveConnections?, timeoutMs? }`; the older
+   * `{ graceful }` still works (`graceful: false` is `stop(true)`).
+   * Before 0.2 the boolean meant the opposite (`stop()` was immediate).
+   * Resolves once the loop thread has exited and the handle is freed.
+   * Idempotent: later calls return the first call's promise.
    */
-  stop(options: boolean | StopOptions = {}): Promise<void> {
-    const { graceful = false, timeoutMs = 10_000 } = typeof options === "boolean" ? { graceful: options } : options;
-    this.#stopped ??= this.#stop(graceful, timeoutMs);
+  stop(closeActiveConnections: boolean | StopOptions = false): Promise<void> {
+    const options: StopOptions = typeof closeActiveConnections === "boolean" ? { closeActiveConnections } : (closeActiveConnections ?? {});
+    if (typeof options !== "object") throw new TypeError("stop() takes a boolean or { closeActiveConnections, timeoutMs }");
+    const immediate = options.closeActiveConnections ?? (options.graceful === undefined ? false : !options.graceful);
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new TypeError("stop() timeoutMs must be a non-negative integer");
+    this.#stopped ??= this.#stop(!immediate, timeoutMs);
     return this.#stopped;
   }
 
   async #stop(graceful: boolean, timeoutMs: number) {
     const handle = this.#handle;
     if (handle === null) return;
+    // TCP stops beside HTTP/3: it refuses new connections now; in-flight
+    // requests finish (graceful, within timeoutMs) or are cut.
+    const tcpStopped = this.#http1?.close(graceful, timeoutMs);
     this.#outbox.flush();
     if (graceful) {
       const done = new Promise<void>((resolve) => (this.#shutdownDone = resolve));
@@ -579,6 +909,7 @@ export class Server {
     this.#connections.clear();
     this.#outbox.close();
     check(this.#lib.zig_h3_server_free(handle), "zig_h3_server_free");
+    await tcpStopped;
     if (this.#callback) {
       // The loop thread is joined, so no call can start; let any call Bun
       // already queued run (as a no-op) before the trampoline is freed.
@@ -587,8 +918,37 @@ export class Server {
     }
   }
 
+  /** `await using server = serve(...)`: stops at once (`stop(true)`), as Bun's Server does. */
   async [Symbol.asyncDispose]() {
-    await this.stop();
+    await this.stop(true);
+  }
+}
+
+const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+
+/** The `development: true` page for a handler that threw: the error, its stack and the request, escaped. */
+function errorPage(error: unknown, method: string, path: string): string {
+  const title = error instanceof Error ? `${error.name}: ${error.message}` : `Thrown: ${Bun.inspect(error)}`;
+  const stack = error instanceof Error && error.stack ? error.stack : Bun.inspect(error);
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>500 ${escapeHtml(title)}</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head>
+<body><h1>500 Internal Server Error</h1>
+<p>The handler for <code>${escapeHtml(method)} ${escapeHtml(path)}</code> threw (this page is shown because the server was started with <code>development: true</code>).</p>
+<h2>${escapeHtml(title)}</h2>
+<pre>${escapeHtml(stack)}</pre>
+</body></html>
+`;
+}
+
+/** mkdir -p, or a clear error naming the path. */
+function ensureDirectory(path: string, option: string) {
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new Error(`${option}: cannot create directory "${path}" (${reason})`, { cause: error });
   }
 }
 
@@ -600,9 +960,24 @@ function describeNewFailure(status: number, cert: string, key: string, host: str
   return "cannot create server";
 }
 
-/** Starts an HTTP/3 server, in the shape of Bun.serve. */
-export function serve(options: ServeOptions): Server {
-  return new Server(options);
+/**
+ * Starts an HTTP/3 server, in the shape of Bun.serve: binds the UDP port,
+ * registers the routes and starts the loop thread before returning. Throws
+ * a TypeError or RangeError for a bad option (naming it) and a ZigH3Error
+ * when the library cannot start (`code` says why, e.g.
+ * "ZIG_H3_ERR_ADDRESS_IN_USE"). Route patterns type each handler's
+ * `req.params`: `routes: { "/users/:id": (req) => ... }` gives `req.params.id: string`.
+ */
+export function serve<R extends string = string>(options: ServeOptions<R>): Server {
+  // With port 0 the library picks a free UDP port, and TCP then needs the
+  // same number, which another process may hold: try a few new UDP ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return new Server(options);
+    } catch (error) {
+      if (!(error instanceof Http1PortTakenError) || attempt >= 8 || resolvePort(options.port) !== 0) throw error;
+    }
+  }
 }
 
 export { STATS_FIELDS, CONN_STATS_FIELDS, LOG_LEVELS };
