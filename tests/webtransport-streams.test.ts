@@ -437,7 +437,7 @@ describe("aioquic at protocol level, against examples/webtransport", () => {
   const tls = makeCertificate();
 
   beforeAll(() => {
-    example = startWebTransportExample({ port: 0, httpPort: 0, cert: tls.cert, key: tls.key });
+    example = startWebTransportExample({ port: 0, cert: tls.cert, key: tls.key });
   });
   afterAll(() => example?.stop());
 

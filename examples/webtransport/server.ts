@@ -1,8 +1,13 @@
 // WebTransport and HTTP/3 datagram echo, with a page to try it from Chromium.
-//   PORT (4433, HTTP/3), HOST (127.0.0.1), CERT/KEY (certs/dev/),
-//   HTTP_PORT (8080, serves index.html over plain HTTP: 127.0.0.1 is a
-//   secure context, and the page trusts the certificate by its hash).
+//   PORT (4433), HOST (127.0.0.1), CERT/KEY (certs/dev/).
 //
+//   /       the page (index.html), served by the same server: over HTTPS/1.1
+//           on the TCP port of the same number (http1, on by default) for a
+//           browser's first visit, and over HTTP/3 too. The page trusts the
+//           certificate for WebTransport by its hash (serverCertificateHashes);
+//           for the page itself Chromium needs the certificate trusted, e.g.
+//           --ignore-certificate-errors-spki-list=<the SPKI hash printed at
+//           start>, or a click through the warning.
 //   /wt     WebTransport: every datagram is echoed; the datagram "close"
 //           makes the server close the session with code 4000, "closed by request".
 //           Streams:
@@ -25,6 +30,7 @@
 //   /dgram  GET kept open: its HTTP/3 datagrams are echoed.
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
+import { createPublicKey } from "node:crypto";
 import { serve, WebTransportError, type Server, type ServeOptions, type WebTransportBidirectionalStream, type WebTransportSession } from "../../ts/index.ts";
 
 /** What the server saw on its streams, for tests and for the curious. */
@@ -45,9 +51,12 @@ export interface StreamRecord {
 
 export interface WebTransportExample {
   h3: Server;
-  http: ReturnType<typeof Bun.serve>;
+  /** The page, on the same server (HTTPS/1.1 over TCP for a browser's first load). */
   pageUrl: string;
+  /** SHA-256 of the certificate's DER (hex), for serverCertificateHashes. */
   certificateHash: string;
+  /** SHA-256 of the certificate's public key (base64), for Chromium's --ignore-certificate-errors-spki-list. */
+  certificateSpki: string;
   sessionsClosed: { closeCode: number; reason: string }[];
   streams: StreamRecord;
   stop(): Promise<void>;
@@ -151,6 +160,12 @@ export function serveStreams(session: WebTransportSession, record: StreamRecord)
   })().catch(() => {});
 }
 
+/** SHA-256 of the certificate's SubjectPublicKeyInfo (base64), as --ignore-certificate-errors-spki-list wants it. */
+export function certificateSpki(certPath: string): string {
+  const der = createPublicKey(readFileSync(certPath)).export({ type: "spki", format: "der" });
+  return new Bun.CryptoHasher("sha256").update(der).digest("base64");
+}
+
 /** SHA-256 of the certificate's DER, as serverCertificateHashes wants it (hex). */
 export function certificateHash(certPath: string): string {
   const pem = readFileSync(certPath, "utf8");
@@ -158,7 +173,7 @@ export function certificateHash(certPath: string): string {
   return new Bun.CryptoHasher("sha256").update(Buffer.from(base64, "base64")).digest("hex");
 }
 
-export function startWebTransportExample(options: { port?: number; hostname?: string; cert: string; key: string; httpPort?: number; limits?: ServeOptions["limits"] }): WebTransportExample {
+export function startWebTransportExample(options: { port?: number; hostname?: string; cert: string; key: string; limits?: ServeOptions["limits"] }): WebTransportExample {
   const sessionsClosed: { closeCode: number; reason: string }[] = [];
   const streams: StreamRecord = { echoed: 0, echoedBytes: 0, errors: [], uniReceived: [], bidiReplies: [], serverErrors: [] };
   const h3 = serve({ port: options.port ?? 4433, hostname: options.hostname ?? "127.0.0.1", tls: { cert: options.cert, key: options.key }, webtransport: true, limits: options.limits });
@@ -189,27 +204,23 @@ export function startWebTransportExample(options: { port?: number; hostname?: st
     res.end("bye\n");
   });
 
+  // The page, from this server: a static route (answered without
+  // JavaScript over both HTTP/3 and HTTPS/1.1), made once the port is known.
   const hash = certificateHash(options.cert);
   const page = readFileSync(join(import.meta.dir, "index.html"), "utf8");
-  const http = Bun.serve({
-    port: options.httpPort ?? 8080,
-    hostname: options.hostname ?? "127.0.0.1",
-    fetch: () =>
-      new Response(page.replace("__H3_PORT__", String(h3.port)).replace("__CERT_HASH__", hash), {
-        headers: { "content-type": "text/html; charset=utf-8" },
-      }),
+  h3.static("/", {
+    headers: { "content-type": "text/html; charset=utf-8" },
+    body: page.replace("__H3_PORT__", String(h3.port)).replace("__CERT_HASH__", hash),
   });
-  const pageUrl = `http://${options.hostname ?? "127.0.0.1"}:${http.port}/`;
   return {
     h3,
-    http,
-    pageUrl,
+    pageUrl: h3.url.href,
     certificateHash: hash,
+    certificateSpki: certificateSpki(options.cert),
     sessionsClosed,
     streams,
     async stop() {
-      http.stop(true);
-      await h3.stop();
+      await h3.stop(true);
     },
   };
 }
@@ -221,9 +232,9 @@ if (import.meta.main) {
     hostname: process.env.HOST ?? "127.0.0.1",
     cert: process.env.CERT ?? join(devCerts, "cert.pem"),
     key: process.env.KEY ?? join(devCerts, "key.pem"),
-    httpPort: Number(process.env.HTTP_PORT ?? 8080),
   });
   console.log(`WebTransport on https://${process.env.HOST ?? "127.0.0.1"}:${example.h3.port}/wt`);
-  console.log(`Open ${example.pageUrl} in Chromium (certificate sha-256 ${example.certificateHash})`);
+  console.log(`Open ${example.pageUrl} in Chromium (certificate sha-256 ${example.certificateHash}); to trust the development`);
+  console.log(`certificate for the page: chromium --ignore-certificate-errors-spki-list=${example.certificateSpki} ${example.pageUrl}`);
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void example.stop().then(() => process.exit(0)));
 }
