@@ -231,6 +231,33 @@ describe("without fetch, with the error hook and development", () => {
   });
 });
 
+describe("handler timeout over TCP", () => {
+  test("a handler past handlerTimeoutMs gets 504 over TCP as over HTTP/3; error and log hear of it", async () => {
+    const errors: string[] = [];
+    const logs: string[] = [];
+    let release!: () => void;
+    const never = new Promise<Response>((resolve) => (release = () => resolve(new Response("too late\n"))));
+    const server = serve({
+      port: 0,
+      tls,
+      handlerTimeoutMs: 200,
+      routes: { "/stuck": () => never },
+      error: (error) => void errors.push((error as { code?: string }).code ?? String(error)),
+      log: (entry) => void logs.push(`${entry.level}: ${entry.message}`),
+    });
+    try {
+      const [tcp, h3] = await Promise.all([tcpFetch(new URL("/stuck", server.url)), h3fetch(new URL("/stuck", server.url))]);
+      expect([tcp.status, await tcp.text(), tcp.headers.get("alt-svc")]).toEqual([504, "Gateway Timeout\n", altSvc(server.port)]);
+      expect([h3.status, await h3.text()]).toEqual([504, "Gateway Timeout\n"]);
+      expect(errors).toEqual(["ERR_HANDLER_TIMEOUT", "ERR_HANDLER_TIMEOUT"]);
+      expect(logs).toEqual(Array(2).fill("warn: handler for GET /stuck did not respond within 200 ms: sent 504"));
+    } finally {
+      release();
+      await server.stop(true);
+    }
+  });
+});
+
 describe("the TCP side's life", () => {
   test("http1: false: no TCP socket (connection refused), HTTP/3 still serves", async () => {
     const server = serve({ port: 0, tls, http1: false, fetch: () => new Response("h3 only\n") });
@@ -315,6 +342,32 @@ describe("the TCP side's life", () => {
       await server.stop(true);
     } finally {
       blocker.stop(true);
+    }
+  });
+
+  test("port 0: when the number the library picked for UDP is taken on TCP, serve() tries a new UDP port", async () => {
+    // Bun.serve stands in for another process holding the TCP port: its
+    // first call fails as a taken port does.
+    const original = Bun.serve;
+    const ports: number[] = [];
+    (Bun as { serve: unknown }).serve = (options: { port: number }) => {
+      ports.push(options.port);
+      if (ports.length === 1) throw Object.assign(new Error(`Failed to start server. Is port ${options.port} in use?`), { code: "EADDRINUSE" });
+      return original(options as never);
+    };
+    let server: Server | undefined;
+    try {
+      server = serve({ port: 0, tls, fetch: () => new Response("second try\n") });
+    } finally {
+      (Bun as { serve: unknown }).serve = original;
+    }
+    try {
+      expect(ports.length).toBe(2);
+      expect(ports[1]).toBe(server.port);
+      expect(await (await tcpFetch(server.url)).text()).toBe("second try\n");
+      expect(await (await h3fetch(server.url)).text()).toBe("second try\n");
+    } finally {
+      await server.stop(true);
     }
   });
 

@@ -75,6 +75,10 @@ export interface Http1Context {
   development(): boolean;
   /** The `development: true` page for an error. */
   errorPage(error: unknown, method: string, path: string): string;
+  /** A handler that has not answered this long gets 504 (0: never). Unit: ms. */
+  handlerTimeoutMs: number;
+  /** Logs a handler timeout and tells the error hook (as for HTTP/3). */
+  timedOut(method: string, path: string, timeoutMs: number): void;
 }
 
 /** The handler table both sides serve; `reload()` replaces `routes` and `fetch`. */
@@ -173,6 +177,11 @@ export class Http1Server {
         // Our development page comes from the wrappers below; Bun's
         // development mode (HTML bundling, HMR) is not involved.
         development: false,
+        // Bun closes a connection idle this long, and a request whose
+        // handler is still thinking counts as idle: give handlers the time
+        // handlerTimeoutMs gives them (its 504 comes from #run), at least
+        // Bun's default of 10 s and at most Bun's 255 s.
+        idleTimeout: context.handlerTimeoutMs === 0 ? 255 : Math.min(255, Math.max(10, Math.ceil(context.handlerTimeoutMs / 1000) + 1)),
         routes,
         fetch: (request) => this.#fallback(request),
         error: (error) => this.#failed(error, null),
@@ -332,13 +341,26 @@ export class Http1Server {
       return this.#failed(error, request);
     }
     if (result instanceof Response) return withAltSvc(result, this.altSvc);
-    return Promise.resolve(result).then(
-      (response) => {
+    const answered = Promise.resolve(result)
+      .then((response) => {
         if (!(response instanceof Response)) throw new TypeError("a handler must return a Response");
         return withAltSvc(response, this.altSvc);
-      },
-      (error) => this.#failed(error, request),
-    ).catch((error) => this.#failed(error, request));
+      })
+      .catch((error) => this.#failed(error, request));
+    const timeoutMs = this.#context.handlerTimeoutMs;
+    if (timeoutMs === 0) return answered;
+    // As over HTTP/3: no response head within handlerTimeoutMs → 504, the
+    // timeout logged and passed to `error` (what the handler returns later
+    // is dropped). Over TCP the time counts from the request head, since
+    // the handler may read the body as it comes.
+    let timer: Timer | undefined;
+    const late = new Promise<Response>((resolve) => {
+      timer = setTimeout(() => {
+        this.#context.timedOut(request.method, new URL(request.url).pathname, timeoutMs);
+        resolve(this.#plain(504, "Gateway Timeout\n"));
+      }, timeoutMs);
+    });
+    return Promise.race([answered, late]).finally(() => clearTimeout(timer));
   }
 
   /**

@@ -246,7 +246,17 @@ export class Server {
       // TCP binds once UDP has its port (port 0: the library picked it;
       // serve() retries with a new one when that number is taken on TCP).
       if (options.http1 !== false) {
-        const context = { server: this, address, port: this.port, tls: options.tls, errorHook: () => this.#errorHook, development: () => this.#development, errorPage };
+        const context = {
+          server: this,
+          address,
+          port: this.port,
+          tls: options.tls,
+          errorHook: () => this.#errorHook,
+          development: () => this.#development,
+          errorPage,
+          handlerTimeoutMs: this.#handlerTimeoutMs,
+          timedOut: (method: string, path: string, timeoutMs: number) => this.#reportTimeout(new HandlerTimeoutError(method, path, timeoutMs), 0),
+        };
         this.#http1 = new Http1Server(context, { routes: options.routes, static: options.static, fetch: options.fetch });
       }
       if (this.mode === "callback") {
@@ -622,10 +632,14 @@ export class Server {
     live.writer.status(504).header("content-type", "text/plain").end("Gateway Timeout\n");
     const incoming = live.incoming;
     incoming.abort(new DOMException(`The handler did not respond within ${timeoutMs} ms`, "TimeoutError"));
-    const error = new HandlerTimeoutError(incoming.method, incoming.path, timeoutMs);
+    this.#reportTimeout(new HandlerTimeoutError(incoming.method, incoming.path, timeoutMs), incoming.connectionId);
+  }
+
+  /** A handler timeout (HTTP/3 or TCP) is logged as a warning and passed to `error`. */
+  #reportTimeout(error: HandlerTimeoutError, connectionId: number) {
     if (this.#logLevel >= 1) {
       try {
-        this.#log({ level: "warn", message: error.message, connectionId: incoming.connectionId });
+        this.#log({ level: "warn", message: error.message, connectionId });
       } catch {
         // A throwing log hook must not stop the timeout.
       }
@@ -722,6 +736,8 @@ export class Server {
       live.ownDeadline = null;
       if (!live.gone) this.#timedOut(live, timeoutMs);
     }, timeoutMs);
+    // Like the server-wide deadlines, it does not hold the process (see ref()).
+    live.ownDeadline.unref();
   }
 
   /**
@@ -792,7 +808,8 @@ export class Server {
     this.#http1?.ref();
     if (this.mode === "callback") this.#keepAlive = setInterval(() => {}, 1 << 30);
     if (this.mode === "poll") {
-      check(this.#lib.zig_h3_server_set_doorbell(this.#handle, null as unknown as Pointer, null), "zig_h3_server_set_doorbell");
+      // A null function restores the eventfd (bun:ffi takes 0 for a null function pointer).
+      check(this.#lib.zig_h3_server_set_doorbell(this.#handle, 0 as unknown as Pointer, null), "zig_h3_server_set_doorbell");
       this.#listen();
       // Events queued before the switch rang the callback.
       this.poll();
