@@ -171,8 +171,12 @@ int zig_h3_server_shutdown(zig_h3_server *server, uint64_t timeout_ms);
  * doorbell(user) when the event queue goes from empty to non-empty (at most
  * once per batch). It runs on the loop thread: it must only schedule a
  * zig_h3_poll elsewhere, never call back into the server. NULL restores the
- * eventfd. Only before zig_h3_server_start.
- * Errors: INVALID_ARGUMENT, INVALID_STATE.
+ * eventfd. Before or after zig_h3_server_start (switching lets an
+ * application stop its event loop from being held by the eventfd); a ring
+ * under way may still call the previous doorbell, which must stay valid
+ * until the server is stopped. After a switch, drain once with zig_h3_poll:
+ * events queued before it rang the previous doorbell.
+ * Errors: INVALID_ARGUMENT, INVALID_STATE (stopped).
  */
 typedef void (*zig_h3_doorbell_fn)(void *user);
 int zig_h3_server_set_doorbell(zig_h3_server *server, zig_h3_doorbell_fn doorbell, void *user);
@@ -284,7 +288,10 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  * u16 name_len, u16 value_len, name bytes, value bytes.
  *
  * Events (zig_h3_poll); id = request id:
- *   1 REQUEST   u64 conn_id, u64 stream_id, u32 route_id, field block
+ *   1 REQUEST   u64 conn_id, u64 stream_id, u32 route_id, peer address
+ *               (u8 family 4 or 6, u8 0, u16 port, 16 address bytes with
+ *               IPv4 as IPv4-mapped IPv6: the client's address when its
+ *               connection was accepted), field block
  *               (pseudo-headers first, as received). FIN flag: the field
  *               section ended the stream, so there is no body and no
  *               BODY_END follows (a bodiless request is one record). A body over

@@ -9,7 +9,7 @@ import { CapsuleReader, CapsuleTooLarge, type Capsule } from "../ts/capsules.ts"
 import { decodeVarint, encodeVarint, varintLength } from "../ts/varint.ts";
 import { encodeCloseCapsule } from "../ts/webtransport.ts";
 import { http3ToWebtransportCode, webtransportCodeToHttp3 } from "../ts/webtransport-codes.ts";
-import { decodeFields, decodeRequest, readId } from "../ts/wire.ts";
+import { REQUEST_FIELD_COUNT_AT, REQUEST_FIELDS_AT, decodeFields, decodeRequest, readId } from "../ts/wire.ts";
 
 const iterations = Number(process.env.FUZZ_ITERATIONS ?? 20_000);
 
@@ -126,7 +126,7 @@ test("fuzz: REQUEST event records decode back to the fields they were built from
     // Records sit at 8-byte aligned offsets in the event buffer.
     const offset = 8 * Math.floor(random() * 64);
     const fields: [string, string][] = Array.from({ length: Math.floor(random() * 12) }, () => [latin1(random, 1 + Math.floor(random() * 20)), latin1(random, Math.floor(random() * 300))]);
-    let at = offset + 40;
+    let at = offset + REQUEST_FIELDS_AT;
     for (const [name, value] of fields) {
       view.setUint16(at, name.length, true);
       view.setUint16(at + 2, value.length, true);
@@ -139,7 +139,7 @@ test("fuzz: REQUEST event records decode back to the fields they were built from
     view.setBigUint64(offset + 16, 7n, true);
     view.setBigUint64(offset + 24, BigInt(4 * i), true);
     view.setUint32(offset + 32, 3, true);
-    view.setUint32(offset + 36, fields.length, true);
+    view.setUint32(offset + REQUEST_FIELD_COUNT_AT, fields.length, true);
     const event = decodeRequest(view, buffer, offset, readId(view, offset + 8));
     expect({ id: event.id, connectionId: event.connectionId, streamId: event.streamId, routeId: event.routeId }).toEqual({ id, connectionId: 7, streamId: 4 * i, routeId: 3 });
     // The leading pseudo-header fields are read at once, the rest on demand;

@@ -4,7 +4,7 @@
 // Building all of them eagerly cost more than answering a small request.
 import type { RequestDatagrams } from "./datagrams.ts";
 import { ReceiveWindow, type CreditOutbox } from "./receive-window.ts";
-import { decodeFields, type Field, type RequestEvent } from "./wire.ts";
+import { decodeFields, type Field, type PeerAddress, type RequestEvent } from "./wire.ts";
 
 /** The request as the low-level route API sees it. */
 export interface IncomingRequest {
@@ -50,6 +50,8 @@ export class Incoming implements IncomingRequest, BodySink {
   readonly streamId: number;
   /** `:protocol` of an extended CONNECT. */
   readonly protocol: string | undefined;
+  /** The client's address (server.requestIP). */
+  readonly peer: PeerAddress;
   readonly #authority: string;
   readonly #block: string;
   readonly #regularAt: number;
@@ -76,6 +78,7 @@ export class Incoming implements IncomingRequest, BodySink {
     this.connectionId = event.connectionId;
     this.streamId = event.streamId;
     this.protocol = event.protocol;
+    this.peer = event.peer;
     this.ended = event.ended;
     this.#authority = event.authority;
     this.#block = event.block;

@@ -34,7 +34,12 @@ export class H3Request<Params extends Record<string, string> = Record<string, st
     this.#incoming = incoming;
   }
 
-  /** The route's parameters (`/users/:id` → `{ id }`), decoded. */
+  /** @internal The library's request behind a Request, if it is one of ours. */
+  static _incomingOf(request: unknown): Incoming | undefined {
+    return request instanceof H3Request ? request.#incoming : undefined;
+  }
+
+  /** The route's parameters (`/users/:id` → `{ id }`), decoded; typed from the route's pattern. */
   get params(): Params {
     return this.#incoming.params as Params;
   }

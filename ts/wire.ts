@@ -27,6 +27,22 @@ export function readId(view: DataView, at: number): number {
   return view.getUint32(at, true) + view.getUint32(at + 4, true) * 4294967296;
 }
 
+/** Where a REQUEST record's peer address, field count and fields start (zig-src/h3/request_head.zig). */
+export const REQUEST_PEER_AT = 36;
+export const REQUEST_FIELD_COUNT_AT = 56;
+export const REQUEST_FIELDS_AT = 60;
+
+/** The client's address as a REQUEST event carries it (see decodePeer). */
+export interface PeerAddress {
+  /** 4, 6, or 0 when the library did not know it. */
+  family: number;
+  port: number;
+  /** The IPv4 address as a u32 (family 4). */
+  v4: number;
+  /** The IPv6 address's 16 bytes (family 6), else null. */
+  v6: Uint8Array | null;
+}
+
 export interface RequestEvent {
   id: number;
   connectionId: number;
@@ -45,6 +61,46 @@ export interface RequestEvent {
   /** Where in `block` the regular (non-pseudo) fields start, and how many there are. */
   regularAt: number;
   regularCount: number;
+  /** The client's address when its connection was accepted. */
+  peer: PeerAddress;
+}
+
+/** Reads a REQUEST record's peer address: a few reads, and a copy only for IPv6. */
+function decodePeer(view: DataView, bytes: Buffer, at: number): PeerAddress {
+  const family = view.getUint8(at);
+  const port = view.getUint16(at + 2, true);
+  if (family === 6) return { family, port, v4: 0, v6: Uint8Array.prototype.slice.call(bytes, at + 4, at + 20) };
+  return { family, port, v4: view.getUint32(at + 16, false), v6: null };
+}
+
+/** A PeerAddress as Bun's SocketAddress ("127.0.0.1", "::1"; IPv6 in RFC 5952 form). */
+export function formatPeer(peer: PeerAddress): { address: string; port: number; family: "IPv4" | "IPv6" } | null {
+  if (peer.family === 4) {
+    const v = peer.v4;
+    return { address: `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`, port: peer.port, family: "IPv4" };
+  }
+  if (peer.family !== 6 || peer.v6 === null) return null;
+  const bytes = peer.v6;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  // The longest run of two or more zero groups becomes "::".
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  const hex = (list: number[]) => list.map((g) => g.toString(16)).join(":");
+  let address = bestStart < 0 ? hex(groups) : `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
+  // An IPv4-mapped address keeps its dotted tail (::ffff:127.0.0.1).
+  if (bestStart === 0 && bestLength === 5 && groups[5] === 0xffff) address = `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  return { address, port: peer.port, family: "IPv6" };
 }
 
 const COLON = 58;
@@ -60,10 +116,10 @@ export function decodeRequest(view: DataView, bytes: Buffer, offset: number, id:
   const connectionId = readId(view, offset + 16);
   const streamId = readId(view, offset + 24);
   const routeId = view.getUint32(offset + 32, true);
-  const count = view.getUint32(offset + 36, true);
+  const count = view.getUint32(offset + REQUEST_FIELD_COUNT_AT, true);
   // One string for the whole block, then substrings (cheap in JSC): far
   // fewer native conversions than two per field.
-  const block = bytes.toString("latin1", offset + 40, offset + view.getUint32(offset, true));
+  const block = bytes.toString("latin1", offset + REQUEST_FIELDS_AT, offset + view.getUint32(offset, true));
   let method = "GET";
   let path = "/";
   let authority = "localhost";
@@ -83,7 +139,8 @@ export function decodeRequest(view: DataView, bytes: Buffer, offset: number, id:
     at += 4 + nameLength + valueLength;
   }
   const ended = (view.getUint8(offset + 5) & FLAG_FIN) !== 0;
-  return { id, connectionId, streamId, routeId, ended, method, path, authority, protocol, block, regularAt: at, regularCount: count - index };
+  const peer = decodePeer(view, bytes, offset + REQUEST_PEER_AT);
+  return { id, connectionId, streamId, routeId, ended, method, path, authority, protocol, block, regularAt: at, regularCount: count - index, peer };
 }
 
 /** Decodes `count` fields of a REQUEST block from character `at` on. */

@@ -48,6 +48,8 @@ pub const Server = struct {
     /// only around one match.
     router_mutex: std.Thread.Mutex = .{},
     doorbell_callback: ?Engine.Doorbell = null,
+    /// Guards doorbell_callback, which may change while the loop runs.
+    doorbell_mutex: std.Thread.Mutex = .{},
     shutdown_deadline_ns: std.atomic.Value(u64) = .init(0),
     events: RecordQueue,
     commands: RecordQueue,
@@ -105,6 +107,7 @@ pub const Server = struct {
             .stats = &server.stats,
             .router_mutex = &server.router_mutex,
             .doorbell_callback = &server.doorbell_callback,
+            .doorbell_mutex = &server.doorbell_mutex,
             .shutdown_deadline_ns = &server.shutdown_deadline_ns,
         });
         return server;
@@ -139,9 +142,13 @@ pub const Server = struct {
     }
 
     /// Callback mode: the loop calls `doorbell` instead of signalling the
-    /// eventfd. Only before start, so the loop reads it without a lock.
+    /// eventfd (null: the eventfd again). Also while the loop runs: a ring
+    /// already under way may still call the previous doorbell, so it must
+    /// stay callable until the server is stopped.
     pub fn setDoorbell(server: *Server, doorbell: ?Engine.Doorbell) !void {
-        if (server.state != .created) return error.InvalidState;
+        if (server.state == .stopped) return error.InvalidState;
+        server.doorbell_mutex.lock();
+        defer server.doorbell_mutex.unlock();
         server.doorbell_callback = doorbell;
     }
 

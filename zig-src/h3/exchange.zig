@@ -122,6 +122,7 @@ fn onHead(engine: *Engine, slot: u32, head: *RequestHead, ends_stream: bool) voi
         .native => |handler| return native.dispatch(engine, slot, head, handler),
     }
     head.setRoute(found.id);
+    head.setPeer(connection.peer_family, connection.peer_port, connection.peer_key);
     datagrams.updateInfo(engine, connection);
     const record = head.record();
     // A bodiless request is one record: the REQUEST says the stream ended,

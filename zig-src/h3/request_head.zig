@@ -38,7 +38,11 @@ pub const Rejection = enum {
 pub const offset_conn_id = wire.header_bytes;
 pub const offset_stream_id = offset_conn_id + 8;
 pub const offset_route_id = offset_stream_id + 8;
-pub const offset_field_count = offset_route_id + 4;
+/// The peer's address: u8 family (4, 6, or 0 unknown), u8 zero, u16 port,
+/// 16 address bytes (IPv4 as IPv4-mapped IPv6).
+pub const offset_peer = offset_route_id + 4;
+pub const peer_bytes = 20;
+pub const offset_field_count = offset_peer + peer_bytes;
 pub const offset_fields = offset_field_count + 4;
 
 pub const RequestHead = struct {
@@ -62,6 +66,7 @@ pub const RequestHead = struct {
         writer.int(u64, conn_id);
         writer.int(u64, stream_id);
         writer.int(u32, 0); // route id, patched by setRoute
+        writer.bytes(&([_]u8{0} ** peer_bytes)); // peer, patched by setPeer
         writer.int(u32, 0); // field count, patched by finish
         return .{ .writer = writer, .limits = limits };
     }
@@ -147,6 +152,15 @@ pub const RequestHead = struct {
 
     pub fn setRoute(head: *RequestHead, route_id: u32) void {
         std.mem.writeInt(u32, head.writer.buffer[offset_route_id..][0..4], route_id, .little);
+    }
+
+    /// Records the connection's peer address (see offset_peer).
+    pub fn setPeer(head: *RequestHead, family: u8, port: u16, address: [16]u8) void {
+        const peer = head.writer.buffer[offset_peer..][0..peer_bytes];
+        peer[0] = family;
+        peer[1] = 0;
+        std.mem.writeInt(u16, peer[2..4], port, .little);
+        @memcpy(peer[4..20], &address);
     }
 
     pub fn record(head: *RequestHead) []u8 {

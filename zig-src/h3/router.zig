@@ -103,7 +103,9 @@ pub const Router = struct {
 
     /// First registered route wins, so registration order is precedence,
     /// except that the bare catch-all "/*" (a `fetch` fallback) only matches
-    /// when no other pattern does: routes added later are not shadowed by it.
+    /// when no other route does: routes added later are not shadowed by it,
+    /// and a method a matching route lacks falls through to it (as Bun.serve
+    /// falls back to `fetch`); without a catch-all that is a 405.
     /// `path` may carry a query string, which is ignored.
     pub fn match(router: *const Router, method: []const u8, path: []const u8) Match {
         const path_only = if (std.mem.indexOfScalar(u8, path, '?')) |q| path[0..q] else path;
@@ -121,9 +123,8 @@ pub const Router = struct {
                 if (std.mem.eql(u8, method, "HEAD") and std.mem.eql(u8, route.method, "GET")) return hit;
                 path_matched = true;
             }
-            if (path_matched) return .method_not_allowed;
         }
-        return .not_found;
+        return if (path_matched) .method_not_allowed else .not_found;
     }
 };
 
@@ -222,8 +223,19 @@ test "the catch-all /* only matches when nothing else does" {
     try testing.expectEqual(found(2), router.match("GET", "/hello"));
     try testing.expectEqual(found(1), router.match("GET", "/other"));
     try testing.expectEqual(found(1), router.match("POST", "/hello/x"));
-    // A method mismatch on a specific route is still a 405, not the fallback.
+    // A method the route lacks falls through to the catch-all, as in Bun.serve...
+    try testing.expectEqual(found(1), router.match("POST", "/hello"));
+    // ...which does not take CONNECT: with no CONNECT route that is a 405.
+    try testing.expectEqual(Match.method_not_allowed, router.match("CONNECT", "/hello"));
+}
+
+test "without a catch-all a method mismatch is a 405" {
+    var router = Router{};
+    defer router.deinit(testing.allocator);
+    try router.add(testing.allocator, "GET", "/hello", 1);
+    try router.add(testing.allocator, "GET", "/*", 2);
     try testing.expectEqual(Match.method_not_allowed, router.match("POST", "/hello"));
+    try testing.expectEqual(Match.method_not_allowed, router.match("POST", "/other"));
 }
 
 test "invalid registrations are refused" {

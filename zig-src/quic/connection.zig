@@ -27,6 +27,10 @@ pub const Connection = struct {
     dirty: bool = false,
     /// The peer's address, as counted for max_connections_per_ip.
     peer_key: [16]u8 = @splat(0),
+    /// The peer's address family (4 or 6) and UDP port when it connected,
+    /// for REQUEST events (the application's requestIP).
+    peer_family: u8 = 0,
+    peer_port: u16 = 0,
     /// Highest request stream id received, for GOAWAY.
     max_stream_id_seen: u64 = 0,
     /// Datagram commands applied for this connection (queued or dropped).

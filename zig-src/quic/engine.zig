@@ -64,6 +64,7 @@ pub const Engine = struct {
     stats: *Stats,
     router_mutex: *std.Thread.Mutex,
     doorbell_callback: *const ?Doorbell,
+    doorbell_mutex: *std.Thread.Mutex,
     /// Set (non-zero, ns on the monotonic clock) by a graceful shutdown
     /// request; read by the loop each iteration.
     shutdown_deadline_ns: *std.atomic.Value(u64),
@@ -121,6 +122,7 @@ pub const Engine = struct {
         stats: *Stats,
         router_mutex: *std.Thread.Mutex,
         doorbell_callback: *const ?Doorbell,
+        doorbell_mutex: *std.Thread.Mutex,
         shutdown_deadline_ns: *std.atomic.Value(u64),
     };
 
@@ -435,12 +437,15 @@ pub const Engine = struct {
         };
         const serial = engine.next_serial;
         engine.next_serial += 1;
+        const peer_address = peer_counts.familyAndPort(peer);
         const slot = engine.connections.insert(.{
             .quiche_conn = quiche_conn,
             .scid = local_cid,
             .odcid = alias,
             .serial = serial,
             .peer_key = peer_key,
+            .peer_family = peer_address.family,
+            .peer_port = peer_address.port,
         }).?;
         engine.peers.add(peer_key);
         // Capacity was checked above, so neither put can fail.
@@ -633,7 +638,12 @@ pub const Engine = struct {
     /// Rings the application's doorbell; called when the event queue went
     /// from empty to non-empty, so there is at most one ring per batch.
     pub fn ringDoorbell(engine: *Engine) void {
-        if (engine.doorbell_callback.*) |doorbell| return doorbell.function(doorbell.user);
+        // The application may switch doorbells while the loop runs: the
+        // pair is read under its lock, and called after.
+        engine.doorbell_mutex.lock();
+        const callback = engine.doorbell_callback.*;
+        engine.doorbell_mutex.unlock();
+        if (callback) |doorbell| return doorbell.function(doorbell.user);
         signalEventFd(engine.doorbell_fd);
     }
 };

@@ -23,6 +23,17 @@ pub fn keyOf(peer: *const posix.sockaddr.storage) Key {
     return key;
 }
 
+/// The address family (4 or 6) and port of a peer.
+pub fn familyAndPort(peer: *const posix.sockaddr.storage) struct { family: u8, port: u16 } {
+    const family = @as(*const posix.sockaddr, @ptrCast(peer)).family;
+    if (family == posix.AF.INET6) {
+        const in6: *const posix.sockaddr.in6 = @ptrCast(@alignCast(peer));
+        return .{ .family = 6, .port = std.mem.bigToNative(u16, in6.port) };
+    }
+    const in4: *const posix.sockaddr.in = @ptrCast(@alignCast(peer));
+    return .{ .family = 4, .port = std.mem.bigToNative(u16, in4.port) };
+}
+
 pub const PeerCounts = struct {
     map: std.AutoHashMapUnmanaged(Key, u32) = .empty,
 
