@@ -50,8 +50,13 @@ export class Deadlines<T extends Deadline> {
     this.#compactAt = 1024;
   }
 
+  /**
+   * The timer does not hold Bun's process: the server does that while it is
+   * referenced (server.unref() lets the process exit with deadlines pending).
+   */
   #arm(delayMs: number) {
     this.#timer = setTimeout(() => this.#fire(), Math.max(0, Math.ceil(delayMs)));
+    this.#timer.unref();
   }
 
   #fire() {

@@ -15,6 +15,8 @@ export class Exchange implements WriterOwner, Deadline {
   webtransport = false;
   /** The server no longer tracks it (ended, reset or forgotten). */
   gone = false;
+  /** server.timeout() replaced the server-wide handler deadline: its own timer, or none. */
+  ownDeadline: Timer | null | undefined = undefined;
   readonly #registry: Map<number, Exchange>;
 
   constructor(incoming: Incoming, outbox: Outbox, windowBytes: number, registry: Map<number, Exchange>) {
@@ -26,7 +28,7 @@ export class Exchange implements WriterOwner, Deadline {
 
   /** Deadline: the handler answered (or the exchange is over), so it cannot time out. */
   get settled(): boolean {
-    return this.gone || this.writer.headersSent || this.writer.ended;
+    return this.gone || this.writer.headersSent || this.writer.ended || this.ownDeadline !== undefined;
   }
 
   /** WriterOwner: nothing more can arrive that the application would want. */

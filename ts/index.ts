@@ -1,5 +1,5 @@
 // zig-quiche-h3: an HTTP/3 server for Bun. See README.md.
-export { serve, Server } from "./server.ts";
+export { serve, Server, HandlerTimeoutError } from "./server.ts";
 export { ZigH3Error, type PackageErrorCode, type StatusName } from "./errors.ts";
 export {
   STATS_FIELDS,
@@ -11,15 +11,23 @@ export {
   type Handler,
   type RawHandler,
   type RouteValue,
+  type Routes,
+  type RouteParams,
+  type ExtractRouteParams,
+  type HTTPMethod,
   type StaticValue,
   type LogEntry,
   type LogLevel,
   type ConnectionStats,
+  type SocketAddress,
+  type ReloadOptions,
 } from "./options.ts";
+export type { TlsOptions, PemSource } from "./tls.ts";
 export { ResponseWriter } from "./response-writer.ts";
 export { withTrailers, type H3Request, type IncomingRequest, type TrailersSource } from "./web.ts";
 export { version } from "./loader.ts";
-export type { NativeConfig } from "./config.ts";
+export type { NativeConfig, Limits, LimitOptions, SnakeCaseLimitOptions } from "./config.ts";
+export { LIMITS } from "./config.ts";
 export { Connection, DatagramError, type DatagramErrorCode } from "./datagrams.ts";
 export { WebTransportSession, type WebTransportCloseInfo, type WebTransportHandler } from "./webtransport.ts";
 export type { WebTransportBidirectionalStream } from "./webtransport-streams.ts";

@@ -45,3 +45,24 @@ export function paramExtractor(pattern: string): (path: string) => Record<string
     return params;
   };
 }
+
+/**
+ * Whether `path` (without its query) matches `pattern` as the library's
+ * router matches it (zig-src/h3/router.zig): exact segments, `:name` for
+ * one non-empty segment, a trailing `*` for the rest.
+ */
+export function patternMatches(pattern: string, path: string): boolean {
+  if (!path.startsWith("/")) return false;
+  const expected = pattern.split("/").slice(1);
+  const actual = path.split("/").slice(1);
+  for (let i = 0; i < expected.length; i++) {
+    const segment = expected[i]!;
+    if (segment === "*" && i === expected.length - 1) return true;
+    const part = actual[i];
+    if (part === undefined) return false;
+    if (segment.startsWith(":")) {
+      if (part.length === 0) return false;
+    } else if (segment !== part) return false;
+  }
+  return actual.length === expected.length;
+}

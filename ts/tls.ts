@@ -1,12 +1,40 @@
-// Accepts a certificate or key as a path, PEM text, or Bun.file, and gives
-// the library a path (quiche loads PEM from files).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// Accepts a certificate and key in every form Bun.serve's `tls` does (a
+// path, PEM text, a Buffer or Uint8Array of PEM, a BunFile, or an array of
+// these), decrypts a key with its passphrase, and gives the library paths
+// (quiche loads PEM from files): files as they are, anything else written
+// to a private temporary directory removed once the server has loaded them.
+import { createPrivateKey } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BunFile } from "bun";
 
-export type PemSource = string | BunFile;
+/** A certificate or key: a file path, PEM text, PEM bytes (Buffer, Uint8Array) or Bun.file(path). */
+export type PemSource = string | BunFile | Uint8Array;
 
+/** The `tls` option of serve(), as Bun.serve's (the parts HTTP/3 uses). */
+export interface TlsOptions {
+  /**
+   * The certificate chain: one PemSource, or an array whose PEM blocks are
+   * joined in order (leaf first, then intermediates). A string containing
+   * "-----BEGIN" is PEM text, any other string a file path.
+   */
+  cert: PemSource | PemSource[];
+  /** The private key (PEM; PKCS#8, PKCS#1 or SEC1): one PemSource, or an array of exactly one. */
+  key: PemSource | PemSource[];
+  /** Decrypts an encrypted private key (done in JS with node:crypto; the library gets the plain key in a private temporary file). */
+  passphrase?: string;
+  /**
+   * Accepted for Bun.serve compatibility and checked, but unused: Bun uses
+   * it to verify client certificates, and this server does not request
+   * client certificates (`requestCert: true` is a TypeError).
+   */
+  ca?: PemSource | PemSource[];
+  /** Not supported: must be absent or false. */
+  requestCert?: false;
+}
+
+/** Paths the library loads, and the cleanup of any temporary copies. */
 export interface ResolvedPem {
   certPath: string;
   keyPath: string;
@@ -14,29 +42,64 @@ export interface ResolvedPem {
   cleanup(): void;
 }
 
-export function resolvePem(cert: PemSource, key: PemSource): ResolvedPem {
+const decoder = new TextDecoder();
+
+function isBunFile(source: unknown): source is BunFile {
+  return typeof source === "object" && source !== null && !(source instanceof Uint8Array) && typeof (source as Blob).arrayBuffer === "function" && "name" in source;
+}
+
+/** A path when the source is one file as it is, else its PEM text. */
+function toPathOrText(source: unknown, what: string): { path: string } | { text: string } {
+  if (typeof source === "string") return source.includes("-----BEGIN") ? { text: source } : { path: source };
+  if (source instanceof Uint8Array) return { text: decoder.decode(source) };
+  if (isBunFile(source) && typeof source.name === "string") return { path: source.name };
+  throw new TypeError(`${what} must be a file path, PEM text, a Buffer/Uint8Array of PEM or Bun.file(path) (or an array of them)`);
+}
+
+function textOf(source: { path: string } | { text: string }): string {
+  return "text" in source ? source.text : readFileSync(source.path, "utf8");
+}
+
+/** Resolves `tls` to files the library can load. */
+export function resolvePem(tls: TlsOptions): ResolvedPem {
+  if (!tls || typeof tls !== "object") throw new TypeError("serve() needs tls: { cert, key }");
+  if ((tls as { requestCert?: unknown }).requestCert) throw new TypeError("tls.requestCert is not supported: this server does not request client certificates");
+  if (tls.passphrase !== undefined && typeof tls.passphrase !== "string") throw new TypeError("tls.passphrase must be a string");
+  for (const ca of tls.ca === undefined ? [] : Array.isArray(tls.ca) ? tls.ca : [tls.ca]) toPathOrText(ca, "tls.ca");
+  const certs = (Array.isArray(tls.cert) ? tls.cert : [tls.cert]).map((source) => toPathOrText(source, "tls.cert"));
+  const keys = (Array.isArray(tls.key) ? tls.key : [tls.key]).map((source) => toPathOrText(source, "tls.key"));
+  if (certs.length === 0) throw new TypeError("tls.cert must not be an empty array");
+  if (keys.length !== 1) throw new TypeError(`tls.key must be one key (one certificate chain per server), got ${keys.length}`);
   let directory: string | undefined;
-  const toPath = (source: PemSource, what: "cert" | "key"): string => {
-    if (typeof source === "string") {
-      if (!source.includes("-----BEGIN")) return source;
-      directory ??= mkdtempSync(join(tmpdir(), "zig-h3-tls-"));
-      const path = join(directory, `${what}.pem`);
-      writeFileSync(path, source, { mode: 0o600 });
-      return path;
-    }
-    if (source && typeof source === "object" && typeof (source as BunFile).name === "string") {
-      return (source as BunFile).name!;
-    }
-    throw new TypeError(`tls.${what} must be a file path, PEM text or Bun.file(path)`);
+  const write = (name: string, text: string) => {
+    directory ??= mkdtempSync(join(tmpdir(), "zig-h3-tls-"));
+    const path = join(directory, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
   };
-  const certPath = toPath(cert, "cert");
-  const keyPath = toPath(key, "key");
-  return {
-    certPath,
-    keyPath,
-    cleanup() {
-      if (directory) rmSync(directory, { recursive: true, force: true });
-      directory = undefined;
-    },
-  };
+  try {
+    const cert = certs.length === 1 && "path" in certs[0]! ? certs[0].path : write("cert.pem", certs.map((c) => textOf(c).trimEnd() + "\n").join(""));
+    let key = keys[0]!;
+    if (tls.passphrase !== undefined) key = { text: decryptKey(textOf(key), tls.passphrase) };
+    const keyPath = "path" in key ? key.path : write("key.pem", key.text);
+    return {
+      certPath: cert,
+      keyPath,
+      cleanup() {
+        if (directory) rmSync(directory, { recursive: true, force: true });
+        directory = undefined;
+      },
+    };
+  } catch (error) {
+    if (directory) rmSync(directory, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function decryptKey(pem: string, passphrase: string): string {
+  try {
+    return createPrivateKey({ key: pem, format: "pem", passphrase }).export({ type: "pkcs8", format: "pem" }).toString();
+  } catch (error) {
+    throw new TypeError(`tls.key cannot be decrypted with tls.passphrase: ${(error as Error).message}`);
+  }
 }

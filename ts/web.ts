@@ -22,18 +22,30 @@ export function withTrailers(response: Response, trailers: TrailersSource): Resp
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
 
+/** The content type Bun.serve gives a string body, and Bun's `Response.blob().type` any in-memory body. */
+const DEFAULT_CONTENT_TYPE = "text/plain;charset=utf-8";
+
 /**
  * Streams a Response out through the writer, body chunks awaited for
  * backpressure. A body that arrives as one chunk (a string, ArrayBuffer
  * view or Blob body does) leaves with its head in one command: the chunk is
  * held until the next read shows whether another follows.
+ *
+ * Content type: a Response whose headers have none (`new Response("text")`:
+ * Bun keeps a string body's type out of `headers` and adds it when it
+ * sends) gets `text/plain;charset=utf-8` when its body is one non-empty
+ * chunk Bun holds in memory, as Bun.serve sends for a string. Bun does not
+ * tell a string body from a bytes body, so a Uint8Array body without a
+ * content-type gets the same (Bun.serve: application/octet-stream): set it.
+ * A streamed body gets none, as in Bun.serve.
  */
 export async function sendResponse(writer: ResponseWriter, response: Response, isHead: boolean): Promise<void> {
   writer.status(response.status)._headers(response.headers, HOP_BY_HOP);
   const trailers = trailersByResponse.get(response);
   const body = isHead ? null : response.body;
-  if (body !== null && trailers === undefined) return sendBody(writer, body);
-  if (body !== null) await sendBody(writer, body, false);
+  const typeless = body !== null && !response.headers.has("content-type");
+  if (body !== null && trailers === undefined) return sendBody(writer, body, true, typeless);
+  if (body !== null) await sendBody(writer, body, false, typeless);
   if (trailers === undefined) return writer.end();
   const source = typeof trailers === "function" ? trailers() : trailers;
   writer.trailers(await source);
@@ -51,22 +63,38 @@ async function settlesSoon(read: Promise<unknown>): Promise<boolean> {
   return Bun.peek.status(read) !== "pending";
 }
 
-/** Writes a body stream; the last chunk goes with end() unless `end` is false. */
-async function sendBody(writer: ResponseWriter, body: ReadableStream<Uint8Array>, end = true): Promise<void> {
+/**
+ * Writes a body stream; the last chunk goes with end() unless `end` is
+ * false. `typeless`: the response has no content-type, which a body that
+ * was one chunk in memory gets (see sendResponse).
+ */
+async function sendBody(writer: ResponseWriter, body: ReadableStream<Uint8Array>, end = true, typeless = false): Promise<void> {
   const reader = body.getReader();
   try {
     let held: Uint8Array | undefined;
+    let wrote = false;
+    // Only a body whose first read is at hand (one Bun holds) may get the default type.
+    let first = typeless;
     while (true) {
       const read = reader.read();
+      if (first) {
+        first = false;
+        if (!(await settlesSoon(read))) typeless = false;
+      }
       if (held !== undefined && !(await settlesSoon(read))) {
         await writer.write(held);
+        wrote = true;
         held = undefined;
       }
       const { done, value } = await read;
       if (done) break;
-      if (held !== undefined) await writer.write(held);
+      if (held !== undefined) {
+        await writer.write(held);
+        wrote = true;
+      }
       held = value;
     }
+    if (typeless && !wrote && held !== undefined && held.byteLength > 0) writer.header("content-type", DEFAULT_CONTENT_TYPE);
     if (!end) {
       if (held !== undefined) await writer.write(held);
       return;
