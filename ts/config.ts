@@ -9,6 +9,7 @@ import { CONFIG_FIELDS, CONFIG_FIELD_OPTIONS, LIMITS, type LimitOptions, type Sn
 export { CONFIG_FIELDS, LIMITS };
 export type { LimitOptions, SnakeCaseLimitOptions };
 
+/** A zig_h3_config field name. */
 export type ConfigField = (typeof CONFIG_FIELDS)[number];
 const STRING_FIELDS = new Set<ConfigField>(["cert_path", "key_path", "bind_address", "cc_algorithm", "qlog_dir", "keylog_path"]);
 
@@ -123,6 +124,7 @@ export interface MarshalledConfig {
   read(field: ConfigField): number;
 }
 
+/** Fills a zig_h3_config (library defaults for what `values` leaves out). */
 export function marshalConfig(values: NativeConfig): MarshalledConfig {
   const lib = native();
   const size = Number(lib.zig_h3_config_size());

@@ -36,6 +36,11 @@ export const MAX_BODY_RECORD_BYTES = 64 * 1024;
 const H3_REQUEST_CANCELLED = 0x10cn;
 const encoder = new TextEncoder();
 
+/**
+ * The low-level response of `server.route()` handlers: `status()`,
+ * `header()`, `await write(chunk)` (backpressure), `end(chunk?)`,
+ * `trailers(fields)`, `reset(code)` and the `closed` promise.
+ */
 export class ResponseWriter {
   readonly #id: number;
   readonly #outbox: Outbox;
@@ -95,14 +100,17 @@ export class ResponseWriter {
     this.#owner!.forgotten();
   }
 
+  /** The status and headers have been handed to the library; status() and header() throw now. */
   get headersSent(): boolean {
     return this.#headSent;
   }
 
+  /** end() or trailers() was called (or the response was reset): no more writes. */
   get ended(): boolean {
     return this.#ended;
   }
 
+  /** Sets the status (200..999; HTTP/3 has no 1xx final status). Before the head is sent. */
   status(code: number): this {
     if (this.#headSent) throw new TypeError("status() after the response head was sent");
     if (!Number.isInteger(code) || code < 200 || code > 999) throw new TypeError(`status must be an integer 200..999, got ${code}`);
@@ -110,6 +118,7 @@ export class ResponseWriter {
     return this;
   }
 
+  /** Adds a response header field (validated; names are lowercased). Before the head is sent. */
   header(name: string, value: string | number): this {
     if (this.#headSent) throw new TypeError("header() after the response head was sent");
     this.#fields.push(validField(name, String(value)));

@@ -119,6 +119,12 @@ interface Route {
   params: ((path: string) => Record<string, string>) | null;
 }
 
+/**
+ * A running HTTP/3 server, made by serve(): its address (`port`,
+ * `hostname`, `url`), routes added at run time (`route`, `static`,
+ * `webtransport`), Bun.serve's `stop`, `reload`, `requestIP`, `timeout`,
+ * `ref` and `unref`, and counters (`stats`, `connectionStats`).
+ */
 export class Server {
   #lib: Native;
   #handle: Pointer | null;
@@ -282,6 +288,7 @@ export class Server {
     if (this.mode === "callback") this.#keepAlive = setInterval(() => {}, 1 << 30);
   }
 
+  /** `https://hostname:port/` of this server (IPv6 in brackets). */
   get url(): URL {
     const host = this.hostname.includes(":") ? `[${this.hostname}]` : this.hostname;
     return new URL(`https://${host}:${this.port}/`);

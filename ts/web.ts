@@ -5,6 +5,7 @@ import type { ResponseWriter } from "./response-writer.ts";
 export type { IncomingRequest, BodySink } from "./incoming.ts";
 export { H3Request } from "./request.ts";
 
+/** Trailers for withTrailers(): fields, a Promise of them, or a function computing them after the body. */
 export type TrailersSource = HeadersInit | Promise<HeadersInit> | (() => HeadersInit | Promise<HeadersInit>);
 
 const trailersByResponse = new WeakMap<Response, TrailersSource>();
