@@ -33,7 +33,7 @@
 //     Chromium resolved "localhost" to ::1 first for QUIC and did not fall
 //     back to 127.0.0.1 (the QUIC write failed, connection refused), while
 //     TCP did. A server meant for "localhost" in a browser should bind
-//     hostname "::" (IPv6 and IPv4).
+//     hostname "::" (IPv6 and IPv4); the third test does, and it works.
 // A certificate from a public CA for a real name needs none of the flags.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -165,4 +165,28 @@ test("SPKI trust + 127.0.0.1 exempted from the known-root rule (QUIC forced only
   expect(served.tcp - before.tcp).toBe(seen.filter((protocol) => protocol === "http/1.1").length);
   expect(served.h3 - before.h3).toBeGreaterThanOrEqual(1);
   expect(server.stats().requests_received - before.requests).toBeGreaterThanOrEqual(1);
+}, 120_000);
+
+test('https://localhost with hostname "::" (IPv6 and IPv4): the same discovery; Chromium tries ::1 first for QUIC', async () => {
+  const dual = serve({ port: 0, hostname: "::", tls: { cert: certs.cert, key: certs.key }, routes: { "/": () => new Response(page, { headers: { "content-type": "text/html;charset=utf-8" } }) } });
+  try {
+    const decoy = dual.port === 9 ? 10 : 9;
+    const seen = await withBrowser([trustFlag, `--origin-to-force-quic-on=localhost:${decoy}`], async (p) => {
+      const protocols: string[] = [];
+      for (let i = 0; i < MAX_LOADS; i++) {
+        const response = i === 0 ? await p.goto(`https://localhost:${dual.port}/`) : await p.reload();
+        expect(response?.status()).toBe(200);
+        protocols.push(await nextHop(p));
+        if (protocols.at(-1) === "h3") break;
+        await Bun.sleep(100);
+      }
+      return protocols;
+    });
+    console.log(`https://localhost, server bound to "::": loads went over ${JSON.stringify(seen)}`);
+    expect(seen[0]).toBe("http/1.1");
+    if (seen.at(-1) !== "h3") throw new Error(`no load went over h3 in ${MAX_LOADS}: ${JSON.stringify(seen)}`);
+    expect(dual.stats().requests_received).toBeGreaterThanOrEqual(1);
+  } finally {
+    await dual.stop(true);
+  }
 }, 120_000);
