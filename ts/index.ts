@@ -26,6 +26,7 @@ export type { TlsOptions, PemSource } from "./tls.ts";
 export { ResponseWriter } from "./response-writer.ts";
 export { withTrailers, type H3Request, type IncomingRequest, type TrailersSource } from "./web.ts";
 export { version } from "./loader.ts";
+export type { Http1Info } from "./http1.ts";
 export type { NativeConfig, Limits, LimitOptions, SnakeCaseLimitOptions } from "./config.ts";
 export { LIMITS } from "./config.ts";
 export { Connection, DatagramError, type DatagramErrorCode } from "./datagrams.ts";
