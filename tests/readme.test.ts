@@ -108,4 +108,13 @@ describe("README.md", () => {
       return runProgram(app, block);
     });
   }
+
+  test("every README program typechecks in the app with bun init's tsconfig", () => {
+    const app = installedApp();
+    const files = blocks.filter((block) => block.language === "ts").map((block) => block.file ?? `readme-line-${block.line}.ts`);
+    const typecheck = app.run([join(app.dir, "node_modules", ".bin", "tsc"), "--noEmit", "-p", "."]);
+    const errors = (typecheck.out + typecheck.err).split("\n").filter((line) => files.some((file) => line.startsWith(file)));
+    expect(errors).toEqual([]);
+    expect(typecheck.code).toBe(0);
+  });
 });

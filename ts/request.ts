@@ -54,18 +54,22 @@ export class H3Request<Params extends Record<string, string> = Record<string, st
     return this.#incoming.streamId;
   }
 
-  override get headers(): Headers {
+  // Members are typed as Request's own (Request["body"], ReturnType<Request["blob"]>)
+  // rather than spelled out: the emitted .d.ts then takes the types of the
+  // user's environment (bun-types' Blob and FormData, not the DOM lib's),
+  // so an H3Request stays assignable to their Request.
+  override get headers(): Request["headers"] {
     return this.#incoming.headers;
   }
 
   /** Aborts when the client resets the stream, the handler times out or the server stops. */
-  override get signal(): AbortSignal {
+  override get signal(): Request["signal"] {
     return this.#incoming.signal;
   }
 
-  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+  override get body(): Request["body"] {
     // Chunks are copied out of the event buffer into their own ArrayBuffers.
-    return this.#incoming.hasBody ? (this.#incoming.body as ReadableStream<Uint8Array<ArrayBuffer>>) : null;
+    return this.#incoming.hasBody ? (this.#incoming.body as Request["body"]) : null;
   }
 
   override get bodyUsed(): boolean {
@@ -93,28 +97,28 @@ export class H3Request<Params extends Record<string, string> = Record<string, st
     return new Response(this.body, type ? { headers: { "content-type": type } } : undefined);
   }
 
-  override arrayBuffer(): Promise<ArrayBuffer> {
+  override arrayBuffer(): ReturnType<Request["arrayBuffer"]> {
     return this.#settle(() => this.#consume().arrayBuffer());
   }
 
-  override bytes(): Promise<Uint8Array<ArrayBuffer>> {
+  override bytes(): ReturnType<Request["bytes"]> {
     return this.#settle(() => this.#consume().bytes());
   }
 
-  override text(): Promise<string> {
+  override text(): ReturnType<Request["text"]> {
     return this.#settle(() => this.#consume().text());
   }
 
-  override json(): Promise<any> {
+  override json(): ReturnType<Request["json"]> {
     return this.#settle(() => this.#consume().json());
   }
 
-  override blob(): Promise<Blob> {
-    return this.#settle(() => this.#consume(true).blob());
+  override blob(): ReturnType<Request["blob"]> {
+    return this.#settle(() => this.#consume(true).blob()) as ReturnType<Request["blob"]>;
   }
 
-  override formData(): Promise<FormData> {
-    return this.#settle(() => this.#consume(true).formData());
+  override formData(): ReturnType<Request["formData"]> {
+    return this.#settle(() => this.#consume(true).formData()) as ReturnType<Request["formData"]>;
   }
 
   /** A complete, independent Request (headers, method, body) — use it to forward this one. */
