@@ -29,4 +29,5 @@ test {
     _ = @import("quic/fin_delivery_test.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");
+    _ = @import("layers_test.zig");
 }
