@@ -6,6 +6,7 @@ test {
     _ = @import("h3/router.zig");
     _ = @import("h3/request_head.zig");
     _ = @import("h3/requests.zig");
+    _ = @import("h3/request_state.zig");
     _ = @import("queue/wire.zig");
     _ = @import("queue/record_queue.zig");
     _ = @import("abi/config_c.zig");

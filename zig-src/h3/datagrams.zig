@@ -51,7 +51,7 @@ fn deliverH3(layer: *Layer, connection: *ConnState, data: []u8) bool {
     const prefix = varint.decode(data) catch return false;
     if (prefix.value > varint.max_value / 4) return false;
     const slot = connection.streams.get(prefix.value * 4) orelse return false;
-    if (!layer.requests.get(slot).visible_to_app) return false;
+    if (!layer.requests.get(slot).visibleToApp()) return false;
     const payload_len = data.len - prefix.length;
     std.mem.copyForwards(u8, data[0..payload_len], data[prefix.length..]);
     return pushRecord(layer, .h3_datagram, layer.requests.idOf(slot), payload_len);

@@ -81,8 +81,8 @@ pub fn decodeHead(layer: *Layer, slot: u32, block: []const u8, ends_stream: bool
 /// A field section over the limits: 431, without decoding the rest.
 pub fn rejectOversizedHead(layer: *Layer, slot: u32) void {
     const request = layer.requests.get(slot);
-    if (request.head_received) return; // Oversized trailers are dropped.
-    request.head_received = true;
+    if (request.headReceived()) return; // Oversized trailers are dropped.
+    request.inbound.transition(.body);
     layer.stats.requests_received.inc();
     layer.log(.info, layer.conn(request.conn_slot).serial, "request on stream {d} refused with 431 (field section too large)", .{request.stream_id});
     respondInternal(layer, slot, 431);
@@ -92,7 +92,7 @@ fn onHead(layer: *Layer, slot: u32, head: *RequestHead, ends_stream: bool) void 
     const request = layer.requests.get(slot);
     const connection = layer.conn(request.conn_slot);
     const stream_id = request.stream_id;
-    request.head_received = true;
+    request.inbound.transition(.body);
     layer.stats.requests_received.inc();
     const config = layer.config;
     const over_connection_cap = config.max_active_requests_per_conn > 0 and
@@ -128,10 +128,10 @@ fn onHead(layer: *Layer, slot: u32, head: *RequestHead, ends_stream: bool) void 
     // already, so no BODY_END is pushed.
     if (ends_stream) record[5] |= wire.flag_fin;
     if (!events.pushData(layer, record)) return respondInternal(layer, slot, 503);
-    request.visible_to_app = true;
+    request.visibility.transition(.visible);
     request.read_allowed_bytes = request.received_body_bytes + config.request_read_window_bytes;
     if (ends_stream) {
-        request.request_finished = true;
+        request.inbound.transition(.finished);
     } else if (!request.is_connect) {
         slow_clients.armBody(layer, slot, layer.now_ns);
     }
@@ -182,26 +182,28 @@ pub fn rejectOversizedBody(layer: *Layer, slot: u32) void {
     const request = layer.requests.get(slot);
     const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     events.pushControl(layer, .reset, layer.requests.idOf(slot), frame.ErrorCode.request_cancelled);
-    request.visible_to_app = false;
+    request.visibility.transition(.forgotten);
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, frame.ErrorCode.request_cancelled);
-    request.request_finished = true;
-    if (request.head_sent) return failRequest(layer, slot);
+    request.inbound.transition(.finished);
+    if (request.outbound.headSent()) return failRequest(layer, slot);
     if (request.head) |head| layer.allocator.free(head);
     request.head = null;
     if (request.trailers) |trailers| layer.allocator.free(trailers);
     request.trailers = null;
     request.body.clearRetainingCapacity();
     request.body_offset = 0;
-    request.end_requested = false;
+    // The application's response (if it ended one) is dropped for the 413.
+    if (request.outbound == .head_pending_ended) request.outbound.transition(.head_pending);
     respondInternal(layer, slot, 413);
 }
 
 pub fn onFinished(layer: *Layer, slot: u32) void {
     const request = layer.requests.get(slot);
-    if (request.request_finished) return;
-    request.request_finished = true;
-    if (request.visible_to_app) events.pushControl(layer, .body_end, layer.requests.idOf(slot), null);
-    if (request.response_done) finishRequest(layer, slot, .complete, 0);
+    if (request.requestFinished()) return;
+    request.inbound.transition(.finished);
+    if (request.visibleToApp()) events.pushControl(layer, .body_end, layer.requests.idOf(slot), null);
+    // Only a CONNECT stream outlives its response (completeResponse).
+    if (request.writeDone()) finishRequest(layer, slot, .complete, 0);
 }
 
 pub fn onReset(layer: *Layer, slot: u32) void {
@@ -216,7 +218,7 @@ pub fn onReset(layer: *Layer, slot: u32) void {
 pub fn finishRequest(layer: *Layer, slot: u32, outcome: Outcome, error_code: u64) void {
     const request = layer.requests.get(slot);
     const id = layer.requests.idOf(slot);
-    if (request.visible_to_app) {
+    if (request.visibleToApp()) {
         switch (outcome) {
             .complete => events.pushControl(layer, .complete, id, null),
             .reset => events.pushControl(layer, .reset, id, error_code),
@@ -230,7 +232,7 @@ pub fn finishRequest(layer: *Layer, slot: u32, outcome: Outcome, error_code: u64
     const connection = layer.conn(request.conn_slot);
     if (request.is_connect and request.wt_stream_count > 0) wt.endSession(layer, slot);
     if (request.kind == .webtransport) wt.onStreamEnded(layer, slot);
-    if (request.qpack_blocked or (request.kind == .request and !request.head_received)) {
+    if (request.qpack_blocked or (request.kind == .request and !request.headReceived())) {
         if (connection.h3) |h3| h3.decoder.cancelStream(request.stream_id);
     }
     _ = connection.streams.remove(request.stream_id);
@@ -280,7 +282,7 @@ pub fn respondWith(layer: *Layer, slot: u32, head: []const u8, body: []const u8)
     const request = layer.requests.get(slot);
     request.head = layer.allocator.dupe(u8, head) catch return failRequest(layer, slot);
     if (!request.is_head) request.appendBody(layer.allocator, body) catch return failRequest(layer, slot);
-    request.end_requested = true;
+    request.outbound.end();
     output.queueOutput(layer, slot);
 }
 
@@ -326,7 +328,7 @@ fn applyCommand(layer: *Layer, header: wire.Header, payload: []const u8) void {
         return;
     };
     const request = layer.requests.get(slot);
-    if (!request.visible_to_app) {
+    if (!request.visibleToApp()) {
         layer.stats.stale_commands.inc();
         return;
     }
@@ -341,12 +343,12 @@ fn applyCommand(layer: *Layer, header: wire.Header, payload: []const u8) void {
         // The sending side already ended (the peer's STOP_SENDING, or our
         // RESET): bytes the application wrote before it heard are dropped,
         // not a reason to abort the stream's other direction.
-        .body => if (request.write_done) return layer.stats.stale_commands.inc(),
+        .body => if (request.writeDone()) return layer.stats.stale_commands.inc(),
         else => {},
     };
     switch (kind) {
         .head => {
-            if (request.head != null or request.head_sent) return failRequest(layer, slot);
+            if (request.head != null or request.outbound.headSent()) return failRequest(layer, slot);
             const with_body = header.flags & wire.flag_body != 0;
             const block_length = if (with_body) wire.fieldBlockLength(payload) catch return failRequest(layer, slot) else payload.len;
             const head = layer.allocator.alloc(u8, 2 + block_length) catch return failRequest(layer, slot);
@@ -354,22 +356,23 @@ fn applyCommand(layer: *Layer, header: wire.Header, payload: []const u8) void {
             @memcpy(head[2..], payload[0..block_length]);
             request.head = head;
             if (with_body and !request.is_head) request.appendBody(layer.allocator, payload[block_length..]) catch return failRequest(layer, slot);
-            if (fin) request.end_requested = true;
+            // A BODY or TRAILERS command may have ended the response already.
+            if (fin and !request.outbound.ended()) request.outbound.end();
         },
         .body => {
-            if (request.end_requested) return failRequest(layer, slot);
+            if (request.outbound.ended()) return failRequest(layer, slot);
             // An application that ignores DRAIN cannot grow this buffer
             // without bound: past twice the window the response is reset.
             if (request.pendingBody().len + payload.len > 2 * @as(usize, layer.config.max_pending_response_bytes) + max_body_record_bytes)
                 return failRequest(layer, slot);
             request.appendBody(layer.allocator, payload) catch return failRequest(layer, slot);
-            if (fin) request.end_requested = true;
+            if (fin) request.outbound.end();
             if (header.flags & wire.flag_notify != 0) request.drain_wanted = true;
         },
         .trailers => {
-            if (request.end_requested) return failRequest(layer, slot);
+            if (request.outbound.ended()) return failRequest(layer, slot);
             request.trailers = layer.allocator.dupe(u8, payload) catch return failRequest(layer, slot);
-            request.end_requested = true;
+            request.outbound.end();
         },
         .conn_stats, .quic_datagram, .h3_datagram, .wt_open, .credit => unreachable,
         .wt_stop_sending => return failRequest(layer, slot), // Only WebTransport streams stop reading alone. // handled above, before the request lookup.
@@ -378,7 +381,7 @@ fn applyCommand(layer: *Layer, header: wire.Header, payload: []const u8) void {
     // The application forgot a request it answered in full: it hears
     // nothing more of it (no COMPLETE, which is most of a small exchange's
     // events), and late commands for it count as stale.
-    if (fin and header.flags & wire.flag_quiet != 0) request.visible_to_app = false;
+    if (fin and header.flags & wire.flag_quiet != 0) request.visibility.transition(.forgotten);
     output.queueOutput(layer, slot);
 }
 

@@ -70,14 +70,14 @@ fn writeResponse(layer: *Layer, slot: u32) WriteResult {
     const request = layer.requests.get(slot);
     if (request.kind == .webtransport) return wt.writeStream(layer, slot);
     const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
-    if (!request.head_sent) {
+    if (!request.outbound.headSent()) {
         const head = request.head orelse return .waiting;
         appendFieldSection(layer, slot, head[2..], std.mem.readInt(u16, head[0..2], .little)) catch return .failed;
         layer.allocator.free(head);
         request.head = null;
-        request.head_sent = true;
+        request.outbound.sendHead();
         _ = quiche.quiche_conn_stream_priority(quiche_conn, request.stream_id, request.urgency, request.incremental);
-        if (request.end_requested and request.trailers == null and request.pendingBody().len <= coalesce_body_bytes) {
+        if (request.outbound.ended() and request.trailers == null and request.pendingBody().len <= coalesce_body_bytes) {
             appendData(layer, slot) catch return .failed;
             request.frame_out_fin = true;
         }
@@ -92,7 +92,7 @@ fn writeResponse(layer: *Layer, slot: u32) WriteResult {
         .waiting => {},
         else => |result| return result,
     }
-    if (!request.end_requested) return .waiting;
+    if (!request.outbound.ended()) return .waiting;
     if (request.trailers) |trailers| {
         appendFieldSection(layer, slot, trailers, null) catch return .failed;
         layer.allocator.free(trailers);
@@ -130,7 +130,7 @@ fn writeBody(layer: *Layer, slot: u32) WriteResult {
             if (room <= header_len) return .blocked;
             len = room - header_len;
         }
-        const last = request.end_requested and request.trailers == null and len == pending.len;
+        const last = request.outbound.ended() and request.trailers == null and len == pending.len;
         var header: [frame.max_header_bytes]u8 = undefined;
         const header_len = frame.writeHeader(&header, frame.Type.data, len);
         var error_code: u64 = 0;
@@ -224,15 +224,15 @@ fn signalDrainIfLow(layer: *Layer, slot: u32) void {
 /// it is closing cleanly. Its remaining bytes are read and discarded.
 fn completeResponse(layer: *Layer, slot: u32) void {
     const request = layer.requests.get(slot);
-    if (!request.request_finished and request.is_connect) {
+    request.outbound.transition(.done);
+    if (!request.requestFinished() and request.is_connect) {
         // The slot stays until the client's side ends too, so the bytes it
         // still sends (its FIN, a close capsule) land on this stream rather
         // than look like a new request. The session's streams end now.
-        request.response_done = true;
         if (request.wt_stream_count > 0) wt.endSession(layer, slot);
         return;
     }
-    if (!request.request_finished) {
+    if (!request.requestFinished()) {
         const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
         _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, frame.ErrorCode.no_error);
     }

@@ -44,7 +44,7 @@ fn makeRoom(layer: *Layer, ring: *DeadlineRing) void {
             continue;
         };
         const request = layer.requests.get(slot);
-        const settled = if (ring == &layer.head_deadlines) request.head_received else request.request_finished;
+        const settled = if (ring == &layer.head_deadlines) request.headReceived() else request.requestFinished();
         if (!settled) return;
         ring.dropFront();
     }
@@ -54,13 +54,13 @@ pub fn sweep(layer: *Layer, now_ns: u64) void {
     while (layer.head_deadlines.popDue(now_ns)) |entry| {
         const slot = layer.requests.slotOf(entry.id) orelse continue;
         const request = layer.requests.get(slot);
-        if (request.kind != .request or request.head_received) continue;
+        if (request.kind != .request or request.headReceived()) continue;
         timeOut(layer, slot, "field section not complete within request_head_timeout_ms");
     }
     while (layer.body_deadlines.popDue(now_ns)) |entry| {
         const slot = layer.requests.slotOf(entry.id) orelse continue;
         const request = layer.requests.get(slot);
-        if (request.request_finished or !request.visible_to_app) continue;
+        if (request.requestFinished() or !request.visibleToApp()) continue;
         const received = request.received_body_bytes - entry.mark;
         const required = layer.config.min_request_body_bytes_per_s * layer.config.request_body_rate_window_ms / 1000;
         // A stream we paused ourselves (full event queue, or the

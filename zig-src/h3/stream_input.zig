@@ -148,7 +148,7 @@ pub fn pump(layer: *Layer, slot: u32) void {
 /// past it. Before the application has the request (its head is still being
 /// read) and after it forgot it (bytes are discarded) there is no credit.
 fn readLimit(layer: *const Layer, request: *const Request) usize {
-    if (!request.visible_to_app or request.request_finished) return layer.stream_buffer.len;
+    if (!request.visibleToApp() or request.requestFinished()) return layer.stream_buffer.len;
     const left = request.read_allowed_bytes -| request.received_body_bytes;
     return @intCast(@min(left, layer.stream_buffer.len));
 }
@@ -163,7 +163,7 @@ const BodyRecord = struct {
     fn add(body: *BodyRecord, bytes: []const u8) Flow {
         const layer = body.layer;
         const request = layer.requests.get(body.slot);
-        if (!request.visible_to_app or request.request_finished or bytes.len == 0) return .more;
+        if (!request.visibleToApp() or request.requestFinished() or bytes.len == 0) return .more;
         request.received_body_bytes += bytes.len;
         if (request.kind == .request and request.received_body_bytes > layer.config.max_request_body_size) {
             body.flush();
@@ -334,7 +334,7 @@ fn onInputEnd(layer: *Layer, slot: u32) Flow {
     switch (request.kind) {
         .webtransport => wt.onPeerFin(layer, slot),
         .request => {
-            if (!request.head_received) {
+            if (!request.headReceived()) {
                 // RFC 9114 section 4.1.2: a request without a field section.
                 exchange.resetStream(layer, slot, Code.request_incomplete);
                 return .stop;
@@ -460,7 +460,7 @@ fn reprioritize(layer: *Layer, conn_slot: u32, stream_id: u64, new: priority.Pri
     const request = layer.requests.get(slot);
     request.urgency = new.urgency;
     request.incremental = new.incremental;
-    if (request.head_sent) _ = quiche.quiche_conn_stream_priority(connection.quiche_conn, stream_id, new.urgency, new.incremental);
+    if (request.outbound.headSent()) _ = quiche.quiche_conn_stream_priority(connection.quiche_conn, stream_id, new.urgency, new.incremental);
 }
 
 comptime {

@@ -97,7 +97,7 @@ pub fn dropWaiting(layer: *Layer, conn_slot: u32, session_id: u64) void {
 fn liveSession(layer: *Layer, session_id: u64) ?u32 {
     const slot = layer.requests.slotOf(session_id) orelse return null;
     const session = layer.requests.get(slot);
-    if (!session.is_connect or !session.head_sent or session.kind != .request or session.response_done) return null;
+    if (!session.is_connect or !session.outbound.headSent() or session.kind != .request or session.writeDone()) return null;
     return slot;
 }
 
@@ -147,11 +147,12 @@ fn openNow(layer: *Layer, session_slot: u32, ask: WaitingOpen) void {
     const request = layer.requests.get(slot);
     request.kind = .webtransport;
     request.wt_session = ask.session_id;
-    request.head_received = true;
-    request.head_sent = true;
-    request.visible_to_app = true;
+    // No head either way; a unidirectional stream of ours has nothing to read.
+    request.inbound.transition(.body);
+    if (!ask.bidirectional) request.inbound.transition(.finished);
+    request.outbound.sendHead();
+    request.visibility.transition(.visible);
     request.read_allowed_bytes = layer.config.request_read_window_bytes;
-    request.request_finished = !ask.bidirectional;
     request.input.phase = .raw;
     request.frame_out.appendSlice(layer.allocator, preface[sent..preface_len]) catch return exchange.failRequest(layer, slot);
     answer(layer, ask, layer.requests.idOf(slot), stream_id, .opened);

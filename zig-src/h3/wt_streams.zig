@@ -17,6 +17,7 @@ const exchange = @import("exchange.zig");
 const output = @import("response_output.zig");
 const stream_input = @import("stream_input.zig");
 const wt_opens = @import("wt_opens.zig");
+const Request = @import("requests.zig").Request;
 
 /// WEBTRANSPORT_BUFFERED_STREAM_REJECTED: a stream for a session that does
 /// not exist (or is over its stream limit).
@@ -28,7 +29,7 @@ pub const session_gone: u64 = 0x170d7b68;
 fn findSession(layer: *Layer, conn_slot: u32, session_stream_id: u64) ?u32 {
     const slot = layer.conn(conn_slot).streams.get(session_stream_id) orelse return null;
     const session = layer.requests.get(slot);
-    if (!session.is_connect or !session.head_sent or !session.visible_to_app or session.kind != .request) return null;
+    if (!session.is_connect or !session.outbound.headSent() or !session.visibleToApp() or session.kind != .request) return null;
     return slot;
 }
 
@@ -36,9 +37,10 @@ fn findSession(layer: *Layer, conn_slot: u32, session_stream_id: u64) ?u32 {
 pub fn bindIncoming(layer: *Layer, slot: u32, session_stream_id: u64, bidirectional: bool) stream_input.Flow {
     const request = layer.requests.get(slot);
     request.kind = .webtransport;
-    request.head_received = true;
-    request.head_sent = true; // WebTransport streams have no response head.
-    request.write_done = !bidirectional;
+    // WebTransport streams have no head either way, and a peer's
+    // unidirectional stream has no sending side.
+    request.inbound.transition(.body);
+    if (bidirectional) request.outbound.sendHead() else request.outbound.transition(.done);
     const session_slot = findSession(layer, request.conn_slot, session_stream_id) orelse return reject(layer, slot);
     const session = layer.requests.get(session_slot);
     if (session.wt_stream_count >= layer.config.max_webtransport_streams_per_session) return reject(layer, slot);
@@ -50,7 +52,7 @@ pub fn bindIncoming(layer: *Layer, slot: u32, session_stream_id: u64, bidirectio
     writer.int(u64, request.wt_session);
     writer.int(u64, request.stream_id);
     if (!events.pushData(layer, writer.finish() catch unreachable)) return reject(layer, slot);
-    request.visible_to_app = true;
+    request.visibility.transition(.visible);
     request.read_allowed_bytes = request.received_body_bytes + layer.config.request_read_window_bytes;
     return .more;
 }
@@ -83,31 +85,31 @@ pub fn openIncomingUni(layer: *Layer, conn_slot: u32, stream_id: u64, session_st
 
 pub fn onPeerFin(layer: *Layer, slot: u32) void {
     const request = layer.requests.get(slot);
-    request.request_finished = true;
-    if (request.visible_to_app) events.pushControl(layer, .body_end, layer.requests.idOf(slot), null);
+    finishInbound(request);
+    if (request.visibleToApp()) events.pushControl(layer, .body_end, layer.requests.idOf(slot), null);
     maybeComplete(layer, slot);
 }
 
 pub fn onPeerReset(layer: *Layer, slot: u32, error_code: u64) void {
     const request = layer.requests.get(slot);
-    request.request_finished = true;
-    if (request.visible_to_app) events.pushControl(layer, .wt_peer_reset, layer.requests.idOf(slot), error_code);
+    finishInbound(request);
+    if (request.visibleToApp()) events.pushControl(layer, .wt_peer_reset, layer.requests.idOf(slot), error_code);
     maybeComplete(layer, slot);
 }
 
 /// Both directions are done: the slot ends with COMPLETE.
 pub fn maybeComplete(layer: *Layer, slot: u32) void {
     const request = layer.requests.get(slot);
-    if (request.write_done and request.request_finished) exchange.finishRequest(layer, slot, .complete, 0);
+    if (request.writeDone() and request.requestFinished()) exchange.finishRequest(layer, slot, .complete, 0);
 }
 
 /// WT_STOP_SENDING: the application stops reading.
 pub fn stopSending(layer: *Layer, slot: u32, error_code: u64) void {
     const request = layer.requests.get(slot);
-    if (request.request_finished) return;
+    if (request.requestFinished()) return;
     const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, error_code);
-    request.request_finished = true;
+    request.inbound.transition(.finished);
     layer.markDirty(request.conn_slot);
     maybeComplete(layer, slot);
 }
@@ -115,28 +117,33 @@ pub fn stopSending(layer: *Layer, slot: u32, error_code: u64) void {
 /// RESET on a WebTransport stream: RESET_STREAM on the sending side only.
 pub fn resetSending(layer: *Layer, slot: u32, error_code: u64) void {
     const request = layer.requests.get(slot);
-    if (request.write_done) return;
+    if (request.writeDone()) return;
     const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, error_code);
     dropOutput(request);
-    request.write_done = true;
+    request.outbound.transition(.done);
     layer.markDirty(request.conn_slot);
     maybeComplete(layer, slot);
 }
 
-fn dropOutput(request: anytype) void {
+fn dropOutput(request: *Request) void {
     request.body.clearRetainingCapacity();
     request.body_offset = 0;
     request.frame_out.clearRetainingCapacity();
     request.frame_out_offset = 0;
-    request.end_requested = true;
+}
+
+/// The peer's side ended, or we stopped reading it. Once is enough: after
+/// our STOP_SENDING the peer may still end the stream itself.
+fn finishInbound(request: *Request) void {
+    if (!request.requestFinished()) request.inbound.transition(.finished);
 }
 
 /// Writes a WebTransport stream's preface and raw bytes as QUIC accepts
 /// them; FIN follows the application's end.
 pub fn writeStream(layer: *Layer, slot: u32) output.WriteResult {
     const request = layer.requests.get(slot);
-    if (request.write_done) return .gone;
+    if (request.writeDone()) return .gone;
     const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     switch (output.flushFrames(layer, slot)) {
         .done => {},
@@ -146,7 +153,7 @@ pub fn writeStream(layer: *Layer, slot: u32) output.WriteResult {
     const pending = request.pendingBody();
     // quiche applies FIN only when it takes every byte; a partial write is
     // retried, FIN included, on the next flush.
-    const fin = request.end_requested;
+    const fin = request.outbound.ended();
     if (pending.len == 0 and !fin) return .waiting;
     var error_code: u64 = 0;
     const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, pending.ptr, pending.len, fin, &error_code);
@@ -189,7 +196,7 @@ pub fn noticeStopSending(layer: *Layer, conn_slot: u32) void {
     var it = connection.streams.valueIterator();
     while (it.next()) |slot| {
         const request = layer.requests.get(slot.*);
-        if (request.kind != .webtransport or request.write_done) continue;
+        if (request.kind != .webtransport or request.writeDone()) continue;
         var error_code: u64 = 0;
         const probe = quiche.quiche_conn_stream_send(connection.quiche_conn, request.stream_id, "", 0, false, &error_code);
         if (probe != quiche.err_stream_stopped) continue;
@@ -208,7 +215,7 @@ pub fn noticeStopSending(layer: *Layer, conn_slot: u32) void {
 fn onStopSending(layer: *Layer, slot: u32, error_code: u64) output.WriteResult {
     const request = layer.requests.get(slot);
     dropOutput(request);
-    request.write_done = true;
+    request.outbound.transition(.done);
     events.pushControl(layer, .wt_stop_sending, layer.requests.idOf(slot), error_code);
     maybeComplete(layer, slot);
     return .gone;
@@ -216,7 +223,7 @@ fn onStopSending(layer: *Layer, slot: u32, error_code: u64) output.WriteResult {
 
 /// Our sending side finished (FIN accepted by QUIC).
 pub fn onWriteDone(layer: *Layer, slot: u32) void {
-    layer.requests.get(slot).write_done = true;
+    layer.requests.get(slot).outbound.transition(.done);
     maybeComplete(layer, slot);
 }
 
