@@ -28,6 +28,7 @@ test {
     _ = @import("quic/retry_token.zig");
     _ = @import("quic/address_validation.zig");
     _ = @import("quic/fin_delivery_test.zig");
+    _ = @import("quic/request_life_test.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");
     _ = @import("layers_test.zig");

@@ -4,7 +4,8 @@
 //! stream readiness, the clock and the command queue; it hands back events
 //! and stream writes into quiche. It never calls the loop, except through
 //! `Host`, to ask that a connection be flushed. So this directory imports
-//! nothing of quic/, and the layer can be driven without sockets.
+//! nothing of quic/, and a request's whole life can be tested without
+//! sockets (quic/request_life_test.zig).
 //!
 //! Functions of h3/ take `*Layer` for what they need: config limits,
 //! stats, the event sink (h3/events.zig), the request table, scratch
