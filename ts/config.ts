@@ -29,7 +29,7 @@ const CAMEL_OTHER_OPTIONS = new Map(Object.entries(OTHER_OPTIONS).map(([field, o
  * Checks the `limits` option and maps it to zig_h3_config fields. An
  * unknown key is a TypeError naming it and the nearest valid key; a value
  * of the wrong type or outside the field's fixed range (LIMITS, generated
- * from zig-src/abi/config_docs.zig) is a TypeError or RangeError naming it.
+ * from zig-src/config_docs.zig) is a TypeError or RangeError naming it.
  */
 export function resolveLimits(limits: unknown): NativeConfig {
   if (limits === undefined || limits === null) return {};

@@ -132,7 +132,7 @@ export interface ServeOptions<R extends string = string> {
   /**
    * Library limits and transport settings, in camelCase (each documented
    * with its meaning, unit, range and default; generated from
-   * zig-src/abi/config_docs.zig). Checked here: an unknown key is a
+   * zig-src/config_docs.zig). Checked here: an unknown key is a
    * TypeError naming the nearest valid one, a value out of range a
    * RangeError. The zig_h3_config (snake_case) names still work but are
    * deprecated. Hardening: `maxConnections`, `maxConnectionsPerIp`,

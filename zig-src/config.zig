@@ -3,7 +3,7 @@
 //! (abi/config_c.zig) and are validated here, without I/O.
 
 const std = @import("std");
-const config_docs = @import("abi/config_docs.zig");
+const config_docs = @import("config_docs.zig");
 
 pub const LogLevel = enum(u8) { err = 0, warn = 1, info = 2, debug = 3, trace = 4 };
 
@@ -155,7 +155,7 @@ pub const Config = struct {
 /// Bytes of framing around every queued event or command (see queue/wire.zig).
 pub const record_overhead_bytes: u32 = 32;
 
-/// The field's fixed range, as zig-src/abi/config_docs.zig documents it.
+/// The field's fixed range, as zig-src/config_docs.zig documents it.
 fn fixedRange(config: *const Config, comptime name: []const u8) Config.Error!void {
     const doc = comptime config_docs.of(name);
     return inRange(@field(config, name), doc.min.?, doc.max.?);

@@ -94,7 +94,7 @@ pub const Server = struct {
         errdefer server.events.deinit(allocator);
         server.commands = try RecordQueue.init(allocator, std.mem.alignForward(usize, config.command_queue_bytes, wire.alignment));
         errdefer server.commands.deinit(allocator);
-        server.engine = try Engine.init(allocator, .{
+        try server.engine.init(allocator, .{
             .config = config,
             .quiche_config = server.quiche_config,
             .socket = &server.socket,

@@ -6,6 +6,7 @@ test {
     _ = @import("h3/router.zig");
     _ = @import("h3/request_head.zig");
     _ = @import("h3/requests.zig");
+    _ = @import("h3/request_state.zig");
     _ = @import("queue/wire.zig");
     _ = @import("queue/record_queue.zig");
     _ = @import("abi/config_c.zig");
@@ -27,6 +28,8 @@ test {
     _ = @import("quic/retry_token.zig");
     _ = @import("quic/address_validation.zig");
     _ = @import("quic/fin_delivery_test.zig");
+    _ = @import("quic/request_life_test.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");
+    _ = @import("layers_test.zig");
 }

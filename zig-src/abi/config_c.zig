@@ -6,6 +6,7 @@
 //! gets defaults for them.
 
 const std = @import("std");
+const config_docs = @import("../config_docs.zig");
 const Config = @import("../config.zig").Config;
 const LogLevel = @import("../config.zig").LogLevel;
 
@@ -177,4 +178,12 @@ test "out-of-range and too-short structs are refused" {
     c = ConfigC.defaults();
     c.struct_size = 16;
     try testing.expectError(error.AbiMismatch, ConfigC.toConfig(&c));
+}
+
+comptime {
+    @setEvalBranchQuota(100_000);
+    // Every C field has a doc in config_docs.zig, in the struct's order.
+    const fields = @typeInfo(ConfigC).@"struct".fields[2..];
+    std.debug.assert(fields.len == config_docs.docs.len);
+    for (fields, config_docs.docs) |field, doc| std.debug.assert(std.mem.eql(u8, field.name, doc.name));
 }

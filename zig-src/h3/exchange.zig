@@ -1,31 +1,30 @@
-//! The HTTP/3 exchange on the loop thread, over quiche's h3 module (stage 1
-//! of docs/ARCHITECTURE.md): request heads and bodies become events for the
-//! application; the application's commands become response heads, bodies and
-//! trailers, written as stream capacity allows. Requests the application
-//! never sees (404, 405, malformed heads, overload) are answered here.
+//! The HTTP/3 exchange on the loop thread: request heads and bodies become
+//! events for the application; the application's commands become response
+//! heads, bodies and trailers, written as stream capacity allows. Requests
+//! the application never sees (404, 405, malformed heads, overload) are
+//! answered here.
 
 const std = @import("std");
 const assert = std.debug.assert;
 const quiche = @import("../ffi/quiche.zig");
 const wire = @import("../queue/wire.zig");
-const Engine = @import("../quic/engine.zig").Engine;
+const Layer = @import("layer.zig").Layer;
+const events = @import("events.zig");
 const RequestHead = @import("request_head.zig").RequestHead;
 const requests_mod = @import("requests.zig");
 const Request = requests_mod.Request;
 const Outcome = requests_mod.Outcome;
 const Router = @import("router.zig");
 const native = @import("native.zig");
-const conn_stats = @import("../quic/conn_stats.zig");
+const conn_stats = @import("conn_stats.zig");
 const output = @import("response_output.zig");
-const datagrams = @import("../dgram/datagrams.zig");
+const datagrams = @import("datagrams.zig");
 const frame = @import("frame.zig");
 const priority = @import("priority.zig");
 const stream_input = @import("stream_input.zig");
 const wt = @import("wt_streams.zig");
 const wt_opens = @import("wt_opens.zig");
 const slow_clients = @import("slow_clients.zig");
-const nowNs = @import("../quic/engine.zig").nowNs;
-pub const flushOutput = output.flushOutput;
 
 /// Largest BODY command payload the TypeScript side sends; slack for the
 /// buffer cap above.
@@ -47,12 +46,12 @@ pub const SectionResult = enum { done, blocked, failed };
 /// application, a static or native route, or an answer made here.
 /// `ends_stream`: the section is the last thing on the stream (its FIN was
 /// read with it), so the request has no body.
-pub fn decodeHead(engine: *Engine, slot: u32, block: []const u8, ends_stream: bool) SectionResult {
-    const request = engine.requests.get(slot);
-    const connection = engine.connections.get(request.conn_slot);
+pub fn decodeHead(layer: *Layer, slot: u32, block: []const u8, ends_stream: bool) SectionResult {
+    const request = layer.requests.get(slot);
+    const connection = layer.conn(request.conn_slot);
     const h3 = connection.h3.?;
-    const config = engine.config;
-    var head = RequestHead.init(engine.record_buffer, engine.requests.idOf(slot), connection.serial, request.stream_id, .{
+    const config = layer.config;
+    var head = RequestHead.init(layer.record_buffer, layer.requests.idOf(slot), connection.serial, request.stream_id, .{
         .max_header_count = config.max_header_count,
         .max_header_name_length = config.max_header_name_length,
         .max_header_value_length = config.max_header_value_length,
@@ -60,9 +59,9 @@ pub fn decodeHead(engine: *Engine, slot: u32, block: []const u8, ends_stream: bo
         .max_path_length = config.max_path_length,
     });
     var sink = HeadSink{ .head = &head };
-    const result = h3.decoder.decodeFieldSection(request.stream_id, block, engine.field_scratch, &sink, HeadSink.onField) catch |err| switch (err) {
+    const result = h3.decoder.decodeFieldSection(request.stream_id, block, layer.field_scratch, &sink, HeadSink.onField) catch |err| switch (err) {
         error.FieldsTooLarge => {
-            rejectOversizedHead(engine, slot);
+            rejectOversizedHead(layer, slot);
             return .done;
         },
         error.DecompressionFailed, error.BlockedLimit => {
@@ -75,182 +74,184 @@ pub fn decodeHead(engine: *Engine, slot: u32, block: []const u8, ends_stream: bo
         request.urgency = wanted.urgency;
         request.incremental = wanted.incremental;
     }
-    onHead(engine, slot, &head, ends_stream);
+    onHead(layer, slot, &head, ends_stream);
     return .done;
 }
 
 /// A field section over the limits: 431, without decoding the rest.
-pub fn rejectOversizedHead(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    if (request.head_received) return; // Oversized trailers are dropped.
-    request.head_received = true;
-    engine.stats.requests_received.inc();
-    engine.log(.info, engine.connections.get(request.conn_slot).serial, "request on stream {d} refused with 431 (field section too large)", .{request.stream_id});
-    respondInternal(engine, slot, 431);
+pub fn rejectOversizedHead(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
+    if (request.headReceived()) return; // Oversized trailers are dropped.
+    request.inbound.transition(.body);
+    layer.stats.requests_received.inc();
+    layer.log(.info, layer.conn(request.conn_slot).serial, "request on stream {d} refused with 431 (field section too large)", .{request.stream_id});
+    respondInternal(layer, slot, 431);
 }
 
-fn onHead(engine: *Engine, slot: u32, head: *RequestHead, ends_stream: bool) void {
-    const request = engine.requests.get(slot);
-    const connection = engine.connections.get(request.conn_slot);
+fn onHead(layer: *Layer, slot: u32, head: *RequestHead, ends_stream: bool) void {
+    const request = layer.requests.get(slot);
+    const connection = layer.conn(request.conn_slot);
     const stream_id = request.stream_id;
-    request.head_received = true;
-    engine.stats.requests_received.inc();
-    const config = engine.config;
+    request.inbound.transition(.body);
+    layer.stats.requests_received.inc();
+    const config = layer.config;
     const over_connection_cap = config.max_active_requests_per_conn > 0 and
         connection.streams.count() > config.max_active_requests_per_conn;
     const rejection = head.finish();
     request.is_head = if (head.method) |method| std.mem.eql(u8, method, "HEAD") else false;
     request.is_connect = if (head.method) |method| std.mem.eql(u8, method, "CONNECT") else false;
     if (rejection) |reason| {
-        engine.log(.info, connection.serial, "request on stream {d} refused with {d} ({s})", .{ stream_id, reason.status(), @tagName(reason) });
-        return respondInternal(engine, slot, reason.status());
+        layer.log(.info, connection.serial, "request on stream {d} refused with {d} ({s})", .{ stream_id, reason.status(), @tagName(reason) });
+        return respondInternal(layer, slot, reason.status());
     }
-    if (over_connection_cap) return respondInternal(engine, slot, 503);
-    if ((head.content_length orelse 0) > config.max_request_body_size) return respondInternal(engine, slot, 413);
+    if (over_connection_cap) return respondInternal(layer, slot, 503);
+    if ((head.content_length orelse 0) > config.max_request_body_size) return respondInternal(layer, slot, 413);
 
-    engine.router_mutex.lock();
-    const match = engine.router.match(head.method.?, head.path orelse "");
-    engine.router_mutex.unlock();
+    layer.router_mutex.lock();
+    const match = layer.router.match(head.method.?, head.path orelse "");
+    layer.router_mutex.unlock();
     const found = switch (match) {
         .found => |found| found,
-        .not_found => return respondInternal(engine, slot, 404),
-        .method_not_allowed => return respondInternal(engine, slot, 405),
+        .not_found => return respondInternal(layer, slot, 404),
+        .method_not_allowed => return respondInternal(layer, slot, 405),
     };
     switch (found.target) {
         .app => {},
-        .static => |response| return respondStatic(engine, slot, response),
-        .native => |handler| return native.dispatch(engine, slot, head, handler),
+        .static => |response| return respondStatic(layer, slot, response),
+        .native => |handler| return native.dispatch(layer, slot, head, handler),
     }
     head.setRoute(found.id);
-    head.setPeer(connection.peer_family, connection.peer_port, connection.peer_key);
-    datagrams.updateInfo(engine, connection);
+    head.setPeer(connection.peer.family, connection.peer.port, connection.peer.address);
+    datagrams.updateInfo(layer, connection);
     const record = head.record();
     // A bodiless request is one record: the REQUEST says the stream ended,
     // and the FIN that follows it in this read finds the request finished
     // already, so no BODY_END is pushed.
     if (ends_stream) record[5] |= wire.flag_fin;
-    if (!pushData(engine, record)) return respondInternal(engine, slot, 503);
-    request.visible_to_app = true;
+    if (!events.pushData(layer, record)) return respondInternal(layer, slot, 503);
+    request.visibility.transition(.visible);
     request.read_allowed_bytes = request.received_body_bytes + config.request_read_window_bytes;
     if (ends_stream) {
-        request.request_finished = true;
+        request.inbound.transition(.finished);
     } else if (!request.is_connect) {
-        slow_clients.armBody(engine, slot, nowNs());
+        slow_clients.armBody(layer, slot, layer.now_ns);
     }
 }
 
 /// No request slot is free: refuse the stream so the client may retry
 /// elsewhere (RFC 9114 8.1, H3_REQUEST_REJECTED).
-pub fn refuseStream(engine: *Engine, conn_slot: u32, stream_id: u64) void {
-    const quiche_conn = engine.connections.get(conn_slot).quiche_conn;
+pub fn refuseStream(layer: *Layer, conn_slot: u32, stream_id: u64) void {
+    const quiche_conn = layer.conn(conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_read, frame.ErrorCode.request_rejected);
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, frame.ErrorCode.request_rejected);
 }
 
 /// Aborts both directions of a stream with `code` and ends its slot.
-pub fn resetStream(engine: *Engine, slot: u32, code: u64) void {
-    const request = engine.requests.get(slot);
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+pub fn resetStream(layer: *Layer, slot: u32, code: u64) void {
+    const request = layer.requests.get(slot);
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, code);
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, code);
-    engine.markDirty(request.conn_slot);
-    finishRequest(engine, slot, .reset, code);
+    layer.markDirty(request.conn_slot);
+    finishRequest(layer, slot, .reset, code);
 }
 
 /// Retries paused request bodies after the application drained events.
-pub fn resumePausedBodies(engine: *Engine) void {
+pub fn resumePausedBodies(layer: *Layer) void {
     // Each paused request is visited once; readBody appends it again at the
     // end if the queue fills once more.
-    var visits = engine.paused_bodies.items.len;
+    var visits = layer.paused_bodies.items.len;
     while (visits > 0) : (visits -= 1) {
-        const id = engine.paused_bodies.items[0];
-        const slot = engine.requests.slotOf(id) orelse {
-            _ = engine.paused_bodies.orderedRemove(0);
+        const id = layer.paused_bodies.items[0];
+        const slot = layer.requests.slotOf(id) orelse {
+            _ = layer.paused_bodies.orderedRemove(0);
             continue;
         };
-        if (!engine.events.hasRoomFor(wire.header_bytes + engine.config.body_chunk_bytes, engine.controlReserve())) return;
-        _ = engine.paused_bodies.orderedRemove(0);
-        const request = engine.requests.get(slot);
+        if (!layer.events.hasRoomFor(wire.header_bytes + layer.config.body_chunk_bytes, layer.controlReserve())) return;
+        _ = layer.paused_bodies.orderedRemove(0);
+        const request = layer.requests.get(slot);
         request.body_paused = false;
-        stream_input.pump(engine, slot);
-        engine.markDirty(request.conn_slot);
+        stream_input.pump(layer, slot);
+        layer.markDirty(request.conn_slot);
     }
 }
 
 /// The body passed max_request_body_size: the application is told the
 /// request is gone (RESET), the client is told to stop sending
 /// (STOP_SENDING), and, if no response has started, it gets a 413.
-pub fn rejectOversizedBody(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
-    pushControl(engine, .reset, engine.requests.idOf(slot), frame.ErrorCode.request_cancelled);
-    request.visible_to_app = false;
+pub fn rejectOversizedBody(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
+    events.pushControl(layer, .reset, layer.requests.idOf(slot), frame.ErrorCode.request_cancelled);
+    request.visibility.transition(.forgotten);
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, frame.ErrorCode.request_cancelled);
-    request.request_finished = true;
-    if (request.head_sent) return failRequest(engine, slot);
-    if (request.head) |head| engine.allocator.free(head);
+    request.inbound.transition(.finished);
+    if (request.outbound.headSent()) return failRequest(layer, slot);
+    if (request.head) |head| layer.allocator.free(head);
     request.head = null;
-    if (request.trailers) |trailers| engine.allocator.free(trailers);
+    if (request.trailers) |trailers| layer.allocator.free(trailers);
     request.trailers = null;
     request.body.clearRetainingCapacity();
     request.body_offset = 0;
-    request.end_requested = false;
-    respondInternal(engine, slot, 413);
+    // The application's response (if it ended one) is dropped for the 413.
+    if (request.outbound == .head_pending_ended) request.outbound.transition(.head_pending);
+    respondInternal(layer, slot, 413);
 }
 
-pub fn onFinished(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    if (request.request_finished) return;
-    request.request_finished = true;
-    if (request.visible_to_app) pushControl(engine, .body_end, engine.requests.idOf(slot), null);
-    if (request.response_done) finishRequest(engine, slot, .complete, 0);
+pub fn onFinished(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
+    if (request.requestFinished()) return;
+    request.inbound.transition(.finished);
+    if (request.visibleToApp()) events.pushControl(layer, .body_end, layer.requests.idOf(slot), null);
+    // Only a CONNECT stream outlives its response (completeResponse).
+    if (request.writeDone()) finishRequest(layer, slot, .complete, 0);
 }
 
-pub fn onReset(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+pub fn onReset(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, frame.ErrorCode.request_cancelled);
-    finishRequest(engine, slot, .reset, frame.ErrorCode.request_cancelled);
+    finishRequest(layer, slot, .reset, frame.ErrorCode.request_cancelled);
 }
 
 /// Ends a request: tells the application (if it knew of it) and frees the
 /// slot. After this the request id no longer resolves.
-pub fn finishRequest(engine: *Engine, slot: u32, outcome: Outcome, error_code: u64) void {
-    const request = engine.requests.get(slot);
-    const id = engine.requests.idOf(slot);
-    if (request.visible_to_app) {
+pub fn finishRequest(layer: *Layer, slot: u32, outcome: Outcome, error_code: u64) void {
+    const request = layer.requests.get(slot);
+    const id = layer.requests.idOf(slot);
+    if (request.visibleToApp()) {
         switch (outcome) {
-            .complete => pushControl(engine, .complete, id, null),
-            .reset => pushControl(engine, .reset, id, error_code),
+            .complete => events.pushControl(layer, .complete, id, null),
+            .reset => events.pushControl(layer, .reset, id, error_code),
         }
     }
     switch (outcome) {
-        .complete => engine.stats.responses_completed.inc(),
-        .reset => engine.stats.requests_reset.inc(),
+        .complete => layer.stats.responses_completed.inc(),
+        .reset => layer.stats.requests_reset.inc(),
     }
-    engine.stats.requests_active.dec();
-    const connection = engine.connections.get(request.conn_slot);
-    if (request.is_connect and request.wt_stream_count > 0) wt.endSession(engine, slot);
-    if (request.kind == .webtransport) wt.onStreamEnded(engine, slot);
-    if (request.qpack_blocked or (request.kind == .request and !request.head_received)) {
+    layer.stats.requests_active.dec();
+    const connection = layer.conn(request.conn_slot);
+    if (request.is_connect and request.wt_stream_count > 0) wt.endSession(layer, slot);
+    if (request.kind == .webtransport) wt.onStreamEnded(layer, slot);
+    if (request.qpack_blocked or (request.kind == .request and !request.headReceived())) {
         if (connection.h3) |h3| h3.decoder.cancelStream(request.stream_id);
     }
     _ = connection.streams.remove(request.stream_id);
-    engine.requests.release(engine.allocator, slot);
+    layer.requests.release(layer.allocator, slot);
 }
 
 /// Called before a connection is freed: every request on it ends as reset.
-pub fn abortConnectionRequests(engine: *Engine, conn_slot: u32) void {
-    const connection = engine.connections.get(conn_slot);
+pub fn abortConnectionRequests(layer: *Layer, conn_slot: u32) void {
+    const connection = layer.conn(conn_slot);
     while (connection.streams.count() > 0) {
         var it = connection.streams.valueIterator();
         const slot = it.next().?.*;
-        finishRequest(engine, slot, .reset, frame.ErrorCode.request_cancelled);
+        finishRequest(layer, slot, .reset, frame.ErrorCode.request_cancelled);
     }
 }
 
 /// Queues a ready-made response for a request the application never sees.
-fn respondInternal(engine: *Engine, slot: u32, status: u16) void {
+fn respondInternal(layer: *Layer, slot: u32, status: u16) void {
     const reason: []const u8 = switch (status) {
         400 => "Bad Request\n",
         404 => "Not Found\n",
@@ -261,135 +262,135 @@ fn respondInternal(engine: *Engine, slot: u32, status: u16) void {
         503 => "Service Unavailable\n",
         else => "Error\n",
     };
-    if (status == 503) engine.stats.requests_rejected.inc();
+    if (status == 503) layer.stats.requests_rejected.inc();
     var buffer: [128]u8 = undefined;
     var writer = wire.RecordWriter.init(&buffer, 0, 0, 0, 0);
     writer.int(u16, status);
     writer.int(u32, 1);
     writer.field("content-type", "text/plain");
     const encoded = writer.finish() catch unreachable;
-    respondWith(engine, slot, encoded[wire.header_bytes..], reason);
+    respondWith(layer, slot, encoded[wire.header_bytes..], reason);
 }
 
 /// Answers from a static route's bytes; the application never sees it.
-fn respondStatic(engine: *Engine, slot: u32, response: Router.StaticResponse) void {
-    respondWith(engine, slot, response.head, response.body);
+fn respondStatic(layer: *Layer, slot: u32, response: Router.StaticResponse) void {
+    respondWith(layer, slot, response.head, response.body);
 }
 
 /// Queues a complete response (`head` encoded as for `Request.head`) for
 /// a request the application does not see. Copies both.
-pub fn respondWith(engine: *Engine, slot: u32, head: []const u8, body: []const u8) void {
-    const request = engine.requests.get(slot);
-    request.head = engine.allocator.dupe(u8, head) catch return failRequest(engine, slot);
-    if (!request.is_head) request.appendBody(engine.allocator, body) catch return failRequest(engine, slot);
-    request.end_requested = true;
-    output.queueOutput(engine, slot);
+pub fn respondWith(layer: *Layer, slot: u32, head: []const u8, body: []const u8) void {
+    const request = layer.requests.get(slot);
+    request.head = layer.allocator.dupe(u8, head) catch return failRequest(layer, slot);
+    if (!request.is_head) request.appendBody(layer.allocator, body) catch return failRequest(layer, slot);
+    request.outbound.end();
+    output.queueOutput(layer, slot);
 }
 
 /// Allocation failed while building a response: reset the stream rather
 /// than leave the client waiting.
-pub fn failRequest(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+pub fn failRequest(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, frame.ErrorCode.internal_error);
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, frame.ErrorCode.internal_error);
-    finishRequest(engine, slot, .reset, frame.ErrorCode.internal_error);
+    finishRequest(layer, slot, .reset, frame.ErrorCode.internal_error);
 }
 
 /// Applies every queued command in order. Commands naming a request that
 /// already ended are counted and dropped: that is the normal race between a
 /// client reset and a handler still writing, not an error.
-pub fn applyCommands(engine: *Engine) void {
-    engine.assertLoopThread();
+pub fn applyCommands(layer: *Layer) void {
     while (true) {
-        const drained = engine.commands.drain(engine.command_buffer);
+        const drained = layer.commands.drain(layer.command_buffer);
         if (drained.bytes == 0) return;
         var offset: usize = 0;
         while (offset < drained.bytes) {
-            const record = engine.command_buffer[offset..];
+            const record = layer.command_buffer[offset..];
             const header = wire.readHeader(record);
             offset += wire.paddedLength(header.length);
-            engine.stats.commands_applied.inc();
-            applyCommand(engine, header, record[wire.header_bytes..header.length]);
+            layer.stats.commands_applied.inc();
+            applyCommand(layer, header, record[wire.header_bytes..header.length]);
         }
     }
 }
 
-fn applyCommand(engine: *Engine, header: wire.Header, payload: []const u8) void {
+fn applyCommand(layer: *Layer, header: wire.Header, payload: []const u8) void {
     switch (std.meta.intToEnum(wire.CommandKind, header.kind) catch return) {
-        .conn_stats => return answerConnStats(engine, header.id),
-        .quic_datagram => return datagrams.sendQuic(engine, header, payload),
-        .h3_datagram => return datagrams.sendH3(engine, header, payload),
-        .wt_open => return wt_opens.open(engine, header, payload),
+        .conn_stats => return answerConnStats(layer, header.id),
+        .quic_datagram => return datagrams.sendQuic(layer, header, payload),
+        .h3_datagram => return datagrams.sendH3(layer, header, payload),
+        .wt_open => return wt_opens.open(layer, header, payload),
         .wt_stop_sending => {},
         .head, .body, .trailers, .reset, .credit => {},
     }
-    const slot = engine.requests.slotOf(header.id) orelse {
-        engine.stats.stale_commands.inc();
+    const slot = layer.requests.slotOf(header.id) orelse {
+        layer.stats.stale_commands.inc();
         return;
     };
-    const request = engine.requests.get(slot);
-    if (!request.visible_to_app) {
-        engine.stats.stale_commands.inc();
+    const request = layer.requests.get(slot);
+    if (!request.visibleToApp()) {
+        layer.stats.stale_commands.inc();
         return;
     }
     const fin = header.flags & wire.flag_fin != 0;
-    const kind = std.meta.intToEnum(wire.CommandKind, header.kind) catch return failRequest(engine, slot);
+    const kind = std.meta.intToEnum(wire.CommandKind, header.kind) catch return failRequest(layer, slot);
     const error_code = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else frame.ErrorCode.request_cancelled;
-    if (kind == .credit) return grantCredit(engine, slot, payload);
+    if (kind == .credit) return grantCredit(layer, slot, payload);
     if (request.kind == .webtransport) switch (kind) {
-        .wt_stop_sending => return wt.stopSending(engine, slot, error_code),
-        .reset => return wt.resetSending(engine, slot, error_code),
-        .head, .trailers => return failRequest(engine, slot),
+        .wt_stop_sending => return wt.stopSending(layer, slot, error_code),
+        .reset => return wt.resetSending(layer, slot, error_code),
+        .head, .trailers => return failRequest(layer, slot),
         // The sending side already ended (the peer's STOP_SENDING, or our
         // RESET): bytes the application wrote before it heard are dropped,
         // not a reason to abort the stream's other direction.
-        .body => if (request.write_done) return engine.stats.stale_commands.inc(),
+        .body => if (request.writeDone()) return layer.stats.stale_commands.inc(),
         else => {},
     };
     switch (kind) {
         .head => {
-            if (request.head != null or request.head_sent) return failRequest(engine, slot);
+            if (request.head != null or request.outbound.headSent()) return failRequest(layer, slot);
             const with_body = header.flags & wire.flag_body != 0;
-            const block_length = if (with_body) wire.fieldBlockLength(payload) catch return failRequest(engine, slot) else payload.len;
-            const head = engine.allocator.alloc(u8, 2 + block_length) catch return failRequest(engine, slot);
+            const block_length = if (with_body) wire.fieldBlockLength(payload) catch return failRequest(layer, slot) else payload.len;
+            const head = layer.allocator.alloc(u8, 2 + block_length) catch return failRequest(layer, slot);
             std.mem.writeInt(u16, head[0..2], header.aux, .little);
             @memcpy(head[2..], payload[0..block_length]);
             request.head = head;
-            if (with_body and !request.is_head) request.appendBody(engine.allocator, payload[block_length..]) catch return failRequest(engine, slot);
-            if (fin) request.end_requested = true;
+            if (with_body and !request.is_head) request.appendBody(layer.allocator, payload[block_length..]) catch return failRequest(layer, slot);
+            // A BODY or TRAILERS command may have ended the response already.
+            if (fin and !request.outbound.ended()) request.outbound.end();
         },
         .body => {
-            if (request.end_requested) return failRequest(engine, slot);
+            if (request.outbound.ended()) return failRequest(layer, slot);
             // An application that ignores DRAIN cannot grow this buffer
             // without bound: past twice the window the response is reset.
-            if (request.pendingBody().len + payload.len > 2 * @as(usize, engine.config.max_pending_response_bytes) + max_body_record_bytes)
-                return failRequest(engine, slot);
-            request.appendBody(engine.allocator, payload) catch return failRequest(engine, slot);
-            if (fin) request.end_requested = true;
+            if (request.pendingBody().len + payload.len > 2 * @as(usize, layer.config.max_pending_response_bytes) + max_body_record_bytes)
+                return failRequest(layer, slot);
+            request.appendBody(layer.allocator, payload) catch return failRequest(layer, slot);
+            if (fin) request.outbound.end();
             if (header.flags & wire.flag_notify != 0) request.drain_wanted = true;
         },
         .trailers => {
-            if (request.end_requested) return failRequest(engine, slot);
-            request.trailers = engine.allocator.dupe(u8, payload) catch return failRequest(engine, slot);
-            request.end_requested = true;
+            if (request.outbound.ended()) return failRequest(layer, slot);
+            request.trailers = layer.allocator.dupe(u8, payload) catch return failRequest(layer, slot);
+            request.outbound.end();
         },
         .conn_stats, .quic_datagram, .h3_datagram, .wt_open, .credit => unreachable,
-        .wt_stop_sending => return failRequest(engine, slot), // Only WebTransport streams stop reading alone. // handled above, before the request lookup.
-        .reset => return resetStream(engine, slot, error_code),
+        .wt_stop_sending => return failRequest(layer, slot), // Only WebTransport streams stop reading alone. // handled above, before the request lookup.
+        .reset => return resetStream(layer, slot, error_code),
     }
     // The application forgot a request it answered in full: it hears
     // nothing more of it (no COMPLETE, which is most of a small exchange's
     // events), and late commands for it count as stale.
-    if (fin and header.flags & wire.flag_quiet != 0) request.visible_to_app = false;
-    output.queueOutput(engine, slot);
+    if (fin and header.flags & wire.flag_quiet != 0) request.visibility.transition(.forgotten);
+    output.queueOutput(layer, slot);
 }
 
 /// The application consumed body bytes: the stream may be read further. A
 /// CREDIT is absolute, so a smaller (late) one changes nothing.
-fn grantCredit(engine: *Engine, slot: u32, payload: []const u8) void {
-    if (payload.len < 8) return failRequest(engine, slot);
-    const request = engine.requests.get(slot);
+fn grantCredit(layer: *Layer, slot: u32, payload: []const u8) void {
+    if (payload.len < 8) return failRequest(layer, slot);
+    const request = layer.requests.get(slot);
     const allowed = std.mem.readInt(u64, payload[0..8], .little);
     if (allowed <= request.read_allowed_bytes) return;
     request.read_allowed_bytes = allowed;
@@ -398,32 +399,28 @@ fn grantCredit(engine: *Engine, slot: u32, payload: []const u8) void {
     // The reads may end the request (its slot is then freed), never its
     // connection: whatever they queued is flushed with the connection.
     const conn_slot = request.conn_slot;
-    stream_input.pump(engine, slot);
-    engine.markDirty(conn_slot);
+    stream_input.pump(layer, slot);
+    layer.markDirty(conn_slot);
 }
 
 /// Starts a graceful shutdown: GOAWAY on every connection, naming the
 /// first request stream that will not be processed.
-pub fn sendGoaways(engine: *Engine) void {
-    for (engine.connections.slots, 0..) |*maybe, slot| {
+pub fn sendGoaways(layer: *Layer) void {
+    for (layer.conns, 0..) |*maybe, slot| {
         const connection = if (maybe.*) |*c| c else continue;
         const h3 = connection.h3 orelse continue;
         const next_id = if (connection.streams.count() == 0 and connection.max_stream_id_seen == 0) 0 else connection.max_stream_id_seen + 4;
-        h3.sendGoaway(engine.allocator, connection.quiche_conn, next_id);
-        engine.markDirty(@intCast(slot));
+        h3.sendGoaway(layer.allocator, connection.quiche_conn, next_id);
+        layer.markDirty(@intCast(slot));
     }
-}
-
-pub fn announceShutdown(engine: *Engine) void {
-    pushControl(engine, .shutdown, 0, null);
 }
 
 /// Answers a CONN_STATS command. Connections are found by a scan: stats are
 /// an occasional, administrative request, not a per-request cost.
-fn answerConnStats(engine: *Engine, conn_id: u64) void {
+fn answerConnStats(layer: *Layer, conn_id: u64) void {
     var values: [conn_stats.names.len]u64 = @splat(0);
     var found = false;
-    for (engine.connections.slots) |*maybe| {
+    for (layer.conns) |*maybe| {
         const connection = if (maybe.*) |*c| c else continue;
         if (connection.serial != conn_id) continue;
         conn_stats.collect(connection, &values);
@@ -434,62 +431,5 @@ fn answerConnStats(engine: *Engine, conn_id: u64) void {
     var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.conn_stats), if (found) wire.flag_fin else 0, 0, conn_id);
     writer.int(u32, values.len);
     for (values) |value| writer.int(u64, value);
-    if (!pushData(engine, writer.finish() catch unreachable)) engine.stats.event_queue_full.inc();
-}
-
-/// Data records (request heads, body chunks) leave room for control records.
-pub fn pushData(engine: *Engine, record: []const u8) bool {
-    if (!engine.events.hasRoomFor(record.len, engine.controlReserve())) {
-        engine.stats.event_queue_full.inc();
-        return false;
-    }
-    _ = pushRecord(engine, record) catch unreachable;
-    return true;
-}
-
-/// Control records end a request's story for the application, so they are
-/// never dropped: data records leave a reserve for them, and should the queue
-/// still be full they wait, in order, in `pending_control` for the next
-/// iteration.
-pub fn pushControl(engine: *Engine, kind: wire.EventKind, id: u64, error_code: ?u64) void {
-    const control = Engine.PendingControl{ .kind = kind, .id = id, .error_code = error_code };
-    if (engine.pending_control.items.len > 0 or !pushControlRecord(engine, control)) {
-        engine.pending_control.append(engine.allocator, control) catch {
-            // Out of memory with a full queue: the application loses the end
-            // of this request, which it will see as a request that never ends.
-            engine.stats.event_queue_full.inc();
-        };
-    }
-}
-
-fn pushControlRecord(engine: *Engine, control: Engine.PendingControl) bool {
-    var buffer: [24]u8 = undefined;
-    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(control.kind), 0, 0, control.id);
-    if (control.error_code) |code| writer.int(u64, code);
-    pushRecord(engine, writer.finish() catch unreachable) catch return false;
-    return true;
-}
-
-/// Pushes control records that found the queue full earlier, oldest first.
-pub fn flushPendingControl(engine: *Engine) void {
-    var sent: usize = 0;
-    for (engine.pending_control.items) |control| {
-        if (!pushControlRecord(engine, control)) break;
-        sent += 1;
-    }
-    engine.pending_control.replaceRangeAssumeCapacity(0, sent, &.{});
-}
-
-pub fn pushRecord(engine: *Engine, record: []const u8) !void {
-    if (try engine.events.push(record)) engine.ringDoorbell();
-    engine.stats.events_pushed.inc();
-}
-
-/// An answer to a command (WT_OPENED): the application waits for it, so it
-/// may use the control reserve; only a queue with no room at all drops it.
-pub fn pushAnswer(engine: *Engine, record: []const u8) void {
-    pushRecord(engine, record) catch {
-        engine.stats.event_queue_full.inc();
-        engine.log(.warn, 0, "event queue full: a WT_OPENED answer was dropped", .{});
-    };
+    if (!events.pushData(layer, writer.finish() catch unreachable)) layer.stats.event_queue_full.inc();
 }

@@ -6,7 +6,8 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const wire = @import("../queue/wire.zig");
-const Engine = @import("../quic/engine.zig").Engine;
+const Layer = @import("layer.zig").Layer;
+const events = @import("events.zig");
 const RequestHead = @import("request_head.zig").RequestHead;
 const request_head = @import("request_head.zig");
 const NativeHandler = @import("router.zig").NativeHandler;
@@ -40,15 +41,15 @@ pub const RequestView = extern struct {
 
 /// zig_h3_response: the handle zig_h3_response_send writes through.
 pub const ResponseHandle = struct {
-    engine: *Engine,
+    layer: *Layer,
     slot: u32,
     responded: bool = false,
 };
 
 pub const max_native_fields = 256;
 
-pub fn dispatch(engine: *Engine, slot: u32, head: *RequestHead, handler: NativeHandler) void {
-    const request = engine.requests.get(slot);
+pub fn dispatch(layer: *Layer, slot: u32, head: *RequestHead, handler: NativeHandler) void {
+    const request = layer.requests.get(slot);
     var fields: [max_native_fields]Field = undefined;
     const record = head.record();
     var it = wire.fieldBlock(record[request_head.offset_field_count..]) catch unreachable;
@@ -73,9 +74,9 @@ pub fn dispatch(engine: *Engine, slot: u32, head: *RequestHead, handler: NativeH
         .conn_id = std.mem.readInt(u64, record[request_head.offset_conn_id..][0..8], .little),
         .stream_id = request.stream_id,
     };
-    var handle = ResponseHandle{ .engine = engine, .slot = slot };
+    var handle = ResponseHandle{ .layer = layer, .slot = slot };
     handler.function(handler.user, &view, &handle);
-    if (!handle.responded) exchange.respondWith(engine, slot, &internal_error_head, "Internal Server Error\n");
+    if (!handle.responded) exchange.respondWith(layer, slot, &internal_error_head, "Internal Server Error\n");
 }
 
 /// u16 500, u32 0 fields.
@@ -107,9 +108,9 @@ pub fn encodeHead(allocator: std.mem.Allocator, status: u16, fields: []const Fie
 /// (allocation failure resets it), so nothing is touched afterwards.
 pub fn send(handle: *ResponseHandle, status: u16, fields: []const Field, body: []const u8) SendError!void {
     if (handle.responded) return error.AlreadyResponded;
-    const allocator = handle.engine.allocator;
+    const allocator = handle.layer.allocator;
     const head = try encodeHead(allocator, status, fields);
     defer allocator.free(head);
     handle.responded = true;
-    exchange.respondWith(handle.engine, handle.slot, head, body);
+    exchange.respondWith(handle.layer, handle.slot, head, body);
 }

@@ -12,6 +12,10 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const RequestStream = @import("request_stream.zig").RequestStream;
+const request_state = @import("request_state.zig");
+pub const Inbound = request_state.Inbound;
+pub const Outbound = request_state.Outbound;
+pub const Visibility = request_state.Visibility;
 
 pub const Outcome = enum { complete, reset };
 
@@ -22,18 +26,17 @@ pub const Request = struct {
     active: bool = false,
     conn_slot: u32 = 0,
     stream_id: u64 = 0,
-    /// A REQUEST event was queued, so the application must hear how it ends.
-    visible_to_app: bool = false,
+    /// The lifecycles (h3/request_state.zig): the peer's side, ours, and
+    /// what the application knows. Changed only through `transition`.
+    inbound: Inbound = .head,
+    outbound: Outbound = .head_pending,
+    visibility: Visibility = .hidden,
     /// Encoded response head not yet handed to quiche: u16 status, then a
     /// u32-counted field block (queue/wire.zig).
     head: ?[]u8 = null,
-    head_sent: bool = false,
     body: std.ArrayListUnmanaged(u8) = .empty,
     body_offset: usize = 0,
     trailers: ?[]u8 = null,
-    end_requested: bool = false,
-    fin_sent: bool = false,
-    request_finished: bool = false,
     body_paused: bool = false,
     in_output_list: bool = false,
     received_body_bytes: u64 = 0,
@@ -60,14 +63,6 @@ pub const Request = struct {
     wt_session: u64 = 0,
     /// WebTransport streams of this session still open (sessions only).
     wt_stream_count: u32 = 0,
-    /// The whole response reached QUIC; a CONNECT stream then waits for
-    /// the client's side to end before its slot is freed.
-    response_done: bool = false,
-    /// The request's field section was decoded.
-    head_received: bool = false,
-    /// Our sending side is finished (FIN or RESET_STREAM written, or it
-    /// never existed: a peer's unidirectional stream).
-    write_done: bool = false,
     /// RFC 9218 urgency and incremental flag for the response.
     urgency: u8 = 3,
     incremental: bool = false,
@@ -90,6 +85,29 @@ pub const Request = struct {
     frame_out_fin: bool = false,
 
     pub const Kind = enum(u8) { request, webtransport };
+
+    /// A REQUEST (or WT_STREAM, WT_OPENED) event was queued and the
+    /// application has not forgotten it: it must hear how it ends.
+    pub fn visibleToApp(request: *const Request) bool {
+        return request.visibility == .visible;
+    }
+
+    /// The request's field section was decoded (or it has none).
+    pub fn headReceived(request: *const Request) bool {
+        return request.inbound != .head;
+    }
+
+    /// Nothing more is read from the peer's side.
+    pub fn requestFinished(request: *const Request) bool {
+        return request.inbound == .finished;
+    }
+
+    /// Our sending side is done: the whole response reached QUIC (a
+    /// CONNECT stream then waits for the client's side to end before its
+    /// slot is freed), or it was reset, or never existed.
+    pub fn writeDone(request: *const Request) bool {
+        return request.outbound == .done;
+    }
 
     pub fn pendingFrames(request: *const Request) []const u8 {
         return request.frame_out.items[request.frame_out_offset..];

@@ -7,51 +7,52 @@
 const std = @import("std");
 const quiche = @import("../ffi/quiche.zig");
 const wire = @import("../queue/wire.zig");
-const Engine = @import("../quic/engine.zig").Engine;
+const Layer = @import("layer.zig").Layer;
+const events = @import("events.zig");
 const exchange = @import("exchange.zig");
 const frame = @import("frame.zig");
 const qpack_encoder = @import("qpack/encoder.zig");
 const wt = @import("wt_streams.zig");
 
-pub fn queueOutput(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    engine.markDirty(request.conn_slot);
+pub fn queueOutput(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
+    layer.markDirty(request.conn_slot);
     if (request.in_output_list) return;
-    const connection = engine.connections.get(request.conn_slot);
-    connection.output.append(engine.allocator, engine.requests.idOf(slot)) catch return exchange.failRequest(engine, slot);
+    const connection = layer.conn(request.conn_slot);
+    connection.output.append(layer.allocator, layer.requests.idOf(slot)) catch return exchange.failRequest(layer, slot);
     request.in_output_list = true;
 }
 
 /// Writes pending response bytes of every request of this connection that
 /// has some, keeping in the list those still blocked on stream capacity.
-pub fn flushOutput(engine: *Engine, conn_slot: u32) void {
-    const connection = engine.connections.get(conn_slot);
+pub fn flushOutput(layer: *Layer, conn_slot: u32) void {
+    const connection = layer.conn(conn_slot);
     var index: usize = 0;
     while (index < connection.output.items.len) {
         const id = connection.output.items[index];
-        const slot = engine.requests.slotOf(id) orelse {
+        const slot = layer.requests.slotOf(id) orelse {
             _ = connection.output.swapRemove(index);
             continue;
         };
-        switch (writeResponse(engine, slot)) {
+        switch (writeResponse(layer, slot)) {
             .blocked, .waiting => {
-                signalDrainIfLow(engine, slot);
+                signalDrainIfLow(layer, slot);
                 index += 1;
             },
             .finished => {
                 _ = connection.output.swapRemove(index);
-                const request = engine.requests.get(slot);
+                const request = layer.requests.get(slot);
                 request.in_output_list = false;
-                if (request.kind == .webtransport) wt.onWriteDone(engine, slot) else completeResponse(engine, slot);
+                if (request.kind == .webtransport) wt.onWriteDone(layer, slot) else completeResponse(layer, slot);
             },
             .gone => {
                 _ = connection.output.swapRemove(index);
-                if (engine.requests.slotOf(id) != null) engine.requests.get(slot).in_output_list = false;
+                if (layer.requests.slotOf(id) != null) layer.requests.get(slot).in_output_list = false;
             },
             .failed => {
                 _ = connection.output.swapRemove(index);
-                engine.requests.get(slot).in_output_list = false;
-                exchange.failRequest(engine, slot);
+                layer.requests.get(slot).in_output_list = false;
+                exchange.failRequest(layer, slot);
             },
         }
     }
@@ -65,39 +66,39 @@ const coalesce_body_bytes = 16 * 1024;
 
 /// Advances one response: HEADERS, then DATA as stream capacity allows,
 /// then trailers (HEADERS) or FIN.
-fn writeResponse(engine: *Engine, slot: u32) WriteResult {
-    const request = engine.requests.get(slot);
-    if (request.kind == .webtransport) return wt.writeStream(engine, slot);
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
-    if (!request.head_sent) {
+fn writeResponse(layer: *Layer, slot: u32) WriteResult {
+    const request = layer.requests.get(slot);
+    if (request.kind == .webtransport) return wt.writeStream(layer, slot);
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
+    if (!request.outbound.headSent()) {
         const head = request.head orelse return .waiting;
-        appendFieldSection(engine, slot, head[2..], std.mem.readInt(u16, head[0..2], .little)) catch return .failed;
-        engine.allocator.free(head);
+        appendFieldSection(layer, slot, head[2..], std.mem.readInt(u16, head[0..2], .little)) catch return .failed;
+        layer.allocator.free(head);
         request.head = null;
-        request.head_sent = true;
+        request.outbound.sendHead();
         _ = quiche.quiche_conn_stream_priority(quiche_conn, request.stream_id, request.urgency, request.incremental);
-        if (request.end_requested and request.trailers == null and request.pendingBody().len <= coalesce_body_bytes) {
-            appendData(engine, slot) catch return .failed;
+        if (request.outbound.ended() and request.trailers == null and request.pendingBody().len <= coalesce_body_bytes) {
+            appendData(layer, slot) catch return .failed;
             request.frame_out_fin = true;
         }
     }
-    switch (flushFrames(engine, slot)) {
+    switch (flushFrames(layer, slot)) {
         .done => if (request.frame_out_fin) return .finished,
         .blocked => return .blocked,
         .failed => return .failed,
     }
-    switch (writeBody(engine, slot)) {
+    switch (writeBody(layer, slot)) {
         .finished => return .finished,
         .waiting => {},
         else => |result| return result,
     }
-    if (!request.end_requested) return .waiting;
+    if (!request.outbound.ended()) return .waiting;
     if (request.trailers) |trailers| {
-        appendFieldSection(engine, slot, trailers, null) catch return .failed;
-        engine.allocator.free(trailers);
+        appendFieldSection(layer, slot, trailers, null) catch return .failed;
+        layer.allocator.free(trailers);
         request.trailers = null;
         request.frame_out_fin = true;
-        return switch (flushFrames(engine, slot)) {
+        return switch (flushFrames(layer, slot)) {
             .done => .finished,
             .blocked => .blocked,
             .failed => .failed,
@@ -115,9 +116,9 @@ fn writeResponse(engine: *Engine, slot: u32) WriteResult {
 /// Writes pending body bytes as DATA frames sized to the stream's
 /// capacity, so each frame is accepted whole and no framed bytes need
 /// buffering. FIN rides on the last frame when nothing follows it.
-fn writeBody(engine: *Engine, slot: u32) WriteResult {
-    const request = engine.requests.get(slot);
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+fn writeBody(layer: *Layer, slot: u32) WriteResult {
+    const request = layer.requests.get(slot);
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     while (request.pendingBody().len > 0) {
         const pending = request.pendingBody();
         const capacity = quiche.quiche_conn_stream_capacity(quiche_conn, request.stream_id);
@@ -129,7 +130,7 @@ fn writeBody(engine: *Engine, slot: u32) WriteResult {
             if (room <= header_len) return .blocked;
             len = room - header_len;
         }
-        const last = request.end_requested and request.trailers == null and len == pending.len;
+        const last = request.outbound.ended() and request.trailers == null and len == pending.len;
         var header: [frame.max_header_bytes]u8 = undefined;
         const header_len = frame.writeHeader(&header, frame.Type.data, len);
         var error_code: u64 = 0;
@@ -147,14 +148,14 @@ fn writeBody(engine: *Engine, slot: u32) WriteResult {
 }
 
 /// Appends one DATA frame with the whole pending body to frame_out.
-fn appendData(engine: *Engine, slot: u32) !void {
-    const request = engine.requests.get(slot);
+fn appendData(layer: *Layer, slot: u32) !void {
+    const request = layer.requests.get(slot);
     const pending = request.pendingBody();
     if (pending.len == 0) return;
     var header: [frame.max_header_bytes]u8 = undefined;
     const header_len = frame.writeHeader(&header, frame.Type.data, pending.len);
-    try request.frame_out.appendSlice(engine.allocator, header[0..header_len]);
-    try request.frame_out.appendSlice(engine.allocator, pending);
+    try request.frame_out.appendSlice(layer.allocator, header[0..header_len]);
+    try request.frame_out.appendSlice(layer.allocator, pending);
     request.sent_body_bytes += pending.len;
     request.body.clearRetainingCapacity();
     request.body_offset = 0;
@@ -164,11 +165,11 @@ pub const FlushResult = enum { done, blocked, failed };
 
 /// Hands frame_out to QUIC as far as it takes it (with FIN when
 /// frame_out_fin is set and the last byte goes).
-pub fn flushFrames(engine: *Engine, slot: u32) FlushResult {
-    const request = engine.requests.get(slot);
+pub fn flushFrames(layer: *Layer, slot: u32) FlushResult {
+    const request = layer.requests.get(slot);
     const pending = request.pendingFrames();
     if (pending.len == 0) return .done;
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     var error_code: u64 = 0;
     const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, pending.ptr, pending.len, request.frame_out_fin, &error_code);
     if (written == quiche.err_done) return .blocked;
@@ -182,9 +183,9 @@ pub fn flushFrames(engine: *Engine, slot: u32) FlushResult {
 
 /// Encodes a u32-counted field block (prefixed by `:status` when a status
 /// is given) with QPACK into a HEADERS frame at the end of frame_out.
-fn appendFieldSection(engine: *Engine, slot: u32, block: []const u8, status: ?u16) !void {
-    const request = engine.requests.get(slot);
-    var writer = qpack_encoder.FieldSectionWriter.init(engine.field_scratch);
+fn appendFieldSection(layer: *Layer, slot: u32, block: []const u8, status: ?u16) !void {
+    const request = layer.requests.get(slot);
+    var writer = qpack_encoder.FieldSectionWriter.init(layer.field_scratch);
     if (status) |code| {
         if (code < 100 or code > 999) return error.InvalidStatus;
         var text: [3]u8 = undefined;
@@ -202,18 +203,18 @@ fn appendFieldSection(engine: *Engine, slot: u32, block: []const u8, status: ?u1
     const section = writer.finish();
     var header: [frame.max_header_bytes]u8 = undefined;
     const header_len = frame.writeHeader(&header, frame.Type.headers, section.len);
-    try request.frame_out.appendSlice(engine.allocator, header[0..header_len]);
-    try request.frame_out.appendSlice(engine.allocator, section);
+    try request.frame_out.appendSlice(layer.allocator, header[0..header_len]);
+    try request.frame_out.appendSlice(layer.allocator, section);
 }
 
 /// Tells a waiting application it may write more: the library now holds at
 /// most half of max_pending_response_bytes for this response.
-fn signalDrainIfLow(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
+fn signalDrainIfLow(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
     if (!request.drain_wanted) return;
-    if (request.pendingBody().len > engine.config.max_pending_response_bytes / 2) return;
+    if (request.pendingBody().len > layer.config.max_pending_response_bytes / 2) return;
     request.drain_wanted = false;
-    exchange.pushControl(engine, .drain, engine.requests.idOf(slot), request.sent_body_bytes);
+    events.pushControl(layer, .drain, layer.requests.idOf(slot), request.sent_body_bytes);
 }
 
 /// The whole response reached quiche. If the client is still sending a
@@ -221,19 +222,19 @@ fn signalDrainIfLow(engine: *Engine, slot: u32) void {
 /// CONNECT stream: after a WebTransport CLOSE_WEBTRANSPORT_SESSION the
 /// client closes its half itself, and STOP_SENDING would abort the session
 /// it is closing cleanly. Its remaining bytes are read and discarded.
-fn completeResponse(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    if (!request.request_finished and request.is_connect) {
+fn completeResponse(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
+    request.outbound.transition(.done);
+    if (!request.requestFinished() and request.is_connect) {
         // The slot stays until the client's side ends too, so the bytes it
         // still sends (its FIN, a close capsule) land on this stream rather
         // than look like a new request. The session's streams end now.
-        request.response_done = true;
-        if (request.wt_stream_count > 0) wt.endSession(engine, slot);
+        if (request.wt_stream_count > 0) wt.endSession(layer, slot);
         return;
     }
-    if (!request.request_finished) {
-        const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+    if (!request.requestFinished()) {
+        const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
         _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, frame.ErrorCode.no_error);
     }
-    exchange.finishRequest(engine, slot, .complete, 0);
+    exchange.finishRequest(layer, slot, .complete, 0);
 }

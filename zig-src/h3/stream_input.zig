@@ -10,7 +10,8 @@ const std = @import("std");
 const assert = std.debug.assert;
 const quiche = @import("../ffi/quiche.zig");
 const wire = @import("../queue/wire.zig");
-const Engine = @import("../quic/engine.zig").Engine;
+const Layer = @import("layer.zig").Layer;
+const events = @import("events.zig");
 const frame = @import("frame.zig");
 const Code = frame.ErrorCode;
 const H3Connection = @import("h3_connection.zig").H3Connection;
@@ -20,127 +21,125 @@ const priority = @import("priority.zig");
 const exchange = @import("exchange.zig");
 const wt = @import("wt_streams.zig");
 const slow_clients = @import("slow_clients.zig");
-const nowNs = @import("../quic/engine.zig").nowNs;
 
 pub const Flow = enum { more, stop };
 
 /// Reads every readable stream of the connection.
-pub fn readConnection(engine: *Engine, conn_slot: u32) void {
-    engine.assertLoopThread();
-    const connection = engine.connections.get(conn_slot);
+pub fn readConnection(layer: *Layer, conn_slot: u32) void {
+    const connection = layer.conn(conn_slot);
     const h3 = connection.h3 orelse return;
     const iter = quiche.quiche_conn_readable(connection.quiche_conn) orelse return;
     defer quiche.quiche_stream_iter_free(iter);
     var stream_id: u64 = undefined;
     while (!h3.failed and quiche.quiche_stream_iter_next(iter, &stream_id)) {
         switch (stream_id & 0x3) {
-            0, 1 => readSlotStream(engine, conn_slot, stream_id),
-            2 => readPeerUni(engine, conn_slot, stream_id),
+            0, 1 => readSlotStream(layer, conn_slot, stream_id),
+            2 => readPeerUni(layer, conn_slot, stream_id),
             else => unreachable, // Our unidirectional streams receive nothing.
         }
     }
-    if (h3.blocked.items.len > 0) retryBlocked(engine, conn_slot);
-    if (engine.config.enable_webtransport and !h3.failed) wt.noticeStopSending(engine, conn_slot);
+    if (h3.blocked.items.len > 0) retryBlocked(layer, conn_slot);
+    if (layer.config.enable_webtransport and !h3.failed) wt.noticeStopSending(layer, conn_slot);
     h3.flushControl(connection.quiche_conn);
 }
 
-fn readSlotStream(engine: *Engine, conn_slot: u32, stream_id: u64) void {
-    const connection = engine.connections.get(conn_slot);
-    if (connection.streams.get(stream_id)) |slot| return pump(engine, slot);
+fn readSlotStream(layer: *Layer, conn_slot: u32, stream_id: u64) void {
+    const connection = layer.conn(conn_slot);
+    if (connection.streams.get(stream_id)) |slot| return pump(layer, slot);
     if (stream_id & 0x1 == 1) {
         // A stream we opened and already finished with: nothing to read.
         _ = quiche.quiche_conn_stream_shutdown(connection.quiche_conn, stream_id, quiche.shutdown_read, Code.no_error);
         return;
     }
     const h3 = connection.h3.?;
-    const first = h3.seen_bidi.firstSight(engine.allocator, stream_id) catch
+    const first = h3.seen_bidi.firstSight(layer.allocator, stream_id) catch
         return h3.fail(connection.quiche_conn, Code.internal_error, "out of memory");
-    if (!first) return discard(engine, conn_slot, stream_id);
-    const slot = openRequest(engine, conn_slot, stream_id) orelse return;
-    pump(engine, slot);
+    if (!first) return discard(layer, conn_slot, stream_id);
+    const slot = openRequest(layer, conn_slot, stream_id) orelse return;
+    pump(layer, slot);
 }
 
 /// Reads and drops what is left on a stream whose slot already ended,
 /// without STOP_SENDING (on a CONNECT stream that would abort a session
 /// the client is closing cleanly).
-fn discard(engine: *Engine, conn_slot: u32, stream_id: u64) void {
-    const quiche_conn = engine.connections.get(conn_slot).quiche_conn;
+fn discard(layer: *Layer, conn_slot: u32, stream_id: u64) void {
+    const quiche_conn = layer.conn(conn_slot).quiche_conn;
     var fin = false;
     var error_code: u64 = 0;
-    while (quiche.quiche_conn_stream_recv(quiche_conn, stream_id, engine.stream_buffer.ptr, engine.stream_buffer.len, &fin, &error_code) > 0) {}
+    while (quiche.quiche_conn_stream_recv(quiche_conn, stream_id, layer.stream_buffer.ptr, layer.stream_buffer.len, &fin, &error_code) > 0) {}
 }
 
 /// A new client bidirectional stream gets a request slot, or is refused
 /// with H3_REQUEST_REJECTED (RFC 9114 section 8.1) so the client may retry.
-fn openRequest(engine: *Engine, conn_slot: u32, stream_id: u64) ?u32 {
-    const connection = engine.connections.get(conn_slot);
+fn openRequest(layer: *Layer, conn_slot: u32, stream_id: u64) ?u32 {
+    const connection = layer.conn(conn_slot);
     connection.max_stream_id_seen = @max(connection.max_stream_id_seen, stream_id);
-    if (engine.draining or connection.h3.?.goaway_sent) {
-        engine.stats.requests_rejected.inc();
-        exchange.refuseStream(engine, conn_slot, stream_id);
+    if (layer.draining or connection.h3.?.goaway_sent) {
+        layer.stats.requests_rejected.inc();
+        exchange.refuseStream(layer, conn_slot, stream_id);
         return null;
     }
-    const slot = engine.requests.acquire(conn_slot, stream_id) orelse {
-        engine.stats.requests_rejected.inc();
-        exchange.refuseStream(engine, conn_slot, stream_id);
+    const slot = layer.requests.acquire(conn_slot, stream_id) orelse {
+        layer.stats.requests_rejected.inc();
+        exchange.refuseStream(layer, conn_slot, stream_id);
         return null;
     };
-    connection.streams.put(engine.allocator, stream_id, slot) catch {
-        engine.requests.release(engine.allocator, slot);
-        exchange.refuseStream(engine, conn_slot, stream_id);
+    connection.streams.put(layer.allocator, stream_id, slot) catch {
+        layer.requests.release(layer.allocator, slot);
+        exchange.refuseStream(layer, conn_slot, stream_id);
         return null;
     };
-    engine.stats.requests_active.inc();
-    slow_clients.armHead(engine, slot, nowNs());
+    layer.stats.requests_active.inc();
+    slow_clients.armHead(layer, slot, layer.now_ns);
     return slot;
 }
 
-fn hasRoom(engine: *Engine) bool {
-    return engine.events.hasRoomFor(wire.header_bytes + engine.stream_buffer.len, engine.controlReserve());
+fn hasRoom(layer: *Layer) bool {
+    return layer.events.hasRoomFor(wire.header_bytes + layer.stream_buffer.len, layer.controlReserve());
 }
 
 /// The event queue is full: the stream is not read until the application
 /// drains events (resumePausedBodies).
-fn pause(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
+fn pause(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
     if (request.body_paused) return;
     request.body_paused = true;
-    engine.stats.event_queue_full.inc();
-    engine.paused_bodies.appendAssumeCapacity(engine.requests.idOf(slot));
+    layer.stats.event_queue_full.inc();
+    layer.paused_bodies.appendAssumeCapacity(layer.requests.idOf(slot));
 }
 
 /// Reads and processes a stream with a slot until quiche has nothing more,
 /// the stream ends, or it must wait (full queue, QPACK-blocked section).
-pub fn pump(engine: *Engine, slot: u32) void {
-    const id = engine.requests.idOf(slot);
-    var request = engine.requests.get(slot);
+pub fn pump(layer: *Layer, slot: u32) void {
+    const id = layer.requests.idOf(slot);
+    var request = layer.requests.get(slot);
     if (request.body_paused or request.qpack_blocked) return;
     if (request.held.items.len > 0 or request.held_fin) {
-        if (!hasRoom(engine)) return pause(engine, slot);
+        if (!hasRoom(layer)) return pause(layer, slot);
         var held = request.held;
         request.held = .empty;
-        defer held.deinit(engine.allocator);
+        defer held.deinit(layer.allocator);
         const fin = request.held_fin;
         request.held_fin = false;
-        if (process(engine, slot, held.items, fin) == .stop or fin) return;
+        if (process(layer, slot, held.items, fin) == .stop or fin) return;
     }
-    while (engine.requests.slotOf(id) != null) {
-        if (!hasRoom(engine)) return pause(engine, slot);
-        request = engine.requests.get(slot);
-        const limit = readLimit(engine, request);
+    while (layer.requests.slotOf(id) != null) {
+        if (!hasRoom(layer)) return pause(layer, slot);
+        request = layer.requests.get(slot);
+        const limit = readLimit(layer, request);
         if (limit == 0) {
             // Out of credit: the bytes stay in quiche, whose flow control
             // stops the peer, until the application grants more.
             request.credit_paused = true;
             return;
         }
-        const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+        const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
         var fin = false;
         var error_code: u64 = 0;
-        const received = quiche.quiche_conn_stream_recv(quiche_conn, request.stream_id, engine.stream_buffer.ptr, limit, &fin, &error_code);
-        if (received == quiche.err_stream_reset) return onPeerReset(engine, slot, error_code);
+        const received = quiche.quiche_conn_stream_recv(quiche_conn, request.stream_id, layer.stream_buffer.ptr, limit, &fin, &error_code);
+        if (received == quiche.err_stream_reset) return onPeerReset(layer, slot, error_code);
         if (received < 0) return;
-        if (process(engine, slot, engine.stream_buffer[0..@intCast(received)], fin) == .stop or fin) return;
+        if (process(layer, slot, layer.stream_buffer[0..@intCast(received)], fin) == .stop or fin) return;
     }
 }
 
@@ -148,30 +147,30 @@ pub fn pump(engine: *Engine, slot: u32) void {
 /// bytes read, so reading no more than the credit left never delivers
 /// past it. Before the application has the request (its head is still being
 /// read) and after it forgot it (bytes are discarded) there is no credit.
-fn readLimit(engine: *const Engine, request: *const Request) usize {
-    if (!request.visible_to_app or request.request_finished) return engine.stream_buffer.len;
+fn readLimit(layer: *const Layer, request: *const Request) usize {
+    if (!request.visibleToApp() or request.requestFinished()) return layer.stream_buffer.len;
     const left = request.read_allowed_bytes -| request.received_body_bytes;
-    return @intCast(@min(left, engine.stream_buffer.len));
+    return @intCast(@min(left, layer.stream_buffer.len));
 }
 
 /// Collects the payload bytes of one read into one BODY record; the room
 /// for it was checked before the read.
 const BodyRecord = struct {
-    engine: *Engine,
+    layer: *Layer,
     slot: u32,
     writer: ?wire.RecordWriter = null,
 
     fn add(body: *BodyRecord, bytes: []const u8) Flow {
-        const engine = body.engine;
-        const request = engine.requests.get(body.slot);
-        if (!request.visible_to_app or request.request_finished or bytes.len == 0) return .more;
+        const layer = body.layer;
+        const request = layer.requests.get(body.slot);
+        if (!request.visibleToApp() or request.requestFinished() or bytes.len == 0) return .more;
         request.received_body_bytes += bytes.len;
-        if (request.kind == .request and request.received_body_bytes > engine.config.max_request_body_size) {
+        if (request.kind == .request and request.received_body_bytes > layer.config.max_request_body_size) {
             body.flush();
-            exchange.rejectOversizedBody(engine, body.slot);
+            exchange.rejectOversizedBody(layer, body.slot);
             return .more;
         }
-        if (body.writer == null) body.writer = wire.RecordWriter.init(engine.record_buffer, @intFromEnum(wire.EventKind.body), 0, 0, engine.requests.idOf(body.slot));
+        if (body.writer == null) body.writer = wire.RecordWriter.init(layer.record_buffer, @intFromEnum(wire.EventKind.body), 0, 0, layer.requests.idOf(body.slot));
         body.writer.?.bytes(bytes);
         return .more;
     }
@@ -180,22 +179,22 @@ const BodyRecord = struct {
         var writer = body.writer orelse return;
         body.writer = null;
         const record = writer.finish() catch unreachable; // A read is at most one chunk.
-        exchange.pushRecord(body.engine, record) catch unreachable; // Room was checked.
-        body.engine.stats.body_bytes_delivered.add(record.len - wire.header_bytes);
+        events.pushRecord(body.layer, record) catch unreachable; // Room was checked.
+        body.layer.stats.body_bytes_delivered.add(record.len - wire.header_bytes);
     }
 };
 
 /// Feeds one read (or held bytes) through the stream's frame grammar.
-pub fn process(engine: *Engine, slot: u32, input: []const u8, fin: bool) Flow {
-    const id = engine.requests.idOf(slot);
-    const max_block_bytes = maxFieldBlockBytes(engine);
-    var body = BodyRecord{ .engine = engine, .slot = slot };
+pub fn process(layer: *Layer, slot: u32, input: []const u8, fin: bool) Flow {
+    const id = layer.requests.idOf(slot);
+    const max_block_bytes = maxFieldBlockBytes(layer);
+    var body = BodyRecord{ .layer = layer, .slot = slot };
     var consumed: usize = 0;
     while (true) {
-        const request = engine.requests.get(slot);
-        const item = request.input.next(engine.allocator, input, &consumed, max_block_bytes) catch |err| {
+        const request = layer.requests.get(slot);
+        const item = request.input.next(layer.allocator, input, &consumed, max_block_bytes) catch |err| {
             body.flush();
-            return inputError(engine, slot, err);
+            return inputError(layer, slot, err);
         } orelse break;
         switch (item) {
             .data, .raw => |bytes| _ = body.add(bytes),
@@ -203,38 +202,38 @@ pub fn process(engine: *Engine, slot: u32, input: []const u8, fin: bool) Flow {
                 body.flush();
                 const is_trailers = item == .trailers;
                 const ends_stream = fin and consumed == input.len;
-                if (decodeSection(engine, slot, block, is_trailers, ends_stream) == .stop) {
-                    if (engine.requests.slotOf(id) != null and engine.requests.get(slot).qpack_blocked)
-                        hold(engine, slot, input[consumed..], fin);
+                if (decodeSection(layer, slot, block, is_trailers, ends_stream) == .stop) {
+                    if (layer.requests.slotOf(id) != null and layer.requests.get(slot).qpack_blocked)
+                        hold(layer, slot, input[consumed..], fin);
                     return .stop;
                 }
             },
             .oversized_headers => {
                 body.flush();
-                exchange.rejectOversizedHead(engine, slot);
+                exchange.rejectOversizedHead(layer, slot);
             },
-            .webtransport => |session_stream_id| if (wt.bindIncoming(engine, slot, session_stream_id, true) == .stop) return .stop,
+            .webtransport => |session_stream_id| if (wt.bindIncoming(layer, slot, session_stream_id, true) == .stop) return .stop,
         }
-        if (engine.requests.slotOf(id) == null) return .stop;
+        if (layer.requests.slotOf(id) == null) return .stop;
     }
     body.flush();
-    if (engine.requests.slotOf(id) == null) return .stop;
-    if (fin) return onInputEnd(engine, slot);
+    if (layer.requests.slotOf(id) == null) return .stop;
+    if (fin) return onInputEnd(layer, slot);
     return .more;
 }
 
 /// The compressed size beyond which a field section is refused unread
 /// (431); decoded sizes are checked against max_request_headers_size.
-fn maxFieldBlockBytes(engine: *const Engine) usize {
-    return 2 * @as(usize, engine.config.max_request_headers_size) + 1024;
+fn maxFieldBlockBytes(layer: *const Layer) usize {
+    return 2 * @as(usize, layer.config.max_request_headers_size) + 1024;
 }
 
-fn decodeSection(engine: *Engine, slot: u32, block: []const u8, is_trailers: bool, ends_stream: bool) Flow {
-    const result = if (is_trailers) decodeTrailers(engine, slot, block) else exchange.decodeHead(engine, slot, block, ends_stream);
+fn decodeSection(layer: *Layer, slot: u32, block: []const u8, is_trailers: bool, ends_stream: bool) Flow {
+    const result = if (is_trailers) decodeTrailers(layer, slot, block) else exchange.decodeHead(layer, slot, block, ends_stream);
     switch (result) {
         .done => return .more,
         .blocked => {
-            keepBlock(engine, slot, block, is_trailers);
+            keepBlock(layer, slot, block, is_trailers);
             return .stop;
         },
         .failed => return .stop,
@@ -243,13 +242,13 @@ fn decodeSection(engine: *Engine, slot: u32, block: []const u8, is_trailers: boo
 
 /// Trailers are decoded (the dynamic table's state depends on it) and not
 /// forwarded.
-fn decodeTrailers(engine: *Engine, slot: u32, block: []const u8) exchange.SectionResult {
-    const request = engine.requests.get(slot);
-    const connection = engine.connections.get(request.conn_slot);
+fn decodeTrailers(layer: *Layer, slot: u32, block: []const u8) exchange.SectionResult {
+    const request = layer.requests.get(slot);
+    const connection = layer.conn(request.conn_slot);
     const Ignore = struct {
         fn onField(_: void, _: []const u8, _: []const u8) void {}
     };
-    const result = connection.h3.?.decoder.decodeFieldSection(request.stream_id, block, engine.field_scratch, {}, Ignore.onField) catch |err| switch (err) {
+    const result = connection.h3.?.decoder.decodeFieldSection(request.stream_id, block, layer.field_scratch, {}, Ignore.onField) catch |err| switch (err) {
         error.FieldsTooLarge => return .done,
         error.DecompressionFailed, error.BlockedLimit => {
             connection.h3.?.fail(connection.quiche_conn, Code.qpack_decompression_failed, "QPACK decompression failed");
@@ -263,121 +262,121 @@ fn decodeTrailers(engine: *Engine, slot: u32, block: []const u8) exchange.Sectio
 }
 
 /// The section waits for encoder-stream inserts: keep its bytes.
-fn keepBlock(engine: *Engine, slot: u32, block: []const u8, is_trailers: bool) void {
-    const request = engine.requests.get(slot);
+fn keepBlock(layer: *Layer, slot: u32, block: []const u8, is_trailers: bool) void {
+    const request = layer.requests.get(slot);
     const kept = &request.input.block;
     if (block.ptr != kept.items.ptr) {
         kept.clearRetainingCapacity();
-        kept.appendSlice(engine.allocator, block) catch return exchange.failRequest(engine, slot);
+        kept.appendSlice(layer.allocator, block) catch return exchange.failRequest(layer, slot);
     }
     request.input.block_returned = false;
     request.qpack_blocked = true;
     request.blocked_trailers = is_trailers;
-    const h3 = engine.connections.get(request.conn_slot).h3.?;
-    const id = engine.requests.idOf(slot);
+    const h3 = layer.conn(request.conn_slot).h3.?;
+    const id = layer.requests.idOf(slot);
     if (std.mem.indexOfScalar(u64, h3.blocked.items, id) != null) return; // A retry, still blocked.
-    h3.blocked.append(engine.allocator, id) catch return exchange.failRequest(engine, slot);
+    h3.blocked.append(layer.allocator, id) catch return exchange.failRequest(layer, slot);
 }
 
 /// The bytes after a blocked section wait with it (at most one read).
-fn hold(engine: *Engine, slot: u32, rest: []const u8, fin: bool) void {
-    const request = engine.requests.get(slot);
-    request.held.appendSlice(engine.allocator, rest) catch return exchange.failRequest(engine, slot);
+fn hold(layer: *Layer, slot: u32, rest: []const u8, fin: bool) void {
+    const request = layer.requests.get(slot);
+    request.held.appendSlice(layer.allocator, rest) catch return exchange.failRequest(layer, slot);
     request.held_fin = request.held_fin or fin;
 }
 
 /// After encoder-stream inserts: decodes the sections that can be now and
 /// resumes their streams.
-fn retryBlocked(engine: *Engine, conn_slot: u32) void {
-    const h3 = engine.connections.get(conn_slot).h3.?;
+fn retryBlocked(layer: *Layer, conn_slot: u32) void {
+    const h3 = layer.conn(conn_slot).h3.?;
     var index: usize = 0;
     while (index < h3.blocked.items.len and !h3.failed) {
         const id = h3.blocked.items[index];
-        const slot = engine.requests.slotOf(id) orelse {
+        const slot = layer.requests.slotOf(id) orelse {
             _ = h3.blocked.swapRemove(index);
             continue;
         };
-        const request = engine.requests.get(slot);
+        const request = layer.requests.get(slot);
         request.qpack_blocked = false;
         const block = request.input.block.items;
         request.input.block_returned = true; // cleared on the next read
         // The bytes held after the section (and a FIN) are processed next,
         // so the head never claims the stream ended here.
-        const flow = decodeSection(engine, slot, block, request.blocked_trailers, false);
-        if (flow == .stop and engine.requests.slotOf(id) != null and engine.requests.get(slot).qpack_blocked) {
+        const flow = decodeSection(layer, slot, block, request.blocked_trailers, false);
+        if (flow == .stop and layer.requests.slotOf(id) != null and layer.requests.get(slot).qpack_blocked) {
             index += 1; // Still waiting for inserts.
             continue;
         }
         _ = h3.blocked.swapRemove(index);
-        if (engine.requests.slotOf(id) != null) pump(engine, slot);
+        if (layer.requests.slotOf(id) != null) pump(layer, slot);
     }
 }
 
-fn inputError(engine: *Engine, slot: u32, err: anyerror) Flow {
-    const request = engine.requests.get(slot);
-    const connection = engine.connections.get(request.conn_slot);
+fn inputError(layer: *Layer, slot: u32, err: anyerror) Flow {
+    const request = layer.requests.get(slot);
+    const connection = layer.conn(request.conn_slot);
     switch (err) {
         error.FrameUnexpected => connection.h3.?.fail(connection.quiche_conn, Code.frame_unexpected, "unexpected frame on a request stream"),
         error.FrameError => connection.h3.?.fail(connection.quiche_conn, Code.frame_error, "malformed frame on a request stream"),
-        else => exchange.failRequest(engine, slot),
+        else => exchange.failRequest(layer, slot),
     }
     return .stop;
 }
 
 /// The peer ended its side of the stream.
-fn onInputEnd(engine: *Engine, slot: u32) Flow {
-    const request = engine.requests.get(slot);
-    const connection = engine.connections.get(request.conn_slot);
+fn onInputEnd(layer: *Layer, slot: u32) Flow {
+    const request = layer.requests.get(slot);
+    const connection = layer.conn(request.conn_slot);
     request.input.checkEnd() catch {
         connection.h3.?.fail(connection.quiche_conn, Code.frame_error, "stream ended inside a frame");
         return .stop;
     };
     switch (request.kind) {
-        .webtransport => wt.onPeerFin(engine, slot),
+        .webtransport => wt.onPeerFin(layer, slot),
         .request => {
-            if (!request.head_received) {
+            if (!request.headReceived()) {
                 // RFC 9114 section 4.1.2: a request without a field section.
-                exchange.resetStream(engine, slot, Code.request_incomplete);
+                exchange.resetStream(layer, slot, Code.request_incomplete);
                 return .stop;
             }
-            exchange.onFinished(engine, slot);
+            exchange.onFinished(layer, slot);
         },
     }
     return .stop;
 }
 
-fn onPeerReset(engine: *Engine, slot: u32, error_code: u64) void {
-    switch (engine.requests.get(slot).kind) {
-        .webtransport => wt.onPeerReset(engine, slot, error_code),
-        .request => exchange.onReset(engine, slot),
+fn onPeerReset(layer: *Layer, slot: u32, error_code: u64) void {
+    switch (layer.requests.get(slot).kind) {
+        .webtransport => wt.onPeerReset(layer, slot, error_code),
+        .request => exchange.onReset(layer, slot),
     }
 }
 
 /// A client unidirectional stream: its type first, then its role.
-fn readPeerUni(engine: *Engine, conn_slot: u32, stream_id: u64) void {
-    const connection = engine.connections.get(conn_slot);
+fn readPeerUni(layer: *Layer, conn_slot: u32, stream_id: u64) void {
+    const connection = layer.conn(conn_slot);
     const h3 = connection.h3.?;
-    if (h3.control_in == stream_id) return readCritical(engine, conn_slot, stream_id, .control);
-    if (h3.encoder_in == stream_id) return readCritical(engine, conn_slot, stream_id, .qpack_encoder);
-    if (h3.decoder_in == stream_id) return readCritical(engine, conn_slot, stream_id, .qpack_decoder);
-    if (connection.streams.get(stream_id)) |slot| return pump(engine, slot);
-    if (!hasRoom(engine)) return; // Read again with the connection's next packet.
+    if (h3.control_in == stream_id) return readCritical(layer, conn_slot, stream_id, .control);
+    if (h3.encoder_in == stream_id) return readCritical(layer, conn_slot, stream_id, .qpack_encoder);
+    if (h3.decoder_in == stream_id) return readCritical(layer, conn_slot, stream_id, .qpack_decoder);
+    if (connection.streams.get(stream_id)) |slot| return pump(layer, slot);
+    if (!hasRoom(layer)) return; // Read again with the connection's next packet.
     if (!h3.prefaceStarted(stream_id)) {
-        const first = h3.seen_uni.firstSight(engine.allocator, stream_id) catch
+        const first = h3.seen_uni.firstSight(layer.allocator, stream_id) catch
             return h3.fail(connection.quiche_conn, Code.internal_error, "out of memory");
-        if (!first) return discard(engine, conn_slot, stream_id);
+        if (!first) return discard(layer, conn_slot, stream_id);
     }
 
     const pending = h3.pendingPreface(stream_id) orelse
         return h3.fail(connection.quiche_conn, Code.excessive_load, "too many unidirectional streams without a type");
     var fin = false;
     var error_code: u64 = 0;
-    const received = quiche.quiche_conn_stream_recv(connection.quiche_conn, stream_id, engine.stream_buffer.ptr, engine.stream_buffer.len, &fin, &error_code);
+    const received = quiche.quiche_conn_stream_recv(connection.quiche_conn, stream_id, layer.stream_buffer.ptr, layer.stream_buffer.len, &fin, &error_code);
     if (received < 0) {
         if (received != quiche.err_done) h3.forgetPreface(stream_id);
         return;
     }
-    const input = engine.stream_buffer[0..@intCast(received)];
+    const input = layer.stream_buffer[0..@intCast(received)];
     var consumed: usize = 0;
     const kind = pending.preface.feed(input, &consumed) orelse {
         if (fin) h3.forgetPreface(stream_id);
@@ -399,36 +398,36 @@ fn readPeerUni(engine: *Engine, conn_slot: u32, stream_id: u64) void {
             };
             if (claimed.* != null) return h3.fail(connection.quiche_conn, Code.stream_creation_error, "a second critical stream of one type");
             claimed.* = stream_id;
-            criticalBytes(engine, conn_slot, role, rest, fin);
-            if (!fin) readCritical(engine, conn_slot, stream_id, role);
+            criticalBytes(layer, conn_slot, role, rest, fin);
+            if (!fin) readCritical(layer, conn_slot, stream_id, role);
         },
         .push => h3.fail(connection.quiche_conn, Code.stream_creation_error, "a client opened a push stream"),
-        .webtransport => |session_stream_id| wt.openIncomingUni(engine, conn_slot, stream_id, session_stream_id, rest, fin),
+        .webtransport => |session_stream_id| wt.openIncomingUni(layer, conn_slot, stream_id, session_stream_id, rest, fin),
         .unknown => _ = quiche.quiche_conn_stream_shutdown(connection.quiche_conn, stream_id, quiche.shutdown_read, Code.stream_creation_error),
     }
 }
 
 const Critical = enum { control, qpack_encoder, qpack_decoder };
 
-fn readCritical(engine: *Engine, conn_slot: u32, stream_id: u64, role: Critical) void {
-    const connection = engine.connections.get(conn_slot);
+fn readCritical(layer: *Layer, conn_slot: u32, stream_id: u64, role: Critical) void {
+    const connection = layer.conn(conn_slot);
     const h3 = connection.h3.?;
     while (!h3.failed) {
         var fin = false;
         var error_code: u64 = 0;
-        const received = quiche.quiche_conn_stream_recv(connection.quiche_conn, stream_id, engine.stream_buffer.ptr, engine.stream_buffer.len, &fin, &error_code);
+        const received = quiche.quiche_conn_stream_recv(connection.quiche_conn, stream_id, layer.stream_buffer.ptr, layer.stream_buffer.len, &fin, &error_code);
         if (received == quiche.err_done) return;
         if (received < 0) return h3.fail(connection.quiche_conn, Code.closed_critical_stream, "a critical stream was reset");
-        criticalBytes(engine, conn_slot, role, engine.stream_buffer[0..@intCast(received)], fin);
+        criticalBytes(layer, conn_slot, role, layer.stream_buffer[0..@intCast(received)], fin);
         if (fin) return;
     }
 }
 
-fn criticalBytes(engine: *Engine, conn_slot: u32, role: Critical, bytes: []const u8, fin: bool) void {
-    const connection = engine.connections.get(conn_slot);
+fn criticalBytes(layer: *Layer, conn_slot: u32, role: Critical, bytes: []const u8, fin: bool) void {
+    const connection = layer.conn(conn_slot);
     const h3 = connection.h3.?;
     switch (role) {
-        .control => controlBytes(engine, conn_slot, bytes),
+        .control => controlBytes(layer, conn_slot, bytes),
         .qpack_encoder => h3.decoder.onEncoderStream(bytes) catch
             h3.fail(connection.quiche_conn, Code.qpack_encoder_stream_error, "QPACK encoder stream error"),
         // We never insert into the peer's table, so its acknowledgements
@@ -438,8 +437,8 @@ fn criticalBytes(engine: *Engine, conn_slot: u32, role: Critical, bytes: []const
     if (fin) h3.fail(connection.quiche_conn, Code.closed_critical_stream, "a critical stream was closed");
 }
 
-fn controlBytes(engine: *Engine, conn_slot: u32, bytes: []const u8) void {
-    const connection = engine.connections.get(conn_slot);
+fn controlBytes(layer: *Layer, conn_slot: u32, bytes: []const u8) void {
+    const connection = layer.conn(conn_slot);
     const h3 = connection.h3.?;
     var consumed: usize = 0;
     var failure: ?u64 = null;
@@ -449,19 +448,19 @@ fn controlBytes(engine: *Engine, conn_slot: u32, bytes: []const u8) void {
             h3.settings_received = true;
         },
         .goaway => |id| h3.peer_goaway = id,
-        .priority_update => |update| reprioritize(engine, conn_slot, update.stream_id, priority.parse(update.field_value)),
+        .priority_update => |update| reprioritize(layer, conn_slot, update.stream_id, priority.parse(update.field_value)),
     };
     if (failure) |code| h3.fail(connection.quiche_conn, code, "control stream error");
 }
 
 /// RFC 9218 PRIORITY_UPDATE: applies to the response from now on.
-fn reprioritize(engine: *Engine, conn_slot: u32, stream_id: u64, new: priority.Priority) void {
-    const connection = engine.connections.get(conn_slot);
+fn reprioritize(layer: *Layer, conn_slot: u32, stream_id: u64, new: priority.Priority) void {
+    const connection = layer.conn(conn_slot);
     const slot = connection.streams.get(stream_id) orelse return;
-    const request = engine.requests.get(slot);
+    const request = layer.requests.get(slot);
     request.urgency = new.urgency;
     request.incremental = new.incremental;
-    if (request.head_sent) _ = quiche.quiche_conn_stream_priority(connection.quiche_conn, stream_id, new.urgency, new.incremental);
+    if (request.outbound.headSent()) _ = quiche.quiche_conn_stream_priority(connection.quiche_conn, stream_id, new.urgency, new.incremental);
 }
 
 comptime {

@@ -13,7 +13,8 @@ const assert = std.debug.assert;
 const quiche = @import("../ffi/quiche.zig");
 const wire = @import("../queue/wire.zig");
 const varint = @import("../dgram/varint.zig");
-const Engine = @import("../quic/engine.zig").Engine;
+const Layer = @import("layer.zig").Layer;
+const events = @import("events.zig");
 const frame = @import("frame.zig");
 const uni_preface = @import("uni_preface.zig");
 const exchange = @import("exchange.zig");
@@ -33,30 +34,30 @@ pub const WaitingOpen = struct {
 };
 
 /// WT_OPEN (header.id: the session's request id, header.aux: 1 for bidi).
-pub fn open(engine: *Engine, header: wire.Header, payload: []const u8) void {
+pub fn open(layer: *Layer, header: wire.Header, payload: []const u8) void {
     const ask = WaitingOpen{
         .session_id = header.id,
         .token = if (payload.len >= 8) std.mem.readInt(u64, payload[0..8], .little) else 0,
         .bidirectional = header.aux == 1,
     };
-    const session_slot = liveSession(engine, ask.session_id) orelse return answer(engine, ask, 0, 0, .session_gone);
-    const session = engine.requests.get(session_slot);
-    if (session.wt_stream_count >= engine.config.max_webtransport_streams_per_session) return answer(engine, ask, 0, 0, .stream_limit);
-    const connection = engine.connections.get(session.conn_slot);
+    const session_slot = liveSession(layer, ask.session_id) orelse return answer(layer, ask, 0, 0, .session_gone);
+    const session = layer.requests.get(session_slot);
+    if (session.wt_stream_count >= layer.config.max_webtransport_streams_per_session) return answer(layer, ask, 0, 0, .stream_limit);
+    const connection = layer.conn(session.conn_slot);
     const h3 = connection.h3.?;
     if (waitingFor(h3.waiting_opens.items, ask.bidirectional) or streamsLeft(connection.quiche_conn, ask.bidirectional) == 0) {
-        if (h3.waiting_opens.items.len >= engine.config.max_webtransport_streams_per_session) return answer(engine, ask, 0, 0, .stream_limit);
-        h3.waiting_opens.append(engine.allocator, ask) catch return answer(engine, ask, 0, 0, .stream_limit);
+        if (h3.waiting_opens.items.len >= layer.config.max_webtransport_streams_per_session) return answer(layer, ask, 0, 0, .stream_limit);
+        h3.waiting_opens.append(layer.allocator, ask) catch return answer(layer, ask, 0, 0, .stream_limit);
         session.wt_stream_count += 1;
         return;
     }
     session.wt_stream_count += 1;
-    openNow(engine, session_slot, ask);
+    openNow(layer, session_slot, ask);
 }
 
 /// Opens the waiting creates the peer's credit now allows (each flush).
-pub fn openWaiting(engine: *Engine, conn_slot: u32) void {
-    const connection = engine.connections.get(conn_slot);
+pub fn openWaiting(layer: *Layer, conn_slot: u32) void {
+    const connection = layer.conn(conn_slot);
     const h3 = connection.h3 orelse return;
     var index: usize = 0;
     while (index < h3.waiting_opens.items.len) {
@@ -68,17 +69,17 @@ pub fn openWaiting(engine: *Engine, conn_slot: u32) void {
         _ = h3.waiting_opens.orderedRemove(index);
         // A session's end answers its waiting creates (dropWaiting), so a
         // gone session here would be a bookkeeping slip: answered, not fatal.
-        const session_slot = liveSession(engine, ask.session_id) orelse {
-            answer(engine, ask, 0, 0, .session_gone);
+        const session_slot = liveSession(layer, ask.session_id) orelse {
+            answer(layer, ask, 0, 0, .session_gone);
             continue;
         };
-        openNow(engine, session_slot, ask);
+        openNow(layer, session_slot, ask);
     }
 }
 
 /// The session ended: its waiting creates are answered session_gone.
-pub fn dropWaiting(engine: *Engine, conn_slot: u32, session_id: u64) void {
-    const h3 = engine.connections.get(conn_slot).h3 orelse return;
+pub fn dropWaiting(layer: *Layer, conn_slot: u32, session_id: u64) void {
+    const h3 = layer.conn(conn_slot).h3 orelse return;
     var index: usize = 0;
     while (index < h3.waiting_opens.items.len) {
         const ask = h3.waiting_opens.items[index];
@@ -87,16 +88,16 @@ pub fn dropWaiting(engine: *Engine, conn_slot: u32, session_id: u64) void {
             continue;
         }
         _ = h3.waiting_opens.orderedRemove(index);
-        answer(engine, ask, 0, 0, .session_gone);
+        answer(layer, ask, 0, 0, .session_gone);
     }
 }
 
 /// The live, accepted session with this request id: not one we already
 /// closed (its slot stays until the client's side of the CONNECT ends).
-fn liveSession(engine: *Engine, session_id: u64) ?u32 {
-    const slot = engine.requests.slotOf(session_id) orelse return null;
-    const session = engine.requests.get(slot);
-    if (!session.is_connect or !session.head_sent or session.kind != .request or session.response_done) return null;
+fn liveSession(layer: *Layer, session_id: u64) ?u32 {
+    const slot = layer.requests.slotOf(session_id) orelse return null;
+    const session = layer.requests.get(slot);
+    if (!session.is_connect or !session.outbound.headSent() or session.kind != .request or session.writeDone()) return null;
     return slot;
 }
 
@@ -113,10 +114,10 @@ fn streamsLeft(quiche_conn: *quiche.Conn, bidirectional: bool) u64 {
 
 /// Opens the stream now: the peer has credit, and the session's stream
 /// count already includes it (released again if opening fails).
-fn openNow(engine: *Engine, session_slot: u32, ask: WaitingOpen) void {
-    const session = engine.requests.get(session_slot);
+fn openNow(layer: *Layer, session_slot: u32, ask: WaitingOpen) void {
+    const session = layer.requests.get(session_slot);
     assert(session.wt_stream_count > 0);
-    const connection = engine.connections.get(session.conn_slot);
+    const connection = layer.conn(session.conn_slot);
     const quiche_conn = connection.quiche_conn;
 
     // The preface goes out now: writing creates the stream in quiche, which
@@ -129,37 +130,38 @@ fn openNow(engine: *Engine, session_slot: u32, ask: WaitingOpen) void {
     const written = quiche.quiche_conn_stream_send(quiche_conn, stream_id, &preface, preface_len, false, &error_code);
     if (written < 0 and written != quiche.err_done) {
         connection.h3.?.returnStreamId(ask.bidirectional, stream_id);
-        return refuse(engine, session_slot, ask);
+        return refuse(layer, session_slot, ask);
     }
     const sent: usize = if (written > 0) @intCast(written) else 0;
-    engine.markDirty(session.conn_slot);
-    const slot = engine.requests.acquire(session.conn_slot, stream_id) orelse {
+    layer.markDirty(session.conn_slot);
+    const slot = layer.requests.acquire(session.conn_slot, stream_id) orelse {
         _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, frame.ErrorCode.request_cancelled);
-        return refuse(engine, session_slot, ask);
+        return refuse(layer, session_slot, ask);
     };
-    connection.streams.put(engine.allocator, stream_id, slot) catch {
-        engine.requests.release(engine.allocator, slot);
+    connection.streams.put(layer.allocator, stream_id, slot) catch {
+        layer.requests.release(layer.allocator, slot);
         _ = quiche.quiche_conn_stream_shutdown(quiche_conn, stream_id, quiche.shutdown_write, frame.ErrorCode.request_cancelled);
-        return refuse(engine, session_slot, ask);
+        return refuse(layer, session_slot, ask);
     };
-    engine.stats.requests_active.inc();
-    const request = engine.requests.get(slot);
+    layer.stats.requests_active.inc();
+    const request = layer.requests.get(slot);
     request.kind = .webtransport;
     request.wt_session = ask.session_id;
-    request.head_received = true;
-    request.head_sent = true;
-    request.visible_to_app = true;
-    request.read_allowed_bytes = engine.config.request_read_window_bytes;
-    request.request_finished = !ask.bidirectional;
+    // No head either way; a unidirectional stream of ours has nothing to read.
+    request.inbound.transition(.body);
+    if (!ask.bidirectional) request.inbound.transition(.finished);
+    request.outbound.sendHead();
+    request.visibility.transition(.visible);
+    request.read_allowed_bytes = layer.config.request_read_window_bytes;
     request.input.phase = .raw;
-    request.frame_out.appendSlice(engine.allocator, preface[sent..preface_len]) catch return exchange.failRequest(engine, slot);
-    answer(engine, ask, engine.requests.idOf(slot), stream_id, .opened);
-    output.queueOutput(engine, slot);
+    request.frame_out.appendSlice(layer.allocator, preface[sent..preface_len]) catch return exchange.failRequest(layer, slot);
+    answer(layer, ask, layer.requests.idOf(slot), stream_id, .opened);
+    output.queueOutput(layer, slot);
 }
 
-fn refuse(engine: *Engine, session_slot: u32, ask: WaitingOpen) void {
-    engine.requests.get(session_slot).wt_stream_count -= 1;
-    answer(engine, ask, 0, 0, .stream_limit);
+fn refuse(layer: *Layer, session_slot: u32, ask: WaitingOpen) void {
+    layer.requests.get(session_slot).wt_stream_count -= 1;
+    answer(layer, ask, 0, 0, .stream_limit);
 }
 
 fn encodePreface(out: *[16]u8, bidirectional: bool, session_stream_id: u64) usize {
@@ -168,12 +170,12 @@ fn encodePreface(out: *[16]u8, bidirectional: bool, session_stream_id: u64) usiz
     return len + (varint.encode(session_stream_id, out[len..]) catch unreachable);
 }
 
-fn answer(engine: *Engine, ask: WaitingOpen, stream: u64, stream_id: u64, status: OpenStatus) void {
+fn answer(layer: *Layer, ask: WaitingOpen, stream: u64, stream_id: u64, status: OpenStatus) void {
     var buffer: [wire.header_bytes + 32]u8 = undefined;
     var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.wt_opened), 0, @intFromBool(ask.bidirectional), stream);
     writer.int(u64, ask.token);
     writer.int(u64, ask.session_id);
     writer.int(u64, stream_id);
     writer.int(u64, @intFromEnum(status));
-    exchange.pushAnswer(engine, writer.finish() catch unreachable);
+    events.pushAnswer(layer, writer.finish() catch unreachable);
 }

@@ -10,12 +10,14 @@ const std = @import("std");
 const assert = std.debug.assert;
 const quiche = @import("../ffi/quiche.zig");
 const wire = @import("../queue/wire.zig");
-const Engine = @import("../quic/engine.zig").Engine;
+const Layer = @import("layer.zig").Layer;
+const events = @import("events.zig");
 const frame = @import("frame.zig");
 const exchange = @import("exchange.zig");
 const output = @import("response_output.zig");
 const stream_input = @import("stream_input.zig");
 const wt_opens = @import("wt_opens.zig");
+const Request = @import("requests.zig").Request;
 
 /// WEBTRANSPORT_BUFFERED_STREAM_REJECTED: a stream for a session that does
 /// not exist (or is over its stream limit).
@@ -24,133 +26,139 @@ pub const buffered_stream_rejected: u64 = 0x3994bd84;
 pub const session_gone: u64 = 0x170d7b68;
 
 /// The live, accepted session whose CONNECT stream is `session_stream_id`.
-fn findSession(engine: *Engine, conn_slot: u32, session_stream_id: u64) ?u32 {
-    const slot = engine.connections.get(conn_slot).streams.get(session_stream_id) orelse return null;
-    const session = engine.requests.get(slot);
-    if (!session.is_connect or !session.head_sent or !session.visible_to_app or session.kind != .request) return null;
+fn findSession(layer: *Layer, conn_slot: u32, session_stream_id: u64) ?u32 {
+    const slot = layer.conn(conn_slot).streams.get(session_stream_id) orelse return null;
+    const session = layer.requests.get(slot);
+    if (!session.is_connect or !session.outbound.headSent() or !session.visibleToApp() or session.kind != .request) return null;
     return slot;
 }
 
 /// A peer stream names its session: bind it, or reject it.
-pub fn bindIncoming(engine: *Engine, slot: u32, session_stream_id: u64, bidirectional: bool) stream_input.Flow {
-    const request = engine.requests.get(slot);
+pub fn bindIncoming(layer: *Layer, slot: u32, session_stream_id: u64, bidirectional: bool) stream_input.Flow {
+    const request = layer.requests.get(slot);
     request.kind = .webtransport;
-    request.head_received = true;
-    request.head_sent = true; // WebTransport streams have no response head.
-    request.write_done = !bidirectional;
-    const session_slot = findSession(engine, request.conn_slot, session_stream_id) orelse return reject(engine, slot);
-    const session = engine.requests.get(session_slot);
-    if (session.wt_stream_count >= engine.config.max_webtransport_streams_per_session) return reject(engine, slot);
+    // WebTransport streams have no head either way, and a peer's
+    // unidirectional stream has no sending side.
+    request.inbound.transition(.body);
+    if (bidirectional) request.outbound.sendHead() else request.outbound.transition(.done);
+    const session_slot = findSession(layer, request.conn_slot, session_stream_id) orelse return reject(layer, slot);
+    const session = layer.requests.get(session_slot);
+    if (session.wt_stream_count >= layer.config.max_webtransport_streams_per_session) return reject(layer, slot);
     session.wt_stream_count += 1;
-    request.wt_session = engine.requests.idOf(session_slot);
+    request.wt_session = layer.requests.idOf(session_slot);
 
     var buffer: [wire.header_bytes + 16]u8 = undefined;
-    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.wt_stream), 0, @intFromBool(bidirectional), engine.requests.idOf(slot));
+    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.wt_stream), 0, @intFromBool(bidirectional), layer.requests.idOf(slot));
     writer.int(u64, request.wt_session);
     writer.int(u64, request.stream_id);
-    if (!exchange.pushData(engine, writer.finish() catch unreachable)) return reject(engine, slot);
-    request.visible_to_app = true;
-    request.read_allowed_bytes = request.received_body_bytes + engine.config.request_read_window_bytes;
+    if (!events.pushData(layer, writer.finish() catch unreachable)) return reject(layer, slot);
+    request.visibility.transition(.visible);
+    request.read_allowed_bytes = request.received_body_bytes + layer.config.request_read_window_bytes;
     return .more;
 }
 
-fn reject(engine: *Engine, slot: u32) stream_input.Flow {
-    exchange.resetStream(engine, slot, buffered_stream_rejected);
+fn reject(layer: *Layer, slot: u32) stream_input.Flow {
+    exchange.resetStream(layer, slot, buffered_stream_rejected);
     return .stop;
 }
 
 /// A peer unidirectional stream typed 0x54: takes a slot and binds it.
-pub fn openIncomingUni(engine: *Engine, conn_slot: u32, stream_id: u64, session_stream_id: u64, rest: []const u8, fin: bool) void {
-    const connection = engine.connections.get(conn_slot);
-    const slot = engine.requests.acquire(conn_slot, stream_id) orelse {
+pub fn openIncomingUni(layer: *Layer, conn_slot: u32, stream_id: u64, session_stream_id: u64, rest: []const u8, fin: bool) void {
+    const connection = layer.conn(conn_slot);
+    const slot = layer.requests.acquire(conn_slot, stream_id) orelse {
         _ = quiche.quiche_conn_stream_shutdown(connection.quiche_conn, stream_id, quiche.shutdown_read, buffered_stream_rejected);
         return;
     };
-    connection.streams.put(engine.allocator, stream_id, slot) catch {
-        engine.requests.release(engine.allocator, slot);
+    connection.streams.put(layer.allocator, stream_id, slot) catch {
+        layer.requests.release(layer.allocator, slot);
         _ = quiche.quiche_conn_stream_shutdown(connection.quiche_conn, stream_id, quiche.shutdown_read, buffered_stream_rejected);
         return;
     };
-    engine.stats.requests_active.inc();
-    const request = engine.requests.get(slot);
+    layer.stats.requests_active.inc();
+    const request = layer.requests.get(slot);
     // What follows the preface is raw stream bytes.
     request.input.phase = .raw;
-    if (bindIncoming(engine, slot, session_stream_id, false) == .stop) return;
-    if (stream_input.process(engine, slot, rest, fin) == .stop or fin) return;
-    stream_input.pump(engine, slot);
+    if (bindIncoming(layer, slot, session_stream_id, false) == .stop) return;
+    if (stream_input.process(layer, slot, rest, fin) == .stop or fin) return;
+    stream_input.pump(layer, slot);
 }
 
-pub fn onPeerFin(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    request.request_finished = true;
-    if (request.visible_to_app) exchange.pushControl(engine, .body_end, engine.requests.idOf(slot), null);
-    maybeComplete(engine, slot);
+pub fn onPeerFin(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
+    finishInbound(request);
+    if (request.visibleToApp()) events.pushControl(layer, .body_end, layer.requests.idOf(slot), null);
+    maybeComplete(layer, slot);
 }
 
-pub fn onPeerReset(engine: *Engine, slot: u32, error_code: u64) void {
-    const request = engine.requests.get(slot);
-    request.request_finished = true;
-    if (request.visible_to_app) exchange.pushControl(engine, .wt_peer_reset, engine.requests.idOf(slot), error_code);
-    maybeComplete(engine, slot);
+pub fn onPeerReset(layer: *Layer, slot: u32, error_code: u64) void {
+    const request = layer.requests.get(slot);
+    finishInbound(request);
+    if (request.visibleToApp()) events.pushControl(layer, .wt_peer_reset, layer.requests.idOf(slot), error_code);
+    maybeComplete(layer, slot);
 }
 
 /// Both directions are done: the slot ends with COMPLETE.
-pub fn maybeComplete(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
-    if (request.write_done and request.request_finished) exchange.finishRequest(engine, slot, .complete, 0);
+pub fn maybeComplete(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
+    if (request.writeDone() and request.requestFinished()) exchange.finishRequest(layer, slot, .complete, 0);
 }
 
 /// WT_STOP_SENDING: the application stops reading.
-pub fn stopSending(engine: *Engine, slot: u32, error_code: u64) void {
-    const request = engine.requests.get(slot);
-    if (request.request_finished) return;
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+pub fn stopSending(layer: *Layer, slot: u32, error_code: u64) void {
+    const request = layer.requests.get(slot);
+    if (request.requestFinished()) return;
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, error_code);
-    request.request_finished = true;
-    engine.markDirty(request.conn_slot);
-    maybeComplete(engine, slot);
+    request.inbound.transition(.finished);
+    layer.markDirty(request.conn_slot);
+    maybeComplete(layer, slot);
 }
 
 /// RESET on a WebTransport stream: RESET_STREAM on the sending side only.
-pub fn resetSending(engine: *Engine, slot: u32, error_code: u64) void {
-    const request = engine.requests.get(slot);
-    if (request.write_done) return;
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+pub fn resetSending(layer: *Layer, slot: u32, error_code: u64) void {
+    const request = layer.requests.get(slot);
+    if (request.writeDone()) return;
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, error_code);
     dropOutput(request);
-    request.write_done = true;
-    engine.markDirty(request.conn_slot);
-    maybeComplete(engine, slot);
+    request.outbound.transition(.done);
+    layer.markDirty(request.conn_slot);
+    maybeComplete(layer, slot);
 }
 
-fn dropOutput(request: anytype) void {
+fn dropOutput(request: *Request) void {
     request.body.clearRetainingCapacity();
     request.body_offset = 0;
     request.frame_out.clearRetainingCapacity();
     request.frame_out_offset = 0;
-    request.end_requested = true;
+}
+
+/// The peer's side ended, or we stopped reading it. Once is enough: after
+/// our STOP_SENDING the peer may still end the stream itself.
+fn finishInbound(request: *Request) void {
+    if (!request.requestFinished()) request.inbound.transition(.finished);
 }
 
 /// Writes a WebTransport stream's preface and raw bytes as QUIC accepts
 /// them; FIN follows the application's end.
-pub fn writeStream(engine: *Engine, slot: u32) output.WriteResult {
-    const request = engine.requests.get(slot);
-    if (request.write_done) return .gone;
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
-    switch (output.flushFrames(engine, slot)) {
+pub fn writeStream(layer: *Layer, slot: u32) output.WriteResult {
+    const request = layer.requests.get(slot);
+    if (request.writeDone()) return .gone;
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
+    switch (output.flushFrames(layer, slot)) {
         .done => {},
         .blocked => return .blocked,
-        .failed => return stoppedOrFailed(engine, slot),
+        .failed => return stoppedOrFailed(layer, slot),
     }
     const pending = request.pendingBody();
     // quiche applies FIN only when it takes every byte; a partial write is
     // retried, FIN included, on the next flush.
-    const fin = request.end_requested;
+    const fin = request.outbound.ended();
     if (pending.len == 0 and !fin) return .waiting;
     var error_code: u64 = 0;
     const written = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, pending.ptr, pending.len, fin, &error_code);
     if (written == quiche.err_done) return .blocked;
-    if (written == quiche.err_stream_stopped) return onStopSending(engine, slot, error_code);
+    if (written == quiche.err_stream_stopped) return onStopSending(layer, slot, error_code);
     if (written < 0) return .failed;
     request.body_offset += @intCast(written);
     request.sent_body_bytes += @intCast(written);
@@ -160,12 +168,12 @@ pub fn writeStream(engine: *Engine, slot: u32) output.WriteResult {
     return if (fin) .finished else .waiting;
 }
 
-fn stoppedOrFailed(engine: *Engine, slot: u32) output.WriteResult {
-    const request = engine.requests.get(slot);
-    const quiche_conn = engine.connections.get(request.conn_slot).quiche_conn;
+fn stoppedOrFailed(layer: *Layer, slot: u32) output.WriteResult {
+    const request = layer.requests.get(slot);
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     var error_code: u64 = 0;
     const probe = quiche.quiche_conn_stream_send(quiche_conn, request.stream_id, "", 0, false, &error_code);
-    if (probe == quiche.err_stream_stopped) return onStopSending(engine, slot, error_code);
+    if (probe == quiche.err_stream_stopped) return onStopSending(layer, slot, error_code);
     return .failed;
 }
 
@@ -176,9 +184,9 @@ fn stoppedOrFailed(engine: *Engine, slot: u32) output.WriteResult {
 /// with the peer's code). Streams found stopped are handled after the walk
 /// (ending a slot changes the map); past `max_stopped_per_flush` the rest
 /// wait for the next flush, which probes again.
-pub fn noticeStopSending(engine: *Engine, conn_slot: u32) void {
+pub fn noticeStopSending(layer: *Layer, conn_slot: u32) void {
     const max_stopped_per_flush = 16;
-    const connection = engine.connections.get(conn_slot);
+    const connection = layer.conn(conn_slot);
     var stats: quiche.Stats = undefined;
     quiche.quiche_conn_stats(connection.quiche_conn, &stats);
     if (stats.stopped_stream_count_remote == connection.stop_sending_seen) return;
@@ -187,8 +195,8 @@ pub fn noticeStopSending(engine: *Engine, conn_slot: u32) void {
     var complete = true;
     var it = connection.streams.valueIterator();
     while (it.next()) |slot| {
-        const request = engine.requests.get(slot.*);
-        if (request.kind != .webtransport or request.write_done) continue;
+        const request = layer.requests.get(slot.*);
+        if (request.kind != .webtransport or request.writeDone()) continue;
         var error_code: u64 = 0;
         const probe = quiche.quiche_conn_stream_send(connection.quiche_conn, request.stream_id, "", 0, false, &error_code);
         if (probe != quiche.err_stream_stopped) continue;
@@ -200,52 +208,52 @@ pub fn noticeStopSending(engine: *Engine, conn_slot: u32) void {
         stopped_len += 1;
     }
     if (complete) connection.stop_sending_seen = stats.stopped_stream_count_remote;
-    for (stopped[0..stopped_len]) |found| _ = onStopSending(engine, found.slot, found.code);
+    for (stopped[0..stopped_len]) |found| _ = onStopSending(layer, found.slot, found.code);
 }
 
 /// The peer sent STOP_SENDING; quiche answered it with RESET_STREAM.
-fn onStopSending(engine: *Engine, slot: u32, error_code: u64) output.WriteResult {
-    const request = engine.requests.get(slot);
+fn onStopSending(layer: *Layer, slot: u32, error_code: u64) output.WriteResult {
+    const request = layer.requests.get(slot);
     dropOutput(request);
-    request.write_done = true;
-    exchange.pushControl(engine, .wt_stop_sending, engine.requests.idOf(slot), error_code);
-    maybeComplete(engine, slot);
+    request.outbound.transition(.done);
+    events.pushControl(layer, .wt_stop_sending, layer.requests.idOf(slot), error_code);
+    maybeComplete(layer, slot);
     return .gone;
 }
 
 /// Our sending side finished (FIN accepted by QUIC).
-pub fn onWriteDone(engine: *Engine, slot: u32) void {
-    engine.requests.get(slot).write_done = true;
-    maybeComplete(engine, slot);
+pub fn onWriteDone(layer: *Layer, slot: u32) void {
+    layer.requests.get(slot).outbound.transition(.done);
+    maybeComplete(layer, slot);
 }
 
 /// The session's CONNECT stream ended: every stream of it is reset.
-pub fn endSession(engine: *Engine, session_slot: u32) void {
-    const session = engine.requests.get(session_slot);
-    const session_id = engine.requests.idOf(session_slot);
-    const connection = engine.connections.get(session.conn_slot);
-    wt_opens.dropWaiting(engine, session.conn_slot, session_id);
+pub fn endSession(layer: *Layer, session_slot: u32) void {
+    const session = layer.requests.get(session_slot);
+    const session_id = layer.requests.idOf(session_slot);
+    const connection = layer.conn(session.conn_slot);
+    wt_opens.dropWaiting(layer, session.conn_slot, session_id);
     while (session.wt_stream_count > 0) {
         var found: ?u32 = null;
         var it = connection.streams.valueIterator();
         while (it.next()) |slot| {
-            const stream = engine.requests.get(slot.*);
+            const stream = layer.requests.get(slot.*);
             if (stream.kind == .webtransport and stream.wt_session == session_id) {
                 found = slot.*;
                 break;
             }
         }
         const slot = found orelse break;
-        exchange.resetStream(engine, slot, session_gone);
+        exchange.resetStream(layer, slot, session_gone);
     }
     session.wt_stream_count = 0;
 }
 
 /// Bookkeeping when a WebTransport stream's slot ends.
-pub fn onStreamEnded(engine: *Engine, slot: u32) void {
-    const request = engine.requests.get(slot);
+pub fn onStreamEnded(layer: *Layer, slot: u32) void {
+    const request = layer.requests.get(slot);
     assert(request.kind == .webtransport);
-    const session_slot = engine.requests.slotOf(request.wt_session) orelse return;
-    const session = engine.requests.get(session_slot);
+    const session_slot = layer.requests.slotOf(request.wt_session) orelse return;
+    const session = layer.requests.get(session_slot);
     if (session.wt_stream_count > 0) session.wt_stream_count -= 1;
 }

@@ -4,6 +4,10 @@
 //! (socket, wake eventfd) up to the nearest connection timer, read a bounded
 //! batch of packets, apply queued commands, fire expired timers, then flush
 //! every connection touched in this iteration.
+//!
+//! The engine is the transport and the driver; HTTP/3 is `http`
+//! (h3/layer.zig), which it calls at fixed points of the iteration and
+//! hands the clock. The HTTP/3 layer imports nothing from here.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -26,19 +30,11 @@ const retry_token = @import("retry_token.zig");
 const connection_mod = @import("connection.zig");
 const Connection = connection_mod.Connection;
 const ConnectionPool = connection_mod.ConnectionPool;
-const RequestTable = @import("../h3/requests.zig").RequestTable;
 const Router = @import("../h3/router.zig").Router;
 const RecordQueue = @import("../queue/record_queue.zig").RecordQueue;
-const exchange = @import("../h3/exchange.zig");
-const stream_input = @import("../h3/stream_input.zig");
-const wt_opens = @import("../h3/wt_opens.zig");
-const slow_clients = @import("../h3/slow_clients.zig");
-const DeadlineRing = @import("../h3/deadline_ring.zig").DeadlineRing;
-const H3Connection = @import("../h3/h3_connection.zig").H3Connection;
-const h3_settings = @import("../h3/settings.zig");
+const Layer = @import("../h3/layer.zig").Layer;
+const h3_events = @import("../h3/events.zig");
 const h3_error = @import("../h3/frame.zig").ErrorCode;
-const datagrams = @import("../dgram/datagrams.zig");
-const wire = @import("../queue/wire.zig");
 const LogLevel = @import("../config.zig").LogLevel;
 
 const socket_tag: u64 = 1;
@@ -56,19 +52,11 @@ pub const Engine = struct {
     quiche_config: *quiche.Config,
     socket: *const Socket,
     poller: *Poller,
-    router: *const Router,
-    events: *RecordQueue,
-    commands: *RecordQueue,
-    doorbell_fd: i32,
     stop_requested: *std.atomic.Value(bool),
     stats: *Stats,
-    router_mutex: *std.Thread.Mutex,
-    doorbell_callback: *const ?Doorbell,
-    doorbell_mutex: *std.Thread.Mutex,
     /// Set (non-zero, ns on the monotonic clock) by a graceful shutdown
     /// request; read by the loop each iteration.
     shutdown_deadline_ns: *std.atomic.Value(u64),
-    draining: bool = false,
     /// The socket's send buffer is full; packets wait in send_batch and no
     /// connection writes more until the socket is writable again.
     send_blocked: bool = false,
@@ -79,35 +67,21 @@ pub const Engine = struct {
     connections: ConnectionPool,
     cids: CidTable,
     timers: TimerHeap,
-    requests: RequestTable,
     dirty: std.ArrayListUnmanaged(u32),
     dirty_next: std.ArrayListUnmanaged(u32),
-    paused_bodies: std.ArrayListUnmanaged(u64),
-    /// Slow-client checks (h3/slow_clients.zig).
-    head_deadlines: DeadlineRing,
-    body_deadlines: DeadlineRing,
     peers: peer_counts.PeerCounts,
     /// Authenticates Retry tokens (enable_retry). Random per server, so a
     /// token is worth nothing to any other server or after a restart.
     retry_key: retry_token.Key,
-    /// Connection id (serial) -> slot, for commands that name a connection.
-    serials: std.AutoHashMapUnmanaged(u64, u32),
-    pending_control: std.ArrayListUnmanaged(PendingControl) = .empty,
     next_serial: u64 = 1,
+    /// The HTTP/3 layer this loop drives (h3/layer.zig). It calls back
+    /// only through `Layer.Host`, to mark a connection dirty.
+    http: Layer,
 
     recv_buffer: []u8,
     send_buffer: []u8,
     receive_batch: batch.ReceiveBatch,
     send_batch: batch.SendBatch,
-    record_buffer: []u8,
-    command_buffer: []u8,
-    /// One stream read: at most body_chunk_bytes, so its body fits one
-    /// BODY record.
-    stream_buffer: []u8,
-    /// Decoded field strings on input; encoded field sections on output.
-    field_scratch: []u8,
-    /// Room for one outgoing datagram with its quarter stream ID.
-    datagram_buffer: []u8,
 
     pub const Deps = struct {
         config: *const Config,
@@ -126,40 +100,21 @@ pub const Engine = struct {
         shutdown_deadline_ns: *std.atomic.Value(u64),
     };
 
-    /// A C function the loop calls instead of signalling the eventfd when
-    /// the event queue goes from empty to non-empty (callback mode). It runs
-    /// on the loop thread and must only schedule work, never call back in.
-    pub const Doorbell = struct {
-        function: *const fn (?*anyopaque) callconv(.c) void,
-        user: ?*anyopaque,
-    };
+    pub const Doorbell = h3_events.Doorbell;
 
-    pub const PendingControl = struct { kind: wire.EventKind, id: u64, error_code: ?u64 };
-
-    /// WEBTRANSPORT_MAX_SESSIONS we announce, for clients of later drafts.
-    pub const webtransport_max_sessions = 16;
-    /// Two control records (body end, then complete or reset) of 24 bytes.
-    pub const control_bytes_per_request = 48;
-    /// Room for records not tied to a request (SHUTDOWN, CONN_CLOSED, ...).
-    const control_slack_bytes = 4096;
-
-    /// Free space data records (request heads, body chunks, datagrams) must
-    /// leave in the event queue, so that every live request can still end
-    /// (BODY_END, then COMPLETE or RESET) however full the queue gets.
-    /// Sized by the requests live now: a reserve for max_requests would
-    /// take most of the queue and starve request bodies.
-    pub fn controlReserve(engine: *const Engine) usize {
-        return @as(usize, engine.requests.activeCount()) * control_bytes_per_request + control_slack_bytes;
-    }
-
-    pub fn init(allocator: std.mem.Allocator, deps: Deps) !Engine {
+    /// Initialises in place, because the HTTP/3 layer keeps a pointer back
+    /// to the engine (its `Host`).
+    pub fn init(engine: *Engine, allocator: std.mem.Allocator, deps: Deps) !void {
         const config = deps.config;
-        var engine: Engine = undefined;
         engine.allocator = allocator;
-        inline for (@typeInfo(Deps).@"struct".fields) |field| @field(engine, field.name) = @field(deps, field.name);
+        engine.config = deps.config;
+        engine.quiche_config = deps.quiche_config;
+        engine.socket = deps.socket;
+        engine.poller = deps.poller;
+        engine.stop_requested = deps.stop_requested;
+        engine.stats = deps.stats;
+        engine.shutdown_deadline_ns = deps.shutdown_deadline_ns;
         engine.next_serial = 1;
-        engine.pending_control = .empty;
-        engine.draining = false;
         engine.send_blocked = false;
         engine.loop_thread = null;
         std.crypto.random.bytes(&engine.retry_key);
@@ -170,23 +125,12 @@ pub const Engine = struct {
         errdefer engine.cids.deinit(allocator);
         engine.timers = try TimerHeap.init(allocator, config.max_connections);
         errdefer engine.timers.deinit(allocator);
-        engine.requests = try RequestTable.init(allocator, config.max_requests);
-        errdefer engine.requests.deinit(allocator);
         engine.dirty = try .initCapacity(allocator, config.max_connections);
         errdefer engine.dirty.deinit(allocator);
         engine.dirty_next = try .initCapacity(allocator, config.max_connections);
         errdefer engine.dirty_next.deinit(allocator);
-        engine.paused_bodies = try .initCapacity(allocator, config.max_requests);
-        errdefer engine.paused_bodies.deinit(allocator);
-        engine.head_deadlines = try DeadlineRing.init(allocator, config.max_requests);
-        errdefer engine.head_deadlines.deinit(allocator);
-        engine.body_deadlines = try DeadlineRing.init(allocator, config.max_requests);
-        errdefer engine.body_deadlines.deinit(allocator);
         engine.peers = try peer_counts.PeerCounts.init(allocator, config.max_connections);
         errdefer engine.peers.deinit(allocator);
-        engine.serials = .empty;
-        try engine.serials.ensureTotalCapacity(allocator, config.max_connections);
-        errdefer engine.serials.deinit(allocator);
 
         engine.recv_buffer = try allocator.alloc(u8, 65536);
         errdefer allocator.free(engine.recv_buffer);
@@ -196,27 +140,23 @@ pub const Engine = struct {
         errdefer engine.receive_batch.deinit(allocator);
         engine.send_batch = try batch.SendBatch.init(allocator, send_batch_packets, config.max_send_udp_payload_size);
         errdefer engine.send_batch.deinit(allocator);
-        engine.record_buffer = try allocator.alloc(u8, largestEventRecord(config));
-        errdefer allocator.free(engine.record_buffer);
-        engine.command_buffer = try allocator.alloc(u8, config.command_queue_bytes);
-        errdefer allocator.free(engine.command_buffer);
-        engine.stream_buffer = try allocator.alloc(u8, config.body_chunk_bytes);
-        errdefer allocator.free(engine.stream_buffer);
-        engine.field_scratch = try allocator.alloc(u8, fieldScratchBytes(config));
-        errdefer allocator.free(engine.field_scratch);
-        engine.datagram_buffer = try allocator.alloc(u8, 65536);
-        return engine;
+        try engine.http.init(allocator, .{
+            .config = config,
+            .stats = deps.stats,
+            .router = deps.router,
+            .router_mutex = deps.router_mutex,
+            .events = deps.events,
+            .commands = deps.commands,
+            .doorbell_fd = deps.doorbell_fd,
+            .doorbell_callback = deps.doorbell_callback,
+            .doorbell_mutex = deps.doorbell_mutex,
+            .host = .{ .context = engine, .mark_dirty = markDirtyFromLayer },
+        });
     }
 
-    /// Room for a decoded request head's strings, and for an encoded
-    /// response head: the command queue bounds what an application sends.
-    fn fieldScratchBytes(config: *const Config) usize {
-        return @max(2 * @as(usize, config.max_request_headers_size), 256 * 1024);
-    }
-
-    pub fn largestEventRecord(config: *const Config) usize {
-        const head = 48 + @as(usize, config.max_request_headers_size) + 4 * @as(usize, config.max_header_count);
-        return @max(head, 16 + @as(usize, config.body_chunk_bytes));
+    fn markDirtyFromLayer(context: *anyopaque, conn_slot: u32) void {
+        const engine: *Engine = @ptrCast(@alignCast(context));
+        engine.markDirty(conn_slot);
     }
 
     /// All connections must have been closed by `run` returning.
@@ -226,24 +166,14 @@ pub const Engine = struct {
         engine.connections.deinit(allocator);
         engine.cids.deinit(allocator);
         engine.timers.deinit(allocator);
-        engine.requests.deinit(allocator);
+        engine.http.deinit();
         engine.dirty.deinit(allocator);
         engine.dirty_next.deinit(allocator);
-        engine.paused_bodies.deinit(allocator);
-        engine.head_deadlines.deinit(allocator);
-        engine.body_deadlines.deinit(allocator);
-        engine.pending_control.deinit(allocator);
-        engine.serials.deinit(allocator);
         engine.peers.deinit(allocator);
-        allocator.free(engine.datagram_buffer);
         allocator.free(engine.recv_buffer);
         allocator.free(engine.send_buffer);
         engine.receive_batch.deinit(allocator);
         engine.send_batch.deinit(allocator);
-        allocator.free(engine.record_buffer);
-        allocator.free(engine.command_buffer);
-        allocator.free(engine.stream_buffer);
-        allocator.free(engine.field_scratch);
         engine.* = undefined;
     }
 
@@ -263,12 +193,10 @@ pub const Engine = struct {
                 if (event.events & std.os.linux.EPOLL.IN != 0) engine.receivePackets();
                 if (event.events & std.os.linux.EPOLL.OUT != 0) engine.sendBatched();
             }
-            exchange.flushPendingControl(engine);
-            exchange.applyCommands(engine);
-            exchange.resumePausedBodies(engine);
+            engine.http.applyQueued(nowNs());
             const now_ns = nowNs();
             engine.fireTimers(now_ns);
-            slow_clients.sweep(engine, now_ns);
+            engine.http.sweep(now_ns);
             engine.flushDirty();
             if (engine.shutdownFinished()) break;
         }
@@ -276,7 +204,7 @@ pub const Engine = struct {
         // The RESET events of the requests just cut short, if the queue was
         // full when they were made (what still does not fit, the
         // application's stop() ends itself).
-        exchange.flushPendingControl(engine);
+        engine.http.flushPendingControl();
     }
 
     /// Graceful shutdown: on the first iteration after it is requested,
@@ -286,12 +214,9 @@ pub const Engine = struct {
     fn shutdownFinished(engine: *Engine) bool {
         const deadline_ns = engine.shutdown_deadline_ns.load(.acquire);
         if (deadline_ns == 0) return false;
-        if (!engine.draining) {
-            engine.draining = true;
-            exchange.sendGoaways(engine);
-        }
-        if (engine.requests.activeCount() > 0 and nowNs() < deadline_ns) return false;
-        exchange.announceShutdown(engine);
+        if (!engine.http.draining) engine.http.startDraining();
+        if (engine.http.activeRequests() > 0 and nowNs() < deadline_ns) return false;
+        engine.http.announceShutdown();
         return true;
     }
 
@@ -299,9 +224,9 @@ pub const Engine = struct {
         // Dirty connections wait for writability when the socket is full.
         if (engine.dirty.items.len > 0 and !engine.send_blocked) return 0;
         // While draining, wake at least every 10 ms to check the deadline.
-        if (engine.draining) return 10;
+        if (engine.http.draining) return 10;
         const timer: ?u64 = if (engine.timers.peek()) |next| next.deadline_ns else null;
-        const slow = slow_clients.nextDeadline(engine);
+        const slow = engine.http.nextDeadline();
         const deadline_ns = if (timer != null and slow != null) @min(timer.?, slow.?) else (timer orelse slow orelse return max_wait_ms);
         const now = nowNs();
         if (deadline_ns <= now) return 0;
@@ -359,39 +284,8 @@ pub const Engine = struct {
         if (quiche.quiche_conn_recv(connection.quiche_conn, packet.ptr, packet.len, &recv_info) < 0) {
             engine.stats.packets_invalid.inc();
         }
-        if (connection.h3 == null and
-            (quiche.quiche_conn_is_established(connection.quiche_conn) or quiche.quiche_conn_is_in_early_data(connection.quiche_conn)))
-        {
-            engine.openH3(connection);
-        }
-        datagrams.receive(engine, slot);
+        engine.http.onPacket(slot);
         engine.markDirty(slot);
-    }
-
-    /// Starts HTTP/3 on a connection whose handshake completed: our control
-    /// stream with SETTINGS and the QPACK streams.
-    fn openH3(engine: *Engine, connection: *Connection) void {
-        const ours = engine.h3Settings();
-        const h3 = H3Connection.create(engine.allocator, ours) catch {
-            const reason = "h3 setup failed";
-            _ = quiche.quiche_conn_close(connection.quiche_conn, true, h3_error.internal_error, reason, reason.len);
-            return;
-        };
-        connection.h3 = h3;
-        h3.open(engine.allocator, connection.quiche_conn, ours) catch
-            h3.fail(connection.quiche_conn, h3_error.internal_error, "h3 setup failed");
-    }
-
-    pub fn h3Settings(engine: *const Engine) h3_settings.Ours {
-        const config = engine.config;
-        return .{
-            .qpack_max_table_capacity = config.qpack_max_table_capacity,
-            .qpack_blocked_streams = config.qpack_blocked_streams,
-            .max_field_section_size = config.max_request_headers_size,
-            .datagrams = config.enable_dgram,
-            .webtransport = config.enable_webtransport,
-            .webtransport_max_sessions = webtransport_max_sessions,
-        };
     }
 
     /// Creates a connection for a client Initial, answers unknown versions
@@ -437,6 +331,7 @@ pub const Engine = struct {
         };
         const serial = engine.next_serial;
         engine.next_serial += 1;
+        // The HTTP/3 layer keeps the client's address for REQUEST events.
         const peer_address = peer_counts.familyAndPort(peer);
         const slot = engine.connections.insert(.{
             .quiche_conn = quiche_conn,
@@ -444,14 +339,12 @@ pub const Engine = struct {
             .odcid = alias,
             .serial = serial,
             .peer_key = peer_key,
-            .peer_family = peer_address.family,
-            .peer_port = peer_address.port,
         }).?;
         engine.peers.add(peer_key);
         // Capacity was checked above, so neither put can fail.
         engine.cids.put(local_cid.slice(), slot) catch unreachable;
         engine.cids.put(alias.slice(), slot) catch unreachable;
-        engine.serials.putAssumeCapacity(serial, slot);
+        engine.http.openConnection(slot, quiche_conn, serial, .{ .family = peer_address.family, .port = peer_address.port, .address = peer_key });
         engine.enableDiagnostics(quiche_conn, serial);
         engine.stats.connections_accepted.inc();
         engine.log(.debug, serial, "connection accepted", .{});
@@ -535,9 +428,7 @@ pub const Engine = struct {
     fn flushConnection(engine: *Engine, slot: u32) void {
         engine.assertLoopThread();
         const connection = engine.connections.get(slot);
-        stream_input.readConnection(engine, slot);
-        wt_opens.openWaiting(engine, slot);
-        exchange.flushOutput(engine, slot);
+        engine.http.beforeSend(slot, nowNs());
         var packets: u32 = 0;
         while (packets < max_packets_per_flush) : (packets += 1) {
             if (engine.send_batch.full()) engine.sendBatched();
@@ -552,7 +443,7 @@ pub const Engine = struct {
             if (written < 0) break;
             engine.send_batch.commit(@intCast(written), &send_info.to, send_info.to_len);
         } else engine.markDirty(slot);
-        datagrams.afterFlush(engine, slot);
+        engine.http.afterSend(slot);
 
         if (quiche.quiche_conn_is_closed(connection.quiche_conn)) {
             engine.freeConnection(slot);
@@ -565,11 +456,9 @@ pub const Engine = struct {
     fn freeConnection(engine: *Engine, slot: u32) void {
         const connection = engine.connections.get(slot);
         engine.logClose(connection);
-        exchange.abortConnectionRequests(engine, slot);
-        if (connection.announced) exchange.pushControl(engine, .conn_closed, connection.serial, null);
+        engine.http.closeConnection(slot);
         _ = engine.cids.remove(connection.scid.slice());
         _ = engine.cids.remove(connection.odcid.slice());
-        _ = engine.serials.remove(connection.serial);
         engine.peers.remove(connection.peer_key);
         engine.timers.remove(slot);
         if (connection.dirty) {
@@ -579,7 +468,7 @@ pub const Engine = struct {
                 break;
             };
         }
-        connection.deinit(engine.allocator);
+        connection.deinit();
         engine.connections.remove(slot);
         engine.stats.connections_active.dec();
     }
@@ -619,32 +508,10 @@ pub const Engine = struct {
         }
     }
 
-    /// Queues a LOG event when `level` passes config.log_level. Formatting
-    /// happens only then, into a stack buffer; a full queue drops the line
-    /// (logging must never hold up serving).
+    /// Queues a LOG event (h3/events.zig): the event queue is the only
+    /// way out to the application.
     pub fn log(engine: *Engine, level: LogLevel, conn_id: u64, comptime format: []const u8, args: anytype) void {
-        if (@intFromEnum(level) > @intFromEnum(engine.config.log_level)) return;
-        var buffer: [wire.header_bytes + 480]u8 = undefined;
-        var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.EventKind.log), 0, @intFromEnum(level), conn_id);
-        const message = std.fmt.bufPrint(buffer[wire.header_bytes..], format, args) catch buffer[wire.header_bytes..];
-        writer.len += message.len;
-        const record = writer.finish() catch return;
-        if (!engine.events.hasRoomFor(record.len, engine.controlReserve())) return;
-        const was_empty = engine.events.push(record) catch return;
-        engine.stats.events_pushed.inc();
-        if (was_empty) engine.ringDoorbell();
-    }
-
-    /// Rings the application's doorbell; called when the event queue went
-    /// from empty to non-empty, so there is at most one ring per batch.
-    pub fn ringDoorbell(engine: *Engine) void {
-        // The application may switch doorbells while the loop runs: the
-        // pair is read under its lock, and called after.
-        engine.doorbell_mutex.lock();
-        const callback = engine.doorbell_callback.*;
-        engine.doorbell_mutex.unlock();
-        if (callback) |doorbell| return doorbell.function(doorbell.user);
-        signalEventFd(engine.doorbell_fd);
+        h3_events.log(&engine.http, level, conn_id, format, args);
     }
 };
 

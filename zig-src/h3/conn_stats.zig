@@ -4,7 +4,7 @@
 
 const std = @import("std");
 const quiche = @import("../ffi/quiche.zig");
-const Connection = @import("connection.zig").Connection;
+const ConnState = @import("conn_state.zig").ConnState;
 
 /// Order of the values in a CONN_STATS event; include/zig_h3.h and
 /// ts/server.ts list the same names.
@@ -17,7 +17,7 @@ pub const names = [_][]const u8{
     "pto_count",          "requests_active",
 };
 
-pub fn collect(connection: *Connection, out: *[names.len]u64) void {
+pub fn collect(connection: *ConnState, out: *[names.len]u64) void {
     var stats: quiche.Stats = undefined;
     quiche.quiche_conn_stats(connection.quiche_conn, &stats);
     var path: quiche.PathStats = std.mem.zeroes(quiche.PathStats);

@@ -3,10 +3,11 @@
 //! every `limits` option, and the ranges serve() checks), the defaults come
 //! from Config's own default values, and config.zig's validate() takes the
 //! fixed ranges from here, so the documented range is the enforced one.
+//! Pure data, imported by config.zig below everything else;
+//! abi/config_c.zig checks at compile time that it names every C field in
+//! order, and generate.zig reads the defaults from Config.
 
 const std = @import("std");
-const Config = @import("../config.zig").Config;
-const ConfigC = @import("config_c.zig").ConfigC;
 
 pub const Doc = struct {
     /// The zig_h3_config field.
@@ -82,27 +83,4 @@ pub fn of(comptime name: []const u8) Doc {
         if (comptime std.mem.eql(u8, doc.name, name)) return doc;
     }
     @compileError("no doc for config field " ++ name);
-}
-
-comptime {
-    @setEvalBranchQuota(100_000);
-    // Every C field has a doc, in the struct's order.
-    const fields = @typeInfo(ConfigC).@"struct".fields[2..];
-    std.debug.assert(fields.len == docs.len);
-    for (fields, docs) |field, doc| std.debug.assert(std.mem.eql(u8, field.name, doc.name));
-}
-
-/// The field's default as TypeScript text: a number, true/false, a quoted string or "none".
-pub fn defaultText(comptime name: []const u8) []const u8 {
-    comptime {
-        @setEvalBranchQuota(100_000);
-        const d = Config{ .cert_path = "", .key_path = "" };
-        const value = @field(d, name);
-        const T = @TypeOf(value);
-        if (T == bool) return if (value) "true" else "false";
-        if (T == [:0]const u8) return if (value.len == 0) "none" else std.fmt.comptimePrint("\"{s}\"", .{value});
-        if (T == ?[:0]const u8) return if (value) |v| std.fmt.comptimePrint("\"{s}\"", .{v}) else "none";
-        if (@typeInfo(T) == .@"enum") return std.fmt.comptimePrint("{d}", .{@intFromEnum(value)});
-        return std.fmt.comptimePrint("{d}", .{value});
-    }
 }

@@ -1,0 +1,437 @@
+//! A request's whole life through the HTTP/3 layer (h3/layer.zig) without
+//! sockets: a real quiche client and our server-side connection joined in
+//! memory (memory_pair.zig), the layer driven the way the loop drives it
+//! (onPacket, beforeSend, applyQueued), and the application played by the
+//! test through the two record queues. Head in → REQUEST; body under the
+//! per-stream read window → BODY events that stop at the window until a
+//! CREDIT; HEAD with body and FIN → bytes the client decodes; completion →
+//! COMPLETE; the client's reset of a second request → RESET.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const quiche = @import("../ffi/quiche.zig");
+const wire = @import("../queue/wire.zig");
+const RecordQueue = @import("../queue/record_queue.zig").RecordQueue;
+const Config = @import("../config.zig").Config;
+const Stats = @import("../stats.zig").Stats;
+const Router = @import("../h3/router.zig").Router;
+const Layer = @import("../h3/layer.zig").Layer;
+const Doorbell = @import("../h3/events.zig").Doorbell;
+const ConnPeer = @import("../h3/conn_state.zig").Peer;
+const frame = @import("../h3/frame.zig");
+const request_head = @import("../h3/request_head.zig");
+const RequestStream = @import("../h3/request_stream.zig").RequestStream;
+const qpack_encoder = @import("../h3/qpack/encoder.zig");
+const Decoder = @import("../h3/qpack/decoder.zig").Decoder;
+const memory_pair = @import("memory_pair.zig");
+const Pair = memory_pair.Pair;
+
+const testing = std.testing;
+
+const conn_slot: u32 = 0;
+const serial: u64 = 1;
+const read_window_bytes = 4096;
+const upload_route_id = 7;
+const hello_route_id = 8;
+const tick_ns = std.time.ns_per_ms;
+
+/// One event as the application reads it, its payload copied.
+const Event = struct {
+    kind: wire.EventKind,
+    flags: u8,
+    id: u64,
+    payload: []u8,
+};
+
+/// The client as the transport would report it: 127.0.0.1:4433, IPv4-mapped.
+const test_peer: ConnPeer = .{ .family = 4, .port = 4433, .address = .{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1 } };
+
+/// The server side: the layer with its queues, config and router, and the
+/// client's quiche connection at the other end of the pair. Heap-allocated,
+/// because the layer points into it.
+const Harness = struct {
+    pair: Pair,
+    config: Config,
+    stats: Stats = .{},
+    router: Router = .{},
+    router_mutex: std.Thread.Mutex = .{},
+    doorbell_mutex: std.Thread.Mutex = .{},
+    events: RecordQueue,
+    commands: RecordQueue,
+    doorbell: ?Doorbell,
+    doorbell_rings: u32 = 0,
+    dirty_marks: u32 = 0,
+    layer: Layer,
+    now_ns: u64 = std.time.ns_per_s,
+    drain_buffer: []u8,
+    received: std.ArrayListUnmanaged(Event) = .empty,
+
+    fn create() !*Harness {
+        const allocator = testing.allocator;
+        const harness = try allocator.create(Harness);
+        errdefer allocator.destroy(harness);
+        harness.* = .{
+            .pair = try Pair.init(),
+            .config = .{
+                .cert_path = "certs/dev/cert.pem",
+                .key_path = "certs/dev/key.pem",
+                .max_connections = 4,
+                .max_requests = 8,
+                .event_queue_bytes = 256 * 1024,
+                .command_queue_bytes = 64 * 1024,
+                .body_chunk_bytes = 2048,
+                .request_read_window_bytes = read_window_bytes,
+            },
+            .events = undefined,
+            .commands = undefined,
+            .doorbell = .{ .function = ring, .user = harness },
+            .layer = undefined,
+            .drain_buffer = undefined,
+        };
+        errdefer harness.pair.deinit();
+        try harness.config.validate();
+        harness.events = try RecordQueue.init(allocator, harness.config.event_queue_bytes);
+        errdefer harness.events.deinit(allocator);
+        harness.commands = try RecordQueue.init(allocator, harness.config.command_queue_bytes);
+        errdefer harness.commands.deinit(allocator);
+        harness.drain_buffer = try allocator.alloc(u8, harness.config.event_queue_bytes);
+        errdefer allocator.free(harness.drain_buffer);
+        try harness.router.add(allocator, "POST", "/upload", upload_route_id);
+        try harness.router.add(allocator, "GET", "/hello", hello_route_id);
+        try harness.layer.init(allocator, .{
+            .config = &harness.config,
+            .stats = &harness.stats,
+            .router = &harness.router,
+            .router_mutex = &harness.router_mutex,
+            .events = &harness.events,
+            .commands = &harness.commands,
+            .doorbell_fd = -1,
+            .doorbell_callback = &harness.doorbell,
+            .doorbell_mutex = &harness.doorbell_mutex,
+            .host = .{ .context = harness, .mark_dirty = markDirty },
+        });
+        harness.layer.openConnection(conn_slot, harness.pair.server.conn, serial, test_peer);
+        return harness;
+    }
+
+    fn destroy(harness: *Harness) void {
+        const allocator = testing.allocator;
+        harness.layer.closeConnection(conn_slot);
+        harness.layer.deinit();
+        for (harness.received.items) |event| allocator.free(event.payload);
+        harness.received.deinit(allocator);
+        allocator.free(harness.drain_buffer);
+        harness.router.deinit(allocator);
+        harness.events.deinit(allocator);
+        harness.commands.deinit(allocator);
+        harness.pair.deinit();
+        allocator.destroy(harness);
+    }
+
+    fn ring(user: ?*anyopaque) callconv(.c) void {
+        const harness: *Harness = @ptrCast(@alignCast(user.?));
+        harness.doorbell_rings += 1;
+    }
+
+    fn markDirty(context: *anyopaque, slot: u32) void {
+        const harness: *Harness = @ptrCast(@alignCast(context));
+        assert(slot == conn_slot);
+        harness.dirty_marks += 1;
+    }
+
+    fn tick(harness: *Harness) u64 {
+        harness.now_ns += tick_ns;
+        return harness.now_ns;
+    }
+
+    /// What the loop does when packets arrive and the connection is then
+    /// flushed: the client's packets in, the layer reads and writes, the
+    /// server's packets out to the client.
+    fn serverTurn(harness: *Harness) void {
+        _ = Pair.deliver(&harness.pair.client, &harness.pair.server);
+        harness.layer.onPacket(conn_slot);
+        harness.layer.beforeSend(conn_slot, harness.tick());
+        harness.layer.afterSend(conn_slot);
+        _ = harness.pair.exchange();
+    }
+
+    /// What the loop does with queued commands, then the flush.
+    fn applyTurn(harness: *Harness) void {
+        harness.layer.applyQueued(harness.tick());
+        harness.layer.beforeSend(conn_slot, harness.tick());
+        _ = harness.pair.exchange();
+    }
+
+    /// Reads every queued event (as zig_h3_poll would) into `received`;
+    /// returns how many arrived.
+    fn poll(harness: *Harness) !usize {
+        const drained = harness.events.drain(harness.drain_buffer);
+        var offset: usize = 0;
+        var records: usize = 0;
+        while (offset < drained.bytes) : (records += 1) {
+            const header = wire.readHeader(harness.drain_buffer[offset..]);
+            const payload = harness.drain_buffer[offset + wire.header_bytes .. offset + header.length];
+            try harness.received.append(testing.allocator, .{
+                .kind = try std.meta.intToEnum(wire.EventKind, header.kind),
+                .flags = header.flags,
+                .id = header.id,
+                .payload = try testing.allocator.dupe(u8, payload),
+            });
+            offset += wire.paddedLength(header.length);
+        }
+        return records;
+    }
+
+    fn command(harness: *Harness, record: []const u8) !void {
+        _ = try harness.commands.push(record);
+    }
+
+    fn countOf(harness: *const Harness, kind: wire.EventKind) usize {
+        var total: usize = 0;
+        for (harness.received.items) |event| total += @intFromBool(event.kind == kind);
+        return total;
+    }
+
+    /// The body bytes of every BODY event for `id` so far.
+    fn bodyOf(harness: *const Harness, id: u64, out: *std.ArrayListUnmanaged(u8)) !void {
+        out.clearRetainingCapacity();
+        for (harness.received.items) |event| {
+            if (event.kind == .body and event.id == id) try out.appendSlice(testing.allocator, event.payload);
+        }
+    }
+};
+
+/// HEADERS with a QPACK section (static table and literals), as a client sends.
+fn sendHeaders(conn: *quiche.Conn, stream_id: u64, method: []const u8, path: []const u8, fin: bool) !void {
+    var section_buffer: [256]u8 = undefined;
+    var section = qpack_encoder.FieldSectionWriter.init(&section_buffer);
+    try section.add(":method", method);
+    try section.add(":scheme", "https");
+    try section.add(":authority", "localhost");
+    try section.add(":path", path);
+    const block = section.finish();
+    var header: [frame.max_header_bytes]u8 = undefined;
+    const header_len = frame.writeHeader(&header, frame.Type.headers, block.len);
+    try send(conn, stream_id, header[0..header_len], false);
+    try send(conn, stream_id, block, fin);
+}
+
+fn sendData(conn: *quiche.Conn, stream_id: u64, bytes: []const u8, fin: bool) !void {
+    var header: [frame.max_header_bytes]u8 = undefined;
+    const header_len = frame.writeHeader(&header, frame.Type.data, bytes.len);
+    try send(conn, stream_id, header[0..header_len], false);
+    try send(conn, stream_id, bytes, fin);
+}
+
+fn send(conn: *quiche.Conn, stream_id: u64, bytes: []const u8, fin: bool) !void {
+    var error_code: u64 = 0;
+    const written = quiche.quiche_conn_stream_send(conn, stream_id, bytes.ptr, bytes.len, fin, &error_code);
+    try testing.expectEqual(@as(isize, @intCast(bytes.len)), written);
+}
+
+/// A CREDIT command: the application lets `allowed_bytes` of body be delivered.
+fn credit(harness: *Harness, id: u64, allowed_bytes: u64) !void {
+    var buffer: [wire.header_bytes + 8]u8 = undefined;
+    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.CommandKind.credit), 0, 0, id);
+    writer.int(u64, allowed_bytes);
+    try harness.command(try writer.finish());
+}
+
+/// A HEAD command carrying its body and FIN: a whole small response.
+fn respond(harness: *Harness, id: u64, status: u16, body: []const u8) !void {
+    var buffer: [512]u8 = undefined;
+    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.CommandKind.head), wire.flag_fin | wire.flag_body, status, id);
+    writer.int(u32, 1);
+    writer.field("content-type", "text/plain");
+    writer.bytes(body);
+    try harness.command(try writer.finish());
+}
+
+/// What the client read on a response stream, decoded.
+const Response = struct {
+    status: []const u8 = "",
+    content_type: []const u8 = "",
+    body: std.ArrayListUnmanaged(u8) = .empty,
+    fin: bool = false,
+    strings: [128]u8 = undefined,
+    strings_len: usize = 0,
+
+    fn deinit(response: *Response) void {
+        response.body.deinit(testing.allocator);
+    }
+
+    fn onField(response: *Response, name: []const u8, value: []const u8) void {
+        const copy = response.strings[response.strings_len..][0..value.len];
+        @memcpy(copy, value);
+        response.strings_len += value.len;
+        if (std.mem.eql(u8, name, ":status")) response.status = copy;
+        if (std.mem.eql(u8, name, "content-type")) response.content_type = copy;
+    }
+};
+
+/// Reads the client's side of `stream_id` and decodes HEADERS and DATA
+/// with our own frame grammar and QPACK decoder (a response has the same
+/// frame grammar as a request).
+fn readResponse(conn: *quiche.Conn, stream_id: u64, response: *Response) !void {
+    var raw: std.ArrayListUnmanaged(u8) = .empty;
+    defer raw.deinit(testing.allocator);
+    var buffer: [4096]u8 = undefined;
+    for (0..memory_pair.max_packets_per_turn) |_| {
+        var fin = false;
+        var error_code: u64 = 0;
+        const read = quiche.quiche_conn_stream_recv(conn, stream_id, &buffer, buffer.len, &fin, &error_code);
+        if (read < 0) break;
+        try raw.appendSlice(testing.allocator, buffer[0..@intCast(read)]);
+        response.fin = fin;
+        if (fin) break;
+    }
+    var grammar: RequestStream = .{};
+    defer grammar.deinit(testing.allocator);
+    var decoder = Decoder.init(testing.allocator, 0, 0);
+    defer decoder.deinit();
+    var scratch: [1024]u8 = undefined;
+    var consumed: usize = 0;
+    while (try grammar.next(testing.allocator, raw.items, &consumed, 4096)) |item| switch (item) {
+        .headers => |block| try testing.expectEqual(.done, try decoder.decodeFieldSection(stream_id, block, &scratch, response, Response.onField)),
+        .data => |bytes| try response.body.appendSlice(testing.allocator, bytes),
+        else => return error.UnexpectedItem,
+    };
+    try grammar.checkEnd();
+}
+
+test "a request's whole life through the HTTP/3 layer, without sockets" {
+    const harness = try Harness.create();
+    defer harness.destroy();
+    const layer = &harness.layer;
+
+    // The handshake completed in memory: the first packet starts HTTP/3.
+    harness.serverTurn();
+    try testing.expect(layer.conn(conn_slot).h3 != null);
+    try testing.expectEqual(@as(usize, 0), try harness.poll());
+
+    // HEADERS in → one REQUEST out, not ended (a body follows).
+    const upload_stream: u64 = 0;
+    try sendHeaders(harness.pair.client.conn, upload_stream, "POST", "/upload", false);
+    harness.serverTurn();
+    try testing.expectEqual(@as(usize, 1), try harness.poll());
+    const request = harness.received.items[0];
+    try testing.expectEqual(wire.EventKind.request, request.kind);
+    try testing.expectEqual(@as(u8, 0), request.flags & wire.flag_fin);
+    const record_offset = wire.header_bytes;
+    try testing.expectEqual(serial, std.mem.readInt(u64, request.payload[request_head.offset_conn_id - record_offset ..][0..8], .little));
+    try testing.expectEqual(upload_stream, std.mem.readInt(u64, request.payload[request_head.offset_stream_id - record_offset ..][0..8], .little));
+    try testing.expectEqual(@as(u32, upload_route_id), std.mem.readInt(u32, request.payload[request_head.offset_route_id - record_offset ..][0..4], .little));
+    var fields = try wire.fieldBlock(request.payload[request_head.offset_field_count - record_offset ..]);
+    try testing.expectEqualStrings(":method", (try fields.next()).?.name);
+    try testing.expect(std.mem.indexOf(u8, request.payload, "/upload") != null);
+    try testing.expect(harness.doorbell_rings > 0);
+    const id = request.id;
+
+    // The body, 10,000 bytes with FIN, all sent at once. The layer reads
+    // only the read window; the rest stays in quiche.
+    var upload: [10_000]u8 = undefined;
+    for (&upload, 0..) |*byte, i| byte.* = @truncate(i *% 7 +% 3);
+    try sendData(harness.pair.client.conn, upload_stream, &upload, true);
+    harness.serverTurn();
+    _ = try harness.poll();
+    var body: std.ArrayListUnmanaged(u8) = .empty;
+    defer body.deinit(testing.allocator);
+    try harness.bodyOf(id, &body);
+    try testing.expectEqual(@as(usize, read_window_bytes), body.items.len);
+    try testing.expectEqualSlices(u8, upload[0..read_window_bytes], body.items);
+    try testing.expectEqual(@as(usize, 0), harness.countOf(.body_end));
+    // More packets change nothing while the application grants nothing.
+    harness.serverTurn();
+    try testing.expectEqual(@as(usize, 0), try harness.poll());
+
+    // A CREDIT moves the window: exactly up to the new allowance.
+    try credit(harness, id, 2 * read_window_bytes);
+    harness.applyTurn();
+    _ = try harness.poll();
+    try harness.bodyOf(id, &body);
+    try testing.expectEqual(@as(usize, 2 * read_window_bytes), body.items.len);
+    try testing.expectEqual(@as(usize, 0), harness.countOf(.body_end));
+
+    // Credit past the end: the rest of the body, then BODY_END.
+    try credit(harness, id, 1 << 20);
+    harness.applyTurn();
+    _ = try harness.poll();
+    try harness.bodyOf(id, &body);
+    try testing.expectEqualSlices(u8, &upload, body.items);
+    try testing.expectEqual(@as(usize, 1), harness.countOf(.body_end));
+    try testing.expectEqual(wire.EventKind.body_end, harness.received.items[harness.received.items.len - 1].kind);
+
+    // The response: one HEAD command with its body and FIN. The client
+    // decodes the status, a field and the body, and the stream's FIN; the
+    // application hears COMPLETE.
+    const dirty_before = harness.dirty_marks;
+    try respond(harness, id, 200, "received 10000 bytes\n");
+    harness.applyTurn();
+    try testing.expect(harness.dirty_marks > dirty_before);
+    var response: Response = .{};
+    defer response.deinit();
+    try readResponse(harness.pair.client.conn, upload_stream, &response);
+    try testing.expectEqualStrings("200", response.status);
+    try testing.expectEqualStrings("text/plain", response.content_type);
+    try testing.expectEqualStrings("received 10000 bytes\n", response.body.items);
+    try testing.expect(response.fin);
+    try testing.expectEqual(@as(usize, 1), try harness.poll());
+    const complete = harness.received.items[harness.received.items.len - 1];
+    try testing.expectEqual(wire.EventKind.complete, complete.kind);
+    try testing.expectEqual(id, complete.id);
+    try testing.expectEqual(@as(?u32, null), layer.requests.slotOf(id));
+
+    // A second request, reset by the client before any answer: the
+    // application hears RESET, and a late command for it is stale.
+    const reset_stream: u64 = 4;
+    try sendHeaders(harness.pair.client.conn, reset_stream, "GET", "/hello", false);
+    harness.serverTurn();
+    try testing.expectEqual(@as(usize, 1), try harness.poll());
+    const second = harness.received.items[harness.received.items.len - 1];
+    try testing.expectEqual(wire.EventKind.request, second.kind);
+    try testing.expect(second.id != id);
+    try testing.expectEqual(@as(c_int, 0), quiche.quiche_conn_stream_shutdown(harness.pair.client.conn, reset_stream, quiche.shutdown_write, frame.ErrorCode.request_cancelled));
+    harness.serverTurn();
+    try testing.expectEqual(@as(usize, 1), try harness.poll());
+    const reset = harness.received.items[harness.received.items.len - 1];
+    try testing.expectEqual(wire.EventKind.reset, reset.kind);
+    try testing.expectEqual(second.id, reset.id);
+    try testing.expectEqual(frame.ErrorCode.request_cancelled, std.mem.readInt(u64, reset.payload[0..8], .little));
+    const stale_before = harness.stats.stale_commands.get();
+    try respond(harness, second.id, 200, "too late");
+    harness.applyTurn();
+    try testing.expectEqual(stale_before + 1, harness.stats.stale_commands.get());
+
+    // The whole story, counted: nothing else was said.
+    try testing.expectEqual(@as(usize, 2), harness.countOf(.request));
+    try testing.expectEqual(@as(usize, 1), harness.countOf(.body_end));
+    try testing.expectEqual(@as(usize, 1), harness.countOf(.complete));
+    try testing.expectEqual(@as(usize, 1), harness.countOf(.reset));
+    const body_events = harness.countOf(.body);
+    try testing.expect(body_events >= 3);
+    try testing.expectEqual(harness.received.items.len, 2 + body_events + 1 + 1 + 1);
+    try testing.expectEqual(@as(u32, 0), layer.activeRequests());
+    try testing.expectEqual(@as(u64, 1), harness.stats.responses_completed.get());
+    try testing.expectEqual(@as(u64, 1), harness.stats.requests_reset.get());
+}
+
+test "a body that arrives with its head still stops at the read window" {
+    const harness = try Harness.create();
+    defer harness.destroy();
+    harness.serverTurn();
+    // Head and body in the same packets, so the first read (before the
+    // request had any credit) takes both: the window still holds, because
+    // config validation keeps one read within it.
+    var upload: [10_000]u8 = undefined;
+    @memset(&upload, 'x');
+    try sendHeaders(harness.pair.client.conn, 0, "POST", "/upload", false);
+    try sendData(harness.pair.client.conn, 0, &upload, true);
+    harness.serverTurn();
+    _ = try harness.poll();
+    try testing.expectEqual(wire.EventKind.request, harness.received.items[0].kind);
+    var body: std.ArrayListUnmanaged(u8) = .empty;
+    defer body.deinit(testing.allocator);
+    try harness.bodyOf(harness.received.items[0].id, &body);
+    try testing.expectEqual(@as(usize, read_window_bytes), body.items.len);
+    try testing.expectEqual(@as(usize, 0), harness.countOf(.body_end));
+}
