@@ -27,6 +27,7 @@ test {
     _ = @import("quic/retry_token.zig");
     _ = @import("quic/address_validation.zig");
     _ = @import("quic/fin_delivery_test.zig");
+    _ = @import("quic/reset_stream_at_test.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");
 }

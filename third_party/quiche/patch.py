@@ -457,15 +457,27 @@ RESET_STREAM_AT_EDITS = [
     ),
     (
         "src/stream/recv_buf.rs",
-        "            consumed_flowcontrol: final_size - self.off,\n",
-        """            // (@MARK@) After RESET_STREAM_AT, the bytes above its reliable
-            // size went back to flow control when it arrived.
-            consumed_flowcontrol: self
-                .reliable_reset
-                .take()
-                .map_or(final_size, |(_, reliable_size)| reliable_size) -
-                self.off,
+        "        // Calculate how many bytes need to be removed from the connection flow\n",
+        """        // (@MARK@) After RESET_STREAM_AT, the bytes above its reliable
+        // size went back to flow control when it arrived, and its final size
+        // (checked above) is forgotten for a moment so that the zero-length
+        // buffer below is queued for the application all the same.
+        let unread_end = match self.reliable_reset.take() {
+            Some((_, reliable_size)) => {
+                self.fin_off = None;
+                reliable_size
+            },
+
+            None => final_size,
+        };
+
+        // Calculate how many bytes need to be removed from the connection flow
 """,
+    ),
+    (
+        "src/stream/recv_buf.rs",
+        "            consumed_flowcontrol: final_size - self.off,\n",
+        "            consumed_flowcontrol: unread_end - self.off,\n",
     ),
     (
         "src/stream/recv_buf.rs",
