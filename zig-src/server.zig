@@ -215,7 +215,7 @@ fn copyConfig(arena: std.mem.Allocator, config: Config) !Config {
     return copy;
 }
 
-fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
+pub fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
     const quiche_config = quiche.quiche_config_new(quiche.protocol_version) orelse return error.QuicheConfigFailed;
     errdefer quiche.quiche_config_free(quiche_config);
     std.fs.cwd().access(config.cert_path, .{}) catch return error.CertNotFound;
@@ -239,6 +239,9 @@ fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
     quiche.quiche_config_set_disable_active_migration(quiche_config, config.disable_active_migration);
     quiche.quiche_config_enable_pacing(quiche_config, config.enable_pacing);
     if (config.enable_dgram) quiche.quiche_config_enable_dgram(quiche_config, true, config.dgram_recv_queue_len, config.dgram_send_queue_len);
+    // RESET_STREAM_AT (third_party/quiche/patch.py): draft-16 WebTransport
+    // clients require the transport parameter, and reset their streams this way.
+    if (config.enable_webtransport) quiche.quiche_config_enable_reset_stream_at(quiche_config, true);
     if (config.keylog_path != null) quiche.quiche_config_log_keys(quiche_config);
     return quiche_config;
 }

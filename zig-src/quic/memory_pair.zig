@@ -32,6 +32,9 @@ pub const Pair = struct {
         /// Called on each side's config before the handshake.
         configure_client: ?*const fn (*quiche.Config) void = null,
         configure_server: ?*const fn (*quiche.Config) void = null,
+        /// The server's config, made elsewhere (the pair frees it);
+        /// configure_server is not called on it.
+        server_config: ?*quiche.Config = null,
     };
 
     pub fn initWith(options: Options) !Pair {
@@ -40,11 +43,13 @@ pub const Pair = struct {
         errdefer quiche.quiche_config_free(client_config);
         quiche.quiche_config_verify_peer(client_config, false);
         if (options.configure_client) |configure| configure(client_config);
-        const server_config = try newConfig();
+        const server_config = options.server_config orelse try newConfig();
         errdefer quiche.quiche_config_free(server_config);
-        if (options.configure_server) |configure| configure(server_config);
-        try testing.expectEqual(@as(c_int, 0), quiche.quiche_config_load_cert_chain_from_pem_file(server_config, cert_dir.cert));
-        try testing.expectEqual(@as(c_int, 0), quiche.quiche_config_load_priv_key_from_pem_file(server_config, cert_dir.key));
+        if (options.server_config == null) {
+            if (options.configure_server) |configure| configure(server_config);
+            try testing.expectEqual(@as(c_int, 0), quiche.quiche_config_load_cert_chain_from_pem_file(server_config, cert_dir.cert));
+            try testing.expectEqual(@as(c_int, 0), quiche.quiche_config_load_priv_key_from_pem_file(server_config, cert_dir.key));
+        }
 
         const client_address = try std.net.Address.parseIp4("127.0.0.1", 40001);
         const server_address = try std.net.Address.parseIp4("127.0.0.1", 40002);
@@ -121,10 +126,10 @@ pub const Pair = struct {
     }
 };
 
-const CertificateDir = struct { cert: [*:0]const u8, key: [*:0]const u8 };
+pub const CertificateDir = struct { cert: [*:0]const u8, key: [*:0]const u8 };
 
 /// The development certificate (scripts/gen-dev-cert.sh makes it when missing).
-fn certificateDir() !CertificateDir {
+pub fn certificateDir() !CertificateDir {
     const result = try std.process.Child.run(.{ .allocator = testing.allocator, .argv = &.{"scripts/gen-dev-cert.sh"} });
     defer testing.allocator.free(result.stdout);
     defer testing.allocator.free(result.stderr);

@@ -14,6 +14,8 @@
 const std = @import("std");
 const quiche = @import("../ffi/quiche.zig");
 const memory_pair = @import("memory_pair.zig");
+const server = @import("../server.zig");
+const ServerConfig = @import("../config.zig").Config;
 
 const testing = std.testing;
 const Pair = memory_pair.Pair;
@@ -133,6 +135,28 @@ test "reset_stream_at is advertised only when enabled, and RESET_STREAM_AT sent 
         try send(pair.client.conn, uni_stream, "header", false);
         const result = quiche.quiche_conn_stream_reset_at(pair.client.conn, uni_stream, error_code, 3);
         try testing.expectEqual(@as(c_int, if (server_enabled) 0 else @intCast(quiche.err_invalid_state)), result);
+    }
+}
+
+fn speakH3(config: *quiche.Config) void {
+    const alpn = quiche.h3_application_protocol;
+    _ = quiche.quiche_config_set_application_protos(config, alpn, alpn.len);
+}
+
+test "the library's server advertises reset_stream_at when WebTransport is enabled, and only then" {
+    const cert_dir = try memory_pair.certificateDir();
+    for ([_]bool{ false, true }) |webtransport| {
+        const config: ServerConfig = .{
+            .cert_path = std.mem.span(cert_dir.cert),
+            .key_path = std.mem.span(cert_dir.key),
+            .enable_dgram = webtransport,
+            .dgram_recv_queue_len = 16,
+            .dgram_send_queue_len = 16,
+            .enable_webtransport = webtransport,
+        };
+        var pair = try Pair.initWith(.{ .configure_client = speakH3, .server_config = try server.makeQuicheConfig(&config) });
+        defer pair.deinit();
+        try testing.expectEqual(webtransport, quiche.quiche_conn_peer_supports_reset_stream_at(pair.client.conn));
     }
 }
 
