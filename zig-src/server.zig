@@ -222,7 +222,7 @@ fn copyConfig(arena: std.mem.Allocator, config: Config) !Config {
     return copy;
 }
 
-fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
+pub fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
     const quiche_config = quiche.quiche_config_new(quiche.protocol_version) orelse return error.QuicheConfigFailed;
     errdefer quiche.quiche_config_free(quiche_config);
     std.fs.cwd().access(config.cert_path, .{}) catch return error.CertNotFound;
@@ -246,6 +246,35 @@ fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
     quiche.quiche_config_set_disable_active_migration(quiche_config, config.disable_active_migration);
     quiche.quiche_config_enable_pacing(quiche_config, config.enable_pacing);
     if (config.enable_dgram) quiche.quiche_config_enable_dgram(quiche_config, true, config.dgram_recv_queue_len, config.dgram_send_queue_len);
+    // RESET_STREAM_AT (third_party/quiche/patch.py): draft-16 WebTransport
+    // clients require the transport parameter, and reset their streams this way.
+    if (config.enable_webtransport) quiche.quiche_config_enable_reset_stream_at(quiche_config, true);
     if (config.keylog_path != null) quiche.quiche_config_log_keys(quiche_config);
     return quiche_config;
+}
+
+// The server's own QUIC configuration, tested here rather than beside the
+// patch's tests in quic/: the transport layer must not import the server.
+const memory_pair = @import("quic/memory_pair.zig");
+
+fn speakH3(config: *quiche.Config) void {
+    const alpn = quiche.h3_application_protocol;
+    _ = quiche.quiche_config_set_application_protos(config, alpn, alpn.len);
+}
+
+test "the library's server advertises reset_stream_at when WebTransport is enabled, and only then" {
+    const cert_dir = try memory_pair.certificateDir();
+    for ([_]bool{ false, true }) |webtransport| {
+        const config: Config = .{
+            .cert_path = std.mem.span(cert_dir.cert),
+            .key_path = std.mem.span(cert_dir.key),
+            .enable_dgram = webtransport,
+            .dgram_recv_queue_len = 16,
+            .dgram_send_queue_len = 16,
+            .enable_webtransport = webtransport,
+        };
+        var pair = try memory_pair.Pair.initWith(.{ .configure_client = speakH3, .server_config = try makeQuicheConfig(&config) });
+        defer pair.deinit();
+        try std.testing.expectEqual(webtransport, quiche.quiche_conn_peer_supports_reset_stream_at(pair.client.conn));
+    }
 }

@@ -29,6 +29,8 @@ test {
     _ = @import("quic/address_validation.zig");
     _ = @import("quic/fin_delivery_test.zig");
     _ = @import("quic/request_life_test.zig");
+    _ = @import("quic/reset_stream_at_test.zig");
+    _ = @import("server.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");
     _ = @import("layers_test.zig");

@@ -11,6 +11,7 @@ pub const h3_application_protocol = "\x02h3";
 /// quiche_error: transport-level results (negative values).
 pub const err_done: isize = -1;
 pub const err_buffer_too_short: isize = -2;
+pub const err_invalid_state: isize = -6;
 pub const err_invalid_stream_state: isize = -7;
 pub const err_stream_limit: isize = -12;
 pub const err_stream_stopped: isize = -15;
@@ -88,6 +89,9 @@ pub extern fn quiche_config_set_disable_active_migration(config: *Config, v: boo
 pub extern fn quiche_config_set_cc_algorithm_name(config: *Config, algo: [*:0]const u8) c_int;
 pub extern fn quiche_config_enable_pacing(config: *Config, v: bool) void;
 pub extern fn quiche_config_enable_dgram(config: *Config, enabled: bool, recv_queue_len: usize, send_queue_len: usize) void;
+/// third_party/quiche/patch.py: advertises the reset_stream_at transport
+/// parameter (draft-ietf-quic-reliable-stream-reset), accepting RESET_STREAM_AT.
+pub extern fn quiche_config_enable_reset_stream_at(config: *Config, v: bool) void;
 
 pub extern fn quiche_header_info(
     buf: [*]const u8,
@@ -150,6 +154,17 @@ pub extern fn quiche_conn_is_draining(conn: *const Conn) bool;
 pub extern fn quiche_conn_set_qlog_path(conn: *Conn, path: [*:0]const u8, title: [*:0]const u8, desc: [*:0]const u8) bool;
 pub extern fn quiche_conn_set_keylog_path(conn: *Conn, path: [*:0]const u8) bool;
 pub extern fn quiche_conn_stream_shutdown(conn: *Conn, stream_id: u64, direction: c_int, err: u64) c_int;
+/// third_party/quiche/patch.py (RESET_STREAM_AT): whether the peer advertised
+/// reset_stream_at, i.e. whether quiche_conn_stream_reset_at may be used.
+pub extern fn quiche_conn_peer_supports_reset_stream_at(conn: *const Conn) bool;
+/// Resets the sending side like stream_shutdown(write) but with
+/// RESET_STREAM_AT: the first `reliable_size` bytes written are still
+/// delivered, then the peer sees the reset with `err`. err_invalid_state when
+/// the peer did not advertise it, err_invalid_stream_state when
+/// `reliable_size` exceeds the bytes written, err_done when already reset.
+pub extern fn quiche_conn_stream_reset_at(conn: *Conn, stream_id: u64, err: u64, reliable_size: u64) c_int;
+/// Tests only: sends a RESET_STREAM_AT with these fields, unchecked.
+pub extern fn quiche_conn_send_reset_stream_at_for_testing(conn: *Conn, stream_id: u64, err: u64, final_size: u64, reliable_size: u64) c_int;
 pub extern fn quiche_conn_free(conn: *Conn) void;
 pub extern fn quiche_conn_stream_recv(conn: *Conn, stream_id: u64, out: [*]u8, buf_len: usize, fin: *bool, out_error_code: *u64) isize;
 pub extern fn quiche_conn_stream_send(conn: *Conn, stream_id: u64, buf: [*]const u8, buf_len: usize, fin: bool, out_error_code: *u64) isize;

@@ -14,31 +14,14 @@
 
 const std = @import("std");
 const quiche = @import("../ffi/quiche.zig");
+
 const memory_pair = @import("memory_pair.zig");
-const Pair = memory_pair.Pair;
-const max_packets_per_turn = memory_pair.max_packets_per_turn;
 
 const testing = std.testing;
-
-/// Reads what `conn` has on `stream_id`; returns the bytes and whether FIN came.
-fn drain(conn: *quiche.Conn, stream_id: u64, out: *std.ArrayList(u8)) !bool {
-    var buffer: [4096]u8 = undefined;
-    for (0..max_packets_per_turn) |_| {
-        var fin = false;
-        var error_code: u64 = 0;
-        const read = quiche.quiche_conn_stream_recv(conn, stream_id, &buffer, buffer.len, &fin, &error_code);
-        if (read < 0) return false;
-        try out.appendSlice(testing.allocator, buffer[0..@intCast(read)]);
-        if (fin) return true;
-    }
-    return error.TooManyReads;
-}
-
-fn send(conn: *quiche.Conn, stream_id: u64, bytes: []const u8, fin: bool) !void {
-    var error_code: u64 = 0;
-    const written = quiche.quiche_conn_stream_send(conn, stream_id, bytes.ptr, bytes.len, fin, &error_code);
-    try testing.expectEqual(@as(isize, @intCast(bytes.len)), written);
-}
+const Pair = memory_pair.Pair;
+const drain = memory_pair.drain;
+const send = memory_pair.send;
+const freePackets = memory_pair.freePackets;
 
 /// The client sends "ping" and FIN; the server reads it to the end (so its
 /// receiving side is complete) and answers "pong" without FIN; the client
@@ -55,11 +38,6 @@ fn pongWithAckHeld(pair: *Pair, stream_id: u64, acks: *std.ArrayList([]u8)) !voi
     _ = Pair.deliver(&pair.server, &pair.client);
     try Pair.hold(&pair.client, acks, testing.allocator);
     try testing.expect(acks.items.len > 0);
-}
-
-fn freePackets(packets: *std.ArrayList([]u8)) void {
-    for (packets.items) |packet| testing.allocator.free(packet);
-    packets.deinit(testing.allocator);
 }
 
 test "a FIN written alone after the last bytes reaches the peer when their ACK overtakes it" {

@@ -1,13 +1,15 @@
-//! Two quiche connections, client and server, joined through memory: every
-//! packet one writes is handed to the other by the test, in an order the
-//! test chooses, so tests of the transport and of the HTTP/3 layer run
-//! without sockets and without races.
+//! Two real quiche connections joined through memory (no sockets), so
+//! that tests decide the order of packets, and drop some, exactly rather
+//! than by racing. Used by the transport tests of the crate patch
+//! (third_party/quiche/patch.py): fin_delivery_test.zig and
+//! reset_stream_at_test.zig; and request_life_test.zig, which drives the HTTP/3
+//! layer against a quiche client through it.
 
 const std = @import("std");
 const quiche = @import("../ffi/quiche.zig");
 
 const testing = std.testing;
-pub const packet_bytes = 1350;
+const packet_bytes = 1350;
 /// More packets than one exchange in these tests ever produces.
 pub const max_packets_per_turn = 1000;
 
@@ -24,14 +26,31 @@ pub const Pair = struct {
     server_config: *quiche.Config,
 
     pub fn init() !Pair {
+        return initWith(.{});
+    }
+
+    pub const Options = struct {
+        /// Called on each side's config before the handshake.
+        configure_client: ?*const fn (*quiche.Config) void = null,
+        configure_server: ?*const fn (*quiche.Config) void = null,
+        /// The server's config, made elsewhere (the pair frees it);
+        /// configure_server is not called on it.
+        server_config: ?*quiche.Config = null,
+    };
+
+    pub fn initWith(options: Options) !Pair {
         const cert_dir = try certificateDir();
         const client_config = try newConfig();
         errdefer quiche.quiche_config_free(client_config);
         quiche.quiche_config_verify_peer(client_config, false);
-        const server_config = try newConfig();
+        if (options.configure_client) |configure| configure(client_config);
+        const server_config = options.server_config orelse try newConfig();
         errdefer quiche.quiche_config_free(server_config);
-        try testing.expectEqual(@as(c_int, 0), quiche.quiche_config_load_cert_chain_from_pem_file(server_config, cert_dir.cert));
-        try testing.expectEqual(@as(c_int, 0), quiche.quiche_config_load_priv_key_from_pem_file(server_config, cert_dir.key));
+        if (options.server_config == null) {
+            if (options.configure_server) |configure| configure(server_config);
+            try testing.expectEqual(@as(c_int, 0), quiche.quiche_config_load_cert_chain_from_pem_file(server_config, cert_dir.cert));
+            try testing.expectEqual(@as(c_int, 0), quiche.quiche_config_load_priv_key_from_pem_file(server_config, cert_dir.key));
+        }
 
         const client_address = try std.net.Address.parseIp4("127.0.0.1", 40001);
         const server_address = try std.net.Address.parseIp4("127.0.0.1", 40002);
@@ -108,10 +127,10 @@ pub const Pair = struct {
     }
 };
 
-const CertificateDir = struct { cert: [*:0]const u8, key: [*:0]const u8 };
+pub const CertificateDir = struct { cert: [*:0]const u8, key: [*:0]const u8 };
 
 /// The development certificate (scripts/gen-dev-cert.sh makes it when missing).
-fn certificateDir() !CertificateDir {
+pub fn certificateDir() !CertificateDir {
     const result = try std.process.Child.run(.{ .allocator = testing.allocator, .argv = &.{"scripts/gen-dev-cert.sh"} });
     defer testing.allocator.free(result.stdout);
     defer testing.allocator.free(result.stderr);
@@ -133,3 +152,27 @@ fn newConfig() !*quiche.Config {
     return config;
 }
 
+/// Reads what `conn` has on `stream_id`; returns the bytes and whether FIN came.
+pub fn drain(conn: *quiche.Conn, stream_id: u64, out: *std.ArrayList(u8)) !bool {
+    var buffer: [4096]u8 = undefined;
+    for (0..max_packets_per_turn) |_| {
+        var fin = false;
+        var error_code: u64 = 0;
+        const read = quiche.quiche_conn_stream_recv(conn, stream_id, &buffer, buffer.len, &fin, &error_code);
+        if (read < 0) return false;
+        try out.appendSlice(testing.allocator, buffer[0..@intCast(read)]);
+        if (fin) return true;
+    }
+    return error.TooManyReads;
+}
+
+pub fn send(conn: *quiche.Conn, stream_id: u64, bytes: []const u8, fin: bool) !void {
+    var error_code: u64 = 0;
+    const written = quiche.quiche_conn_stream_send(conn, stream_id, bytes.ptr, bytes.len, fin, &error_code);
+    try testing.expectEqual(@as(isize, @intCast(bytes.len)), written);
+}
+
+pub fn freePackets(packets: *std.ArrayList([]u8)) void {
+    for (packets.items) |packet| testing.allocator.free(packet);
+    packets.deinit(testing.allocator);
+}
