@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define ZIG_H3_ABI_VERSION 1
+#define ZIG_H3_ABI_VERSION 2
 
 /* Status codes (ZIG_H3_OK, ZIG_H3_ERR_*): in the generated block at the end. */
 

@@ -10,7 +10,7 @@ const config_docs = @import("../config_docs.zig");
 const Config = @import("../config.zig").Config;
 const LogLevel = @import("../config.zig").LogLevel;
 
-pub const abi_version: u32 = 1;
+pub const abi_version: u32 = 2;
 
 pub const ConfigC = extern struct {
     struct_size: u32,

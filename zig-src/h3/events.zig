@@ -8,6 +8,7 @@
 const std = @import("std");
 const wire = @import("../queue/wire.zig");
 const LogLevel = @import("../config.zig").LogLevel;
+const Config = @import("../config.zig").Config;
 const signalEventFd = @import("../net/poller.zig").signalEventFd;
 const Layer = @import("layer.zig").Layer;
 
@@ -44,19 +45,46 @@ pub fn pushData(layer: *Layer, record: []const u8) bool {
     return true;
 }
 
+/// Control records one request can have waiting at once: BODY_END, DRAIN
+/// (coalesced, see pushControl), one of the WebTransport stream signals
+/// (WT_PEER_RESET, WT_STOP_SENDING) each, then COMPLETE or RESET.
+pub const max_pending_controls_per_request = 5;
+
+/// The bound of `pending_control`: every live request's controls, one
+/// CONN_CLOSED per connection and the SHUTDOWN.
+pub fn maxPendingControls(config: *const Config) usize {
+    return @as(usize, config.max_requests) * max_pending_controls_per_request + config.max_connections + 1;
+}
+
 /// Control records end a request's story for the application, so they are
-/// never dropped: data records leave a reserve for them, and should the queue
-/// still be full they wait, in order, in `pending_control` for the next
-/// iteration.
+/// never dropped while within their bound: data records leave a reserve for
+/// them, and should the queue still be full they wait, in order, in
+/// `pending_control` for the next iteration. The backlog grows only while
+/// the application does not read its events, and stops at
+/// maxPendingControls.
 pub fn pushControl(layer: *Layer, kind: wire.EventKind, id: u64, error_code: ?u64) void {
     const control = PendingControl{ .kind = kind, .id = id, .error_code = error_code };
-    if (layer.pending_control.items.len > 0 or !pushControlRecord(layer, control)) {
-        layer.pending_control.append(layer.allocator, control) catch {
-            // Out of memory with a full queue: the application loses the end
-            // of this request, which it will see as a request that never ends.
-            layer.stats.event_queue_full.inc();
-        };
+    if (layer.pending_control.items.len == 0 and pushControlRecord(layer, control)) return;
+    // A DRAIN says how many body bytes left so far; a waiting one for the
+    // same request is only updated, so a stalled application does not
+    // collect one per flush.
+    if (kind == .drain) {
+        for (layer.pending_control.items) |*waiting| {
+            if (waiting.kind == .drain and waiting.id == id) {
+                waiting.error_code = error_code;
+                return;
+            }
+        }
     }
+    if (layer.pending_control.items.len >= maxPendingControls(layer.config)) {
+        layer.stats.event_queue_full.inc();
+        return;
+    }
+    layer.pending_control.append(layer.allocator, control) catch {
+        // Out of memory with a full queue: the application loses the end of
+        // this request, which it will see as a request that never ends.
+        layer.stats.event_queue_full.inc();
+    };
 }
 
 fn pushControlRecord(layer: *Layer, control: PendingControl) bool {

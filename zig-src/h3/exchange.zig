@@ -297,13 +297,22 @@ pub fn failRequest(layer: *Layer, slot: u32) void {
     finishRequest(layer, slot, .reset, frame.ErrorCode.internal_error);
 }
 
-/// Applies every queued command in order. Commands naming a request that
-/// already ended are counted and dropped: that is the normal race between a
-/// client reset and a handler still writing, not an error.
-pub fn applyCommands(layer: *Layer) void {
-    while (true) {
+/// One drain takes all the queue holds (the buffer is as large as the
+/// queue), a second what the application added meanwhile; the rest waits
+/// for the next iteration, so a producer that never pauses cannot hold the
+/// loop away from its sockets and timers.
+pub const max_command_drains_per_iteration = 2;
+
+/// Applies queued commands in order, at most
+/// max_command_drains_per_iteration queue-fulls; returns whether commands
+/// remain (the loop then comes back without waiting). Commands naming a
+/// request that already ended are counted and dropped: that is the normal
+/// race between a client reset and a handler still writing, not an error.
+pub fn applyCommands(layer: *Layer) bool {
+    assert(layer.command_buffer.len >= layer.config.command_queue_bytes);
+    for (0..max_command_drains_per_iteration) |_| {
         const drained = layer.commands.drain(layer.command_buffer);
-        if (drained.bytes == 0) return;
+        if (drained.bytes == 0) return false;
         var offset: usize = 0;
         while (offset < drained.bytes) {
             const record = layer.command_buffer[offset..];
@@ -313,6 +322,7 @@ pub fn applyCommands(layer: *Layer) void {
             applyCommand(layer, header, record[wire.header_bytes..header.length]);
         }
     }
+    return layer.commands.nextRecordLength() > 0;
 }
 
 fn applyCommand(layer: *Layer, header: wire.Header, payload: []const u8) void {

@@ -240,12 +240,15 @@ pub const Layer = struct {
     }
 
     /// Once per iteration: control records that waited, the application's
-    /// commands, then request bodies paused by a full event queue.
-    pub fn applyQueued(layer: *Layer, now_ns: u64) void {
+    /// commands, then request bodies paused by a full event queue. Returns
+    /// whether commands remain queued, so the loop does not wait for a
+    /// wake-up that will not come (the queue never went empty).
+    pub fn applyQueued(layer: *Layer, now_ns: u64) bool {
         layer.setClock(now_ns);
         events.flushPendingControl(layer);
-        exchange.applyCommands(layer);
+        const more_commands = exchange.applyCommands(layer);
         exchange.resumePausedBodies(layer);
+        return more_commands;
     }
 
     /// Resets requests whose head or body is too slow (h3/slow_clients.zig).

@@ -60,6 +60,8 @@ pub const Engine = struct {
     /// The socket's send buffer is full; packets wait in send_batch and no
     /// connection writes more until the socket is writable again.
     send_blocked: bool = false,
+    /// The last applyQueued left commands queued: poll without waiting.
+    commands_pending: bool = false,
     /// The thread running `run`; every function that touches quiche asserts
     /// it runs there (the one rule of docs/ARCHITECTURE.md).
     loop_thread: ?std.Thread.Id = null,
@@ -116,6 +118,7 @@ pub const Engine = struct {
         engine.shutdown_deadline_ns = deps.shutdown_deadline_ns;
         engine.next_serial = 1;
         engine.send_blocked = false;
+        engine.commands_pending = false;
         engine.loop_thread = null;
         std.crypto.random.bytes(&engine.retry_key);
 
@@ -193,7 +196,7 @@ pub const Engine = struct {
                 if (event.events & std.os.linux.EPOLL.IN != 0) engine.receivePackets();
                 if (event.events & std.os.linux.EPOLL.OUT != 0) engine.sendBatched();
             }
-            engine.http.applyQueued(nowNs());
+            engine.commands_pending = engine.http.applyQueued(nowNs());
             const now_ns = nowNs();
             engine.fireTimers(now_ns);
             engine.http.sweep(now_ns);
@@ -223,6 +226,8 @@ pub const Engine = struct {
     fn waitTimeoutMs(engine: *Engine) i32 {
         // Dirty connections wait for writability when the socket is full.
         if (engine.dirty.items.len > 0 and !engine.send_blocked) return 0;
+        // Commands left over by the bounded drain (h3/exchange.zig).
+        if (engine.commands_pending) return 0;
         // While draining, wake at least every 10 ms to check the deadline.
         if (engine.http.draining) return 10;
         const timer: ?u64 = if (engine.timers.peek()) |next| next.deadline_ns else null;

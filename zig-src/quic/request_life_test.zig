@@ -16,7 +16,8 @@ const Config = @import("../config.zig").Config;
 const Stats = @import("../stats.zig").Stats;
 const Router = @import("../h3/router.zig").Router;
 const Layer = @import("../h3/layer.zig").Layer;
-const Doorbell = @import("../h3/events.zig").Doorbell;
+const events = @import("../h3/events.zig");
+const Doorbell = events.Doorbell;
 const ConnPeer = @import("../h3/conn_state.zig").Peer;
 const frame = @import("../h3/frame.zig");
 const request_head = @import("../h3/request_head.zig");
@@ -157,7 +158,8 @@ const Harness = struct {
 
     /// What the loop does with queued commands, then the flush.
     fn applyTurn(harness: *Harness) void {
-        harness.layer.applyQueued(harness.tick());
+        // The test's few commands fit one drain: none is left for later.
+        std.debug.assert(!harness.layer.applyQueued(harness.tick()));
         harness.layer.beforeSend(conn_slot, harness.tick());
         _ = harness.pair.exchange();
     }
@@ -434,4 +436,53 @@ test "a body that arrives with its head still stops at the read window" {
     try harness.bodyOf(harness.received.items[0].id, &body);
     try testing.expectEqual(@as(usize, read_window_bytes), body.items.len);
     try testing.expectEqual(@as(usize, 0), harness.countOf(.body_end));
+}
+
+test "control records wait in order while the event queue is full, DRAINs coalesce, and the backlog stops at its bound" {
+    const harness = try Harness.create();
+    defer harness.destroy();
+    // Fill the event queue with data records, as a stalled application would.
+    var filler: [wire.header_bytes + 1000]u8 = undefined;
+    var writer = wire.RecordWriter.init(&filler, @intFromEnum(wire.EventKind.body), 0, 0, 1);
+    writer.len += 1000;
+    const record = try writer.finish();
+    var pushed: usize = 0;
+    while (harness.events.push(record)) |_| pushed += 1 else |_| {}
+    // Then the smallest records, so not even a control record fits.
+    var small: [wire.header_bytes]u8 = undefined;
+    var tiny_writer = wire.RecordWriter.init(&small, @intFromEnum(wire.EventKind.body), 0, 0, 1);
+    const tiny = try tiny_writer.finish();
+    while (harness.events.push(tiny)) |_| pushed += 1 else |_| {}
+    try testing.expect(pushed > 0);
+
+    events.pushControl(&harness.layer, .body_end, 7, null);
+    events.pushControl(&harness.layer, .drain, 7, 1000);
+    events.pushControl(&harness.layer, .drain, 7, 5000);
+    events.pushControl(&harness.layer, .complete, 7, null);
+    const waiting = harness.layer.pending_control.items;
+    try testing.expectEqual(@as(usize, 3), waiting.len);
+    try testing.expectEqual(wire.EventKind.body_end, waiting[0].kind);
+    try testing.expectEqual(wire.EventKind.drain, waiting[1].kind);
+    try testing.expectEqual(@as(?u64, 5000), waiting[1].error_code);
+    try testing.expectEqual(wire.EventKind.complete, waiting[2].kind);
+
+    // Past the bound a control record is counted, not kept.
+    const bound = events.maxPendingControls(&harness.config);
+    var id: u64 = 100;
+    while (harness.layer.pending_control.items.len < bound) : (id += 1) events.pushControl(&harness.layer, .complete, id, null);
+    const full_before = harness.stats.event_queue_full.get();
+    events.pushControl(&harness.layer, .complete, id, null);
+    try testing.expectEqual(bound, harness.layer.pending_control.items.len);
+    try testing.expectEqual(full_before + 1, harness.stats.event_queue_full.get());
+
+    // The application reads: the waiting records follow the data, in order.
+    try testing.expectEqual(pushed, try harness.poll());
+    events.flushPendingControl(&harness.layer);
+    _ = try harness.poll();
+    const read = harness.received.items[pushed..];
+    try testing.expectEqual(wire.EventKind.body_end, read[0].kind);
+    try testing.expectEqual(wire.EventKind.drain, read[1].kind);
+    try testing.expectEqual(@as(u64, 5000), std.mem.readInt(u64, read[1].payload[0..8], .little));
+    try testing.expectEqual(wire.EventKind.complete, read[2].kind);
+    try testing.expectEqual(@as(u64, 7), read[2].id);
 }
