@@ -12,10 +12,11 @@ let scratch: ScratchApp;
 let app: string;
 const run = (argv: string[], env?: Record<string, string>) => scratch.run(argv, env);
 
+// Packing and `bun init` take several seconds on a loaded machine.
 beforeAll(() => {
   scratch = scratchApp();
   app = scratch.dir;
-});
+}, 180_000);
 
 describe("install from the tarballs, offline", () => {
   test("the platform tarball holds the stripped library, the main one no binary", () => {
@@ -32,7 +33,7 @@ describe("install from the tarballs, offline", () => {
     expect({ os: manifest.os, cpu: manifest.cpu, libc: manifest.libc }).toEqual({ os: ["linux"], cpu: ["x64"], libc: ["glibc"] });
     const sections = Bun.spawnSync(["bash", "-c", `tar xzOf ${platformTarball} package/libzigquicheh3.so | readelf -S -W -`]);
     expect(sections.stdout.toString()).not.toContain(".symtab");
-  });
+  }, 60_000);
 
   test("bun add of both tarballs needs no registry and no build", () => {
     const added = scratch.install();
@@ -40,7 +41,7 @@ describe("install from the tarballs, offline", () => {
     expect(existsSync(join(app, "node_modules", "zig-quiche-h3-linux-x64-gnu", "libzigquicheh3.so"))).toBe(true);
     // Nothing was built inside the package: the library comes from the platform package.
     expect(existsSync(join(app, "node_modules", "zig-quiche-h3", "zig-out"))).toBe(false);
-  });
+  }, 60_000);
 
   test("a small app typechecks with bun init's tsconfig: 0 errors", () => {
     writeFileSync(
@@ -72,14 +73,14 @@ process.on("SIGTERM", async () => {
     const typecheck = run([join(app, "node_modules", ".bin", "tsc"), "--noEmit"]);
     expect(typecheck.out + typecheck.err).toBe("");
     expect(typecheck.code).toBe(0);
-  });
+  }, 60_000);
 
   test("bunx zig-quiche-h3 cert makes a development certificate", () => {
     const cert = run([bun, "x", "zig-quiche-h3", "cert", "certs"]);
     expect(cert.code).toBe(0);
     expect(cert.out).toContain('tls: { cert: Bun.file("certs/cert.pem"), key: Bun.file("certs/key.pem") }');
     expect(readFileSync(join(app, "certs", "cert.pem"), "utf8")).toStartWith("-----BEGIN CERTIFICATE-----");
-  });
+  }, 60_000);
 
   test("the app starts on the prebuilt library and answers fetch over HTTP/3", async () => {
     const child = Bun.spawn([bun, "index.ts"], { cwd: app, stdout: "pipe", stderr: "pipe" });
@@ -102,7 +103,7 @@ process.on("SIGTERM", async () => {
       child.kill("SIGTERM");
       expect(await child.exited).toBe(0);
     }
-  });
+  }, 60_000);
 });
 
 describe("building from source", () => {
@@ -113,5 +114,5 @@ describe("building from source", () => {
     expect(out).toContain("Building quiche 0.28.0 + BoringSSL with cargo");
     expect(out).toContain("Building libzigquicheh3.so (zig build -Doptimize=ReleaseSafe)");
     expect(out).toMatch(/Built \S+\/zig-out\/lib\/libzigquicheh3\.so in \d+ s/);
-  });
+  }, 60_000);
 });

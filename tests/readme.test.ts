@@ -10,7 +10,7 @@
 // - ```ts <file> blocks are files the next blocks use.
 // - ```ts blocks are programs: each must exit with 0 and print exactly the
 //   lines its `// → text` comments show, in order.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -31,6 +31,12 @@ const blocks: Block[] = [...readme.matchAll(/^```(\w+)[ \t]*([^\n]*)\n([\s\S]*?)
   line: readme.slice(0, match.index).split("\n").length,
 }));
 const background: Subprocess[] = [];
+/** Packing, `bun init` and installing take several seconds on a loaded machine. */
+const SETUP_TIMEOUT_MS = 180_000;
+const BLOCK_TIMEOUT_MS = 60_000;
+
+// Each test file has its own module state, so this file makes its own app.
+beforeAll(() => void scratchApp(), SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   for (const child of background) child.kill("SIGTERM");
@@ -106,7 +112,7 @@ describe("README.md", () => {
       if (block.language === "sh") return runShell(app, block.code);
       if (block.file) return writeFileSync(join(app.dir, block.file), block.code);
       return runProgram(app, block);
-    });
+    }, BLOCK_TIMEOUT_MS);
   }
 
   test("every README program typechecks in the app with bun init's tsconfig", () => {
@@ -116,5 +122,5 @@ describe("README.md", () => {
     const errors = (typecheck.out + typecheck.err).split("\n").filter((line) => files.some((file) => line.startsWith(file)));
     expect(errors).toEqual([]);
     expect(typecheck.code).toBe(0);
-  });
+  }, BLOCK_TIMEOUT_MS);
 });

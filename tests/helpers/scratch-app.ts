@@ -1,4 +1,5 @@
-// A new user's app, made once per test process: the two tarballs
+// A new user's app, made once per test file (bun test gives each file its
+// own module state): the two tarballs
 // scripts/pack.ts makes, installed offline into a fresh `bun init` app with
 // the packages bun init gives (pinned), and a `bun` on PATH as a Bun user
 // has. tests/install.test.ts checks each step; tests/readme.test.ts runs
