@@ -8,9 +8,8 @@
 import { JSCallback, ptr, type Pointer } from "bun:ffi";
 import { native, type Native } from "./loader.ts";
 import { check, ZigH3Error } from "./errors.ts";
-import { marshalConfig, nearestName, resolveLimits, type NativeConfig } from "./config.ts";
+import { marshalConfig, resolveLimits, type NativeConfig } from "./config.ts";
 import { resolvePem } from "./tls.ts";
-import { mkdirSync } from "node:fs";
 import { EventKind, HEADER_BYTES, decodeRequest, formatPeer, padded, readId, type RequestEvent } from "./wire.ts";
 import { Deadlines } from "./deadlines.ts";
 import { Exchange } from "./exchange.ts";
@@ -40,69 +39,12 @@ import { Connection, DatagramError, RequestDatagrams } from "./datagrams.ts";
 import { WebTransportSession, type WebTransportHandler } from "./webtransport.ts";
 import { WebTransportStreams } from "./webtransport-streams.ts";
 import { Http1PortTakenError, Http1Server, type Http1Info } from "./http1.ts";
+import { bindAddress, checkOptionNames, describeNewFailure, ensureDirectory, resolvePort } from "./serve-options.ts";
+import { errorPage, HandlerTimeoutError } from "./handler-errors.ts";
+export { HandlerTimeoutError };
 
 const EVENT_BUFFER_BYTES = 1 << 20;
 const H3_INTERNAL_ERROR = 0x102n;
-
-/** The options serve() knows. */
-const OPTION_NAMES = ["port", "hostname", "tls", "routes", "static", "fetch", "error", "development", "mode", "handlerTimeoutMs", "datagrams", "webtransport", "http1", "limits", "log", "logLevel"];
-/** Bun.serve options this server does not have, and what to do instead. */
-const BUN_ONLY_OPTIONS: Record<string, string> = {
-  websocket: "WebSockets are not part of HTTP/3 here; use WebTransport (webtransport: true and server.webtransport())",
-  unix: "HTTP/3 runs over UDP; give port and hostname",
-  reusePort: "not supported",
-  ipv6Only: 'not supported; hostname "::" binds IPv6',
-  idleTimeout: "use limits.idleTimeoutMs (milliseconds)",
-  maxRequestBodySize: "use limits.maxRequestBodySize",
-  id: "not supported",
-  lowMemoryMode: "not supported",
-  baseURI: "not supported",
-  certFile: "use tls: { cert, key }",
-  keyFile: "use tls: { cert, key }",
-  key: "use tls: { cert, key }",
-  cert: "use tls: { cert, key }",
-};
-
-/** Rejects option names serve() does not know, rather than ignoring them. */
-function checkOptionNames(options: object) {
-  for (const name of Object.keys(options)) {
-    if (OPTION_NAMES.includes(name)) continue;
-    const instead = BUN_ONLY_OPTIONS[name];
-    if (instead !== undefined) throw new TypeError(`serve() option "${name}" (a Bun.serve option) is not supported by zig-quiche-h3: ${instead}`);
-    throw new TypeError(`unknown serve() option "${name}"; did you mean "${nearestName(name, OPTION_NAMES)}"?`);
-  }
-}
-
-/** `port`: a number, a numeric string, or BUN_PORT / PORT from the environment, as in Bun.serve. */
-function resolvePort(port: unknown): number {
-  const value = port ?? process.env.BUN_PORT ?? process.env.PORT ?? 4433;
-  const number = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
-  if (typeof number !== "number" || !Number.isInteger(number) || number < 0 || number > 65535) {
-    throw new TypeError(`port must be an integer 0..65535 or a numeric string, got ${JSON.stringify(value)}`);
-  }
-  return number;
-}
-
-/** `hostname` to the numeric address the library binds: "localhost" is 127.0.0.1. */
-function bindAddress(hostname: string): string {
-  if (typeof hostname !== "string" || hostname.length === 0) throw new TypeError(`hostname must be a non-empty string, got ${JSON.stringify(hostname)}`);
-  if (hostname === "localhost") return "127.0.0.1";
-  return hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
-}
-
-/** The error a handler timeout reports: `code` "ERR_HANDLER_TIMEOUT". */
-export class HandlerTimeoutError extends Error {
-  /** Always "ERR_HANDLER_TIMEOUT". */
-  readonly code = "ERR_HANDLER_TIMEOUT";
-  /** The request that timed out. */
-  readonly request: { method: string; path: string };
-
-  constructor(method: string, path: string, timeoutMs: number) {
-    super(`handler for ${method} ${path} did not respond within ${timeoutMs} ms: sent 504`);
-    this.name = "HandlerTimeoutError";
-    this.request = { method, path };
-  }
-}
 
 interface Route {
   id: number;
@@ -946,42 +888,6 @@ export class Server {
   async [Symbol.asyncDispose]() {
     await this.stop(true);
   }
-}
-
-const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
-
-/** The `development: true` page for a handler that threw: the error, its stack and the request, escaped. */
-function errorPage(error: unknown, method: string, path: string): string {
-  const title = error instanceof Error ? `${error.name}: ${error.message}` : `Thrown: ${Bun.inspect(error)}`;
-  const stack = error instanceof Error && error.stack ? error.stack : Bun.inspect(error);
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>500 ${escapeHtml(title)}</title>
-<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head>
-<body><h1>500 Internal Server Error</h1>
-<p>The handler for <code>${escapeHtml(method)} ${escapeHtml(path)}</code> threw (this page is shown because the server was started with <code>development: true</code>).</p>
-<h2>${escapeHtml(title)}</h2>
-<pre>${escapeHtml(stack)}</pre>
-</body></html>
-`;
-}
-
-/** mkdir -p, or a clear error naming the path. */
-function ensureDirectory(path: string, option: string) {
-  try {
-    mkdirSync(path, { recursive: true });
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new Error(`${option}: cannot create directory "${path}" (${reason})`, { cause: error });
-  }
-}
-
-function describeNewFailure(status: number, cert: string, key: string, host: string, port: number): string {
-  const name = status < 0 ? String(native().zig_h3_status_name(status)) : "";
-  if (name.includes("CERT")) return `cannot load TLS certificate "${cert}"`;
-  if (name.includes("KEY")) return `cannot load TLS private key "${key}"`;
-  if (name.includes("ADDRESS") || name.includes("PERMISSION") || name.includes("SOCKET")) return `cannot listen on UDP ${host}:${port}`;
-  return "cannot create server";
 }
 
 /**
