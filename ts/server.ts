@@ -15,7 +15,7 @@ import { Deadlines } from "./deadlines.ts";
 import { Exchange } from "./exchange.ts";
 import { Incoming, type IncomingContext, type IncomingRequest } from "./incoming.ts";
 import { H3Request } from "./request.ts";
-import { paramExtractor, patternMatches, validateMethod, validatePattern } from "./routes.ts";
+import { validateMethod, validatePattern } from "./routes.ts";
 import { CommandOutbox } from "./outbox.ts";
 import { encodeFieldArray } from "./fields.ts";
 import {
@@ -41,25 +41,11 @@ import { WebTransportStreams } from "./webtransport-streams.ts";
 import { Http1PortTakenError, Http1Server, type Http1Info } from "./http1.ts";
 import { bindAddress, checkOptionNames, describeNewFailure, ensureDirectory, resolvePort } from "./serve-options.ts";
 import { errorPage, HandlerTimeoutError } from "./handler-errors.ts";
+import { RouteTable } from "./route-table.ts";
 export { HandlerTimeoutError };
 
 const EVENT_BUFFER_BYTES = 1 << 20;
 const H3_INTERNAL_ERROR = 0x102n;
-
-interface Route {
-  id: number;
-  /** False once `reload()` dropped it (the library still matches it; JS re-matches). */
-  active: boolean;
-  method: string;
-  pattern: string;
-  /** Registered from `routes` (replaced by reload), not by route() or webtransport(). */
-  fromOptions: boolean;
-  web?: Handler;
-  raw?: RawHandler;
-  webtransport?: WebTransportHandler;
-  /** Null when the pattern has no `:param`. */
-  params: ((path: string) => Record<string, string>) | null;
-}
 
 /**
  * A running HTTP/3 server, made by serve(): its address (`port`,
@@ -70,7 +56,21 @@ interface Route {
 export class Server {
   #lib: Native;
   #handle: Pointer | null;
-  #routes: Route[] = [];
+  /** What each route id the library reports stands for (ts/route-table.ts). */
+  #routes = new RouteTable({
+    route: (method, pattern, id) => {
+      if (this.#handle === null) throw new ZigH3Error(-4, `route ${method} ${pattern}`);
+      check(this.#lib.zig_h3_route(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id), `route ${method} ${pattern}`);
+    },
+    staticRoute: (method, pattern, id, status, headers, body) => {
+      if (this.#handle === null) throw new ZigH3Error(-4, `static ${pattern}`);
+      const fields = encodeFieldArray([...headers]);
+      check(
+        this.#lib.zig_h3_route_static(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id, status, fields.count ? ptr(fields.structs) : null, fields.count, body.length ? ptr(body) : null, body.length),
+        `static ${pattern}`,
+      );
+    },
+  });
   #errorHook: ServeOptions["error"];
   #handlerTimeoutMs: number;
   /** Handlers past handlerTimeoutMs get a 504 (null: no timeout). */
@@ -106,10 +106,6 @@ export class Server {
   #streams!: WebTransportStreams;
   #stopped: Promise<void> | null = null;
 
-  /** The `fetch` fallback (replaced by reload); the "/*" route calls it. */
-  #fetch: Handler | undefined;
-  /** The library routes "/*" to `fetch` (registered once, with the first fetch). */
-  #fetchRouteAdded = false;
   #development: boolean;
   /** Whether the server keeps Bun's event loop alive (ref()/unref()). */
   #refed = true;
@@ -189,8 +185,8 @@ export class Server {
 
     try {
       for (const [pattern, value] of Object.entries(options.static ?? {})) this.static(pattern, value);
-      for (const [pattern, value] of Object.entries(options.routes ?? {})) this.#addRoutes(pattern, value as RouteValue);
-      this.#setFetch(options.fetch);
+      for (const [pattern, value] of Object.entries(options.routes ?? {})) this.#routes.addOption(pattern, value as RouteValue);
+      this.#routes.setFetch(options.fetch);
       // TCP binds once UDP has its port (port 0: the library picked it;
       // serve() retries with a new one when that number is taken on TCP).
       if (options.http1 !== false) {
@@ -251,7 +247,7 @@ export class Server {
    */
   route(method: string, pattern: string, handler: RawHandler): this {
     if (typeof handler !== "function") throw new TypeError("route() handler must be a function");
-    this.#addRoute(validateMethod(method), validatePattern(pattern), { raw: handler });
+    this.#routes.add(validateMethod(method), validatePattern(pattern), { raw: handler });
     // HTTP/3 only: over TCP the path gets 421 with alt-svc (ts/http1.ts).
     this.#http1?.addRaw(method, pattern);
     return this;
@@ -267,39 +263,9 @@ export class Server {
     const body = typeof spec.body === "string" ? new TextEncoder().encode(spec.body) : (spec.body ?? new Uint8Array(0));
     const headers = new Headers(spec.headers);
     if (!headers.has("content-type") && typeof spec.body === "string") headers.set("content-type", "text/plain;charset=utf-8");
-    this.#addStatic("GET", pattern, status, headers, body);
+    this.#routes.addStatic("GET", pattern, status, headers, body);
     this.#http1?.addStatic(pattern, value);
     return this;
-  }
-
-  /** A route the library answers itself, from bytes it keeps: no JavaScript per request. */
-  #addStatic(method: string, pattern: string, status: number, headers: Headers, body: Uint8Array) {
-    const fields = encodeFieldArray([...headers]);
-    if (this.#handle === null) throw new ZigH3Error(-4, `static ${pattern}`);
-    const id = this.#routes.length;
-    check(
-      this.#lib.zig_h3_route_static(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id, status, fields.count ? ptr(fields.structs) : null, fields.count, body.length ? ptr(body) : null, body.length),
-      `static ${pattern}`,
-    );
-    this.#routes.push({ id, active: true, method, pattern, fromOptions: false, params: null });
-  }
-
-  /**
-   * A Response value in `routes`, as in Bun.serve: when Bun holds its body
-   * in memory (a string, bytes, a Blob, JSON) the library serves it itself,
-   * for every method, with Bun's default content type; its bytes are taken
-   * now, synchronously (Bun.peek of an already settled read). A body Bun
-   * does not hold (a stream, a file) is served from a clone per request.
-   */
-  #addResponseRoute(pattern: string, response: Response) {
-    const bytes = Bun.peek(response.clone().arrayBuffer());
-    const blob = Bun.peek(response.clone().blob());
-    if (!(bytes instanceof ArrayBuffer) || !(blob instanceof Blob)) {
-      return this.#addRoute("*", pattern, { web: () => response.clone() });
-    }
-    const headers = new Headers(response.headers);
-    if (!headers.has("content-type") && bytes.byteLength > 0 && blob.type) headers.set("content-type", blob.type);
-    this.#addStatic("*", pattern, response.status, headers, new Uint8Array(bytes));
   }
 
   /**
@@ -311,7 +277,7 @@ export class Server {
   webtransport(pattern: string, handler: WebTransportHandler): this {
     if (!this.#webtransportEnabled) throw new TypeError("webtransport() needs a server created with webtransport: true");
     if (typeof handler !== "function") throw new TypeError("webtransport() handler must be a function");
-    this.#addRoute("CONNECT", validatePattern(pattern), { webtransport: handler });
+    this.#routes.add("CONNECT", validatePattern(pattern), { webtransport: handler });
     return this;
   }
 
@@ -326,60 +292,6 @@ export class Server {
   /** The connection with this id, while it is open and datagrams are on. */
   connection(connectionId: number): Connection | undefined {
     return this.#connections.get(connectionId);
-  }
-
-  /** The handler routes of one `routes` entry, checked, as [method, handler] pairs (a Response value is returned as is). */
-  #routeEntries(pattern: string, value: RouteValue): [string, Handler][] | Response {
-    validatePattern(pattern);
-    if (typeof value === "function") return [["*", value]];
-    if (value instanceof Response) return value;
-    if (!value || typeof value !== "object") throw new TypeError(`route ${pattern} must be a handler or an object of method handlers`);
-    return Object.entries(value).map(([method, handler]) => {
-      if (typeof handler !== "function") throw new TypeError(`route ${method} ${pattern} must be a function`);
-      return [validateMethod(method), handler];
-    });
-  }
-
-  #addRoutes(pattern: string, value: RouteValue) {
-    const entries = this.#routeEntries(pattern, value);
-    if (entries instanceof Response) return this.#addResponseRoute(pattern, entries);
-    for (const [method, handler] of entries) this.#addRoute(method, pattern, { web: handler }, true);
-  }
-
-  #addRoute(method: string, pattern: string, handlers: Pick<Route, "web" | "raw" | "webtransport">, fromOptions = false) {
-    if (this.#handle === null) throw new ZigH3Error(-4, `route ${method} ${pattern}`);
-    const id = this.#routes.length;
-    check(this.#lib.zig_h3_route(this.#handle, Buffer.from(method + "\0"), Buffer.from(pattern + "\0"), id), `route ${method} ${pattern}`);
-    this.#routes.push({ id, active: true, method, pattern, fromOptions, ...handlers, params: pattern.includes("/:") ? paramExtractor(pattern) : null });
-  }
-
-  /** Sets the `fetch` fallback; the library's "/*" route to it is registered with the first one. */
-  #setFetch(fetch: Handler | undefined) {
-    if (fetch !== undefined && typeof fetch !== "function") throw new TypeError("fetch must be a function");
-    this.#fetch = fetch;
-    if (fetch === undefined || this.#fetchRouteAdded) return;
-    this.#addRoute("*", "/*", { web: (request, server) => this.#callFetch(request, server) });
-    this.#fetchRouteAdded = true;
-  }
-
-  #callFetch(request: H3Request, server: Server): Response | Promise<Response> {
-    if (this.#fetch === undefined) return new Response("Not Found\n", { status: 404, headers: { "content-type": "text/plain" } });
-    return this.#fetch(request, server);
-  }
-
-  /**
-   * A request for a route reload() dropped (the library still matches its
-   * pattern): the first active handler route matching it in registration
-   * order takes it, else `fetch`, else 404.
-   */
-  #rematch(method: string, path: string): Route | undefined {
-    const pathOnly = path.split("?", 1)[0]!;
-    for (const route of this.#routes) {
-      if (!route.active || !route.fromOptions || !route.web) continue;
-      if (route.method !== "*" && route.method !== method && !(method === "HEAD" && route.method === "GET")) continue;
-      if (patternMatches(route.pattern, pathOnly)) return route;
-    }
-    return undefined;
   }
 
   /** Waits on the library's eventfd doorbell through Bun's own I/O. */
@@ -530,8 +442,7 @@ export class Server {
   }
 
   #onRequest(event: RequestEvent) {
-    let route = this.#routes[event.routeId];
-    if (route !== undefined && !route.active) route = this.#rematch(event.method, event.path) ?? this.#routes.find((r) => r.active && r.pattern === "/*" && !r.fromOptions && r.web);
+    const route = this.#routes.resolve(event.routeId, event.method, event.path);
     const incoming = new Incoming(event, this.#incomingContext, route?.params ?? null);
     const exchange = new Exchange(incoming, this.#outbox, this.#window, this.#live);
     this.#live.set(event.id, exchange);
@@ -711,29 +622,8 @@ export class Server {
     }
     if (options.error !== undefined && typeof options.error !== "function") throw new TypeError("error must be a function");
     if (options.fetch !== undefined && typeof options.fetch !== "function") throw new TypeError("fetch must be a function");
-    if ("routes" in options) {
-      // Check the whole table before changing anything.
-      const table: [string, string, Handler][] = [];
-      for (const [pattern, value] of Object.entries(options.routes ?? {})) {
-        const entries = this.#routeEntries(pattern, value as RouteValue);
-        if (entries instanceof Response) table.push(["*", pattern, () => entries.clone()]);
-        else for (const [method, handler] of entries) table.push([method, pattern, handler]);
-      }
-      const existing = new Map<string, Route>();
-      for (const route of this.#routes) {
-        if (!route.fromOptions) continue;
-        route.active = false;
-        existing.set(`${route.method} ${route.pattern}`, route);
-      }
-      for (const [method, pattern, handler] of table) {
-        const route = existing.get(`${method} ${pattern}`);
-        if (route) {
-          route.web = handler;
-          route.active = true;
-        } else this.#addRoute(method, pattern, { web: handler }, true);
-      }
-    }
-    if ("fetch" in options) this.#setFetch(options.fetch);
+    if ("routes" in options) this.#routes.reload((options.routes ?? {}) as Record<string, RouteValue>);
+    if ("fetch" in options) this.#routes.setFetch(options.fetch);
     if ("error" in options) this.#errorHook = options.error;
     if ("development" in options) this.#development = options.development === true;
     // TCP: Bun's own server reloads its routes and fetch (error and
