@@ -123,6 +123,10 @@ fn onHead(layer: *Layer, slot: u32, head: *RequestHead, ends_stream: bool) void 
     head.setRoute(found.id);
     head.setPeer(connection.peer.family, connection.peer.port, connection.peer.address);
     datagrams.updateInfo(layer, connection);
+    if (request.is_connect and connection.h3.?.settings_received) {
+        const peer = &connection.h3.?.peer;
+        head.setWebTransportPeer(peer.wtBits(), .{ peer.wt_initial_max_data, peer.wt_initial_max_streams_bidi, peer.wt_initial_max_streams_uni });
+    }
     const record = head.record();
     // A bodiless request is one record: the REQUEST says the stream ended,
     // and the FIN that follows it in this read finds the request finished
@@ -151,7 +155,11 @@ pub fn resetStream(layer: *Layer, slot: u32, code: u64) void {
     const request = layer.requests.get(slot);
     const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, code);
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, code);
+    if (request.kind == .webtransport and !request.writeDone()) {
+        wt.resetWrite(layer, slot, code);
+    } else {
+        _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, code);
+    }
     layer.markDirty(request.conn_slot);
     finishRequest(layer, slot, .reset, code);
 }

@@ -63,6 +63,10 @@ pub const Request = struct {
     wt_session: u64 = 0,
     /// WebTransport streams of this session still open (sessions only).
     wt_stream_count: u32 = 0,
+    /// Bytes of our own WebTransport stream's preface (stream type and
+    /// session ID) that a reset keeps delivered with RESET_STREAM_AT; 0 for
+    /// streams the peer opened, whose sending side starts with data.
+    wt_preface_bytes: u8 = 0,
     /// RFC 9218 urgency and incremental flag for the response.
     urgency: u8 = 3,
     incremental: bool = false,

@@ -147,6 +147,7 @@ fn openNow(layer: *Layer, session_slot: u32, ask: WaitingOpen) void {
     const request = layer.requests.get(slot);
     request.kind = .webtransport;
     request.wt_session = ask.session_id;
+    request.wt_preface_bytes = @intCast(preface_len);
     // No head either way; a unidirectional stream of ours has nothing to read.
     request.inbound.transition(.body);
     if (!ask.bidirectional) request.inbound.transition(.finished);
