@@ -124,7 +124,8 @@ typedef struct zig_h3_config {
                                            0..2^40; 0 = no session flow control */
     uint64_t wt_initial_max_streams_bidi; /* bidirectional streams a peer may open in one session,
                                              granted again as they end (WT_MAX_STREAMS) [128],
-                                             0..65536; bidi + uni <= max_webtransport_streams_per_session */
+                                             0..65536; at most max_webtransport_streams_per_session
+                                             is announced */
     uint64_t wt_initial_max_streams_uni; /* unidirectional streams, likewise [128] */
 } zig_h3_config;
 

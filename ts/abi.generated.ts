@@ -472,7 +472,7 @@ export interface LimitOptions {
    */
   wtInitialMaxDataBytes?: number;
   /**
-   * WebTransport session flow control: bidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS). Bidi plus uni at most maxWebtransportStreamsPerSession.
+   * WebTransport session flow control: bidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS); at most maxWebtransportStreamsPerSession is announced.
    *
    * Unit: count. Range: 0 .. 65536. (zig_h3_config `wt_initial_max_streams_bidi`)
    * @default 128

@@ -84,6 +84,8 @@ pub const Config = struct {
     /// session before we grant more (WT_MAX_DATA), and the streams of each
     /// kind it may open (WT_MAX_STREAMS; granted again as they end). Sent
     /// as SETTINGS_WT_INITIAL_*; 0 sends none (no session flow control).
+    /// The stream counts announced are capped at
+    /// max_webtransport_streams_per_session (see announcedStreams).
     wt_initial_max_data_bytes: u64 = 4 * 1024 * 1024,
     wt_initial_max_streams_bidi: u32 = 128,
     wt_initial_max_streams_uni: u32 = 128,
@@ -101,6 +103,13 @@ pub const Config = struct {
     qlog_dir: ?[:0]const u8 = null,
     keylog_path: ?[:0]const u8 = null,
     log_level: LogLevel = .warn,
+
+    /// The WT_INITIAL_MAX_STREAMS we announce for `configured`: never past
+    /// the session's hard stream limit, so a granted stream is not refused.
+    /// ts/server.ts computes the same for its flow-control accounting.
+    pub fn announcedStreams(config: *const Config, configured: u32) u32 {
+        return @min(configured, config.max_webtransport_streams_per_session);
+    }
 
     pub const Error = error{
         CertPathMissing,
@@ -139,9 +148,6 @@ pub const Config = struct {
         try fixedRange(config, "wt_initial_max_data_bytes");
         try fixedRange(config, "wt_initial_max_streams_bidi");
         try fixedRange(config, "wt_initial_max_streams_uni");
-        // Streams the peer may open under session flow control fit the
-        // session's hard limit, so a granted stream is never refused.
-        try inRange(@as(u64, config.wt_initial_max_streams_bidi) + config.wt_initial_max_streams_uni, 0, config.max_webtransport_streams_per_session);
         try fixedRange(config, "request_head_timeout_ms");
         try fixedRange(config, "request_body_rate_window_ms");
         try fixedRange(config, "retry_token_lifetime_ms");

@@ -75,7 +75,7 @@ pub const docs = [_]Doc{
     .{ .name = "retry_token_lifetime_ms", .text = "How long a Retry token is accepted after it was issued.", .unit = "ms", .min = 1, .max = 10 * 60 * 1000 },
     .{ .name = "request_read_window_bytes", .text = "Request body bytes read ahead of what the handler consumed; past it QUIC flow control holds the client back.", .unit = "bytes", .max = 1 << 30, .range_note = "bodyChunkBytes .. 1 GiB" },
     .{ .name = "wt_initial_max_data_bytes", .text = "WebTransport session flow control (draft-15/16 clients that use it): stream bytes a client may send on one session before the server grants more (WT_MAX_DATA); past it the session is closed with WT_FLOW_CONTROL_ERROR. 0 = no session flow control.", .unit = "bytes", .min = 0, .max = 1 << 40 },
-    .{ .name = "wt_initial_max_streams_bidi", .text = "WebTransport session flow control: bidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS). Bidi plus uni at most maxWebtransportStreamsPerSession.", .unit = "count", .min = 0, .max = 1 << 16 },
+    .{ .name = "wt_initial_max_streams_bidi", .text = "WebTransport session flow control: bidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS); at most maxWebtransportStreamsPerSession is announced.", .unit = "count", .min = 0, .max = 1 << 16 },
     .{ .name = "wt_initial_max_streams_uni", .text = "WebTransport session flow control: unidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS).", .unit = "count", .min = 0, .max = 1 << 16 },
 };
 

@@ -308,8 +308,8 @@ pub const Layer = struct {
             .webtransport = config.enable_webtransport,
             .webtransport_max_sessions = webtransport_max_sessions,
             .wt_initial_max_data_bytes = config.wt_initial_max_data_bytes,
-            .wt_initial_max_streams_uni = config.wt_initial_max_streams_uni,
-            .wt_initial_max_streams_bidi = config.wt_initial_max_streams_bidi,
+            .wt_initial_max_streams_uni = config.announcedStreams(config.wt_initial_max_streams_uni),
+            .wt_initial_max_streams_bidi = config.announcedStreams(config.wt_initial_max_streams_bidi),
         };
     }
 };

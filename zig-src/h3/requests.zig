@@ -109,6 +109,16 @@ pub const Request = struct {
     /// Our sending side is done: the whole response reached QUIC (a
     /// CONNECT stream then waits for the client's side to end before its
     /// slot is freed), or it was reset, or never existed.
+    /// A session's 2xx head went out, or is queued to go with the next
+    /// flush: the application accepted it (a WT_OPEN right after the HEAD
+    /// command, in the same batch, finds it queued).
+    pub fn acceptedHead(request: *const Request) bool {
+        if (request.outbound.headSent()) return true;
+        const head = request.head orelse return false;
+        const status = std.mem.readInt(u16, head[0..2], .little);
+        return status >= 200 and status < 300;
+    }
+
     pub fn writeDone(request: *const Request) bool {
         return request.outbound == .done;
     }

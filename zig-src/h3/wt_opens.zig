@@ -97,7 +97,7 @@ pub fn dropWaiting(layer: *Layer, conn_slot: u32, session_id: u64) void {
 fn liveSession(layer: *Layer, session_id: u64) ?u32 {
     const slot = layer.requests.slotOf(session_id) orelse return null;
     const session = layer.requests.get(slot);
-    if (!session.is_connect or !session.outbound.headSent() or session.kind != .request or session.writeDone()) return null;
+    if (!session.is_connect or !session.acceptedHead() or session.kind != .request or session.writeDone()) return null;
     return slot;
 }
 

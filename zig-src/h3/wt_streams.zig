@@ -29,7 +29,7 @@ pub const session_gone: u64 = 0x170d7b68;
 fn findSession(layer: *Layer, conn_slot: u32, session_stream_id: u64) ?u32 {
     const slot = layer.conn(conn_slot).streams.get(session_stream_id) orelse return null;
     const session = layer.requests.get(slot);
-    if (!session.is_connect or !session.outbound.headSent() or !session.visibleToApp() or session.kind != .request) return null;
+    if (!session.is_connect or !session.acceptedHead() or !session.visibleToApp() or session.kind != .request) return null;
     return slot;
 }
 
