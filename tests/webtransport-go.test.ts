@@ -369,11 +369,11 @@ describe("session flow control rules (no network)", () => {
 
   test("a peer stream past WT_MAX_STREAMS ends the session with a flow-control error and is refused on the wire", () => {
     const commands: string[] = [];
-    const outbox: StreamOutbox = {
+    const outbox = {
       body: () => {},
-      reset: (id, code) => void commands.push(`reset ${id} ${code}`),
+      reset: (id: number, code: bigint) => void commands.push(`reset ${id} ${code}`),
       wtOpen: () => {},
-      wtStopSending: (id, code) => void commands.push(`stop ${id} ${code}`),
+      wtStopSending: (id: number, code: bigint) => void commands.push(`stop ${id} ${code}`),
       credit: () => {},
     } as unknown as StreamOutbox;
     const table = new WebTransportStreams(outbox, { sendWindow: 1 << 20, receiveLimit: 1 << 20, readWindowBytes: 1 << 16 });
