@@ -12,7 +12,10 @@
 //     bytes past our WT_MAX_DATA, is a session error WT_FLOW_CONTROL_ERROR
 //     (the CONNECT stream is reset with that code). Stream limits are
 //     granted again (WT_MAX_STREAMS) as the peer's streams end, data
-//     (WT_MAX_DATA) once half the window is received.
+//     (WT_MAX_DATA) as the application reads (or discards) what arrived:
+//     once less than half the window is left, the limit moves to what was
+//     consumed plus the window. A handler that does not read holds the
+//     whole session's peer to the window.
 //   outgoing: a create past the peer's WT_MAX_STREAMS waits (and sends
 //     WT_STREAMS_BLOCKED), a write past its WT_MAX_DATA waits (and sends
 //     WT_DATA_BLOCKED), until the peer raises the limit.
@@ -67,6 +70,7 @@ export class SessionFlow {
   readonly #inBidi: Direction;
   readonly #inUni: Direction;
   #inBidiEnded = 0;
+  #consumed = 0;
   #inUniEnded = 0;
   // What we may do (the peer's limits) and have done.
   readonly #outData: Direction;
@@ -113,13 +117,18 @@ export class SessionFlow {
   received(bytes: number): boolean {
     const data = this.#inData;
     data.used += bytes;
-    if (data.used > data.limit) return false;
-    if (data.limit - data.used < this.#ours.maxData / 2) {
-      data.limit = data.used + this.#ours.maxData;
-      this.stats.maxDataSent++;
-      this.#send(encodeCapsule(WT_MAX_DATA, data.limit));
-    }
-    return true;
+    return data.used <= data.limit;
+  }
+
+  /** The application read (or dropped) `bytes` of what arrived: the window moves on. */
+  consumed(bytes: number) {
+    if (bytes <= 0) return;
+    this.#consumed += bytes;
+    const data = this.#inData;
+    if (data.limit - this.#consumed >= this.#ours.maxData / 2) return;
+    data.limit = this.#consumed + this.#ours.maxData;
+    this.stats.maxDataSent++;
+    this.#send(encodeCapsule(WT_MAX_DATA, data.limit));
   }
 
   /** Whether a stream of this kind may be opened now (and the earlier waiters went first). */

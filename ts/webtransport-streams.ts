@@ -205,13 +205,18 @@ class ReceiveSide {
   readonly #outbox: StreamOutbox;
   readonly #limit: number;
   readonly #window: ReceiveWindow;
+  readonly #session: SessionStreams;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #open = true;
+  /** Bytes received, and how many of them the application consumed (session flow control). */
+  #received = 0;
+  #consumed = 0;
 
-  constructor(id: number, outbox: StreamOutbox, limit: number, readWindowBytes: number) {
+  constructor(id: number, outbox: StreamOutbox, limit: number, readWindowBytes: number, session: SessionStreams) {
     this.#id = id;
     this.#outbox = outbox;
     this.#limit = limit;
+    this.#session = session;
     const window = (this.#window = new ReceiveWindow(id, outbox, readWindowBytes));
     // High-water mark one read window, sized in bytes: desiredSize is the
     // window minus the unread bytes, and pull() runs as the reader drains
@@ -220,9 +225,13 @@ class ReceiveSide {
       {
         start: (controller) => void (this.#controller = controller),
         pull: (controller) => {
-          if (this.#open) window.consumed(this.#unread(controller));
+          if (!this.#open) return;
+          const unread = this.#unread(controller);
+          window.consumed(unread);
+          this.#consume(this.#received - unread);
         },
         cancel: (reason) => {
+          this.#consume(this.#received);
           if (!this.#open) return;
           this.#open = false;
           this.#outbox.wtStopSending(this.#id, mapped(reason));
@@ -230,6 +239,13 @@ class ReceiveSide {
       },
       { highWaterMark: readWindowBytes, size: (chunk) => chunk?.byteLength ?? 0 },
     );
+  }
+
+  /** Session flow control: `total` bytes of this stream are consumed. */
+  #consume(total: number) {
+    if (total <= this.#consumed) return;
+    this.#session.flow?.consumed(total - this.#consumed);
+    this.#consumed = total;
   }
 
   #unread(controller: ReadableStreamDefaultController<Uint8Array>): number {
@@ -242,7 +258,8 @@ class ReceiveSide {
 
   /** `chunk` must be the reader's own copy. */
   onBody(chunk: Uint8Array) {
-    if (!this.#open) return;
+    if (!this.#open) return this.#session.flow?.consumed(chunk.byteLength);
+    this.#received += chunk.byteLength;
     this.#window.received(chunk.byteLength);
     this.#controller.enqueue(chunk);
     // The library sends no more than the window, so this guards against a
@@ -255,12 +272,17 @@ class ReceiveSide {
   onEnd() {
     if (!this.#open) return;
     this.#open = false;
+    // No pull() follows a close: the stream's bytes count as consumed now
+    // (what is still queued is bounded by its read window).
+    this.#consume(this.#received);
     this.#controller.close();
   }
 
   fail(error: WebTransportError) {
     if (!this.#open) return;
     this.#open = false;
+    // Erroring drops the queue: those bytes will never be read.
+    this.#consume(this.#received);
     this.#controller.error(error);
   }
 }
@@ -503,7 +525,7 @@ export class WebTransportStreams {
 
   #make(id: number, session: SessionStreams, bidirectional: boolean, incoming: boolean): Stream {
     const send = bidirectional || !incoming ? new SendSide(id, this.#outbox, this.#limits.sendWindow, session) : null;
-    const receive = bidirectional || incoming ? new ReceiveSide(id, this.#outbox, this.#limits.receiveLimit, this.#limits.readWindowBytes) : null;
+    const receive = bidirectional || incoming ? new ReceiveSide(id, this.#outbox, this.#limits.receiveLimit, this.#limits.readWindowBytes, session) : null;
     return new Stream(id, session, send, receive, incoming);
   }
 

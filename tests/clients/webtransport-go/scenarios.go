@@ -193,25 +193,24 @@ func serverStreams(ctx context.Context, s *webtransport.Session, out result) err
 		return err
 	}
 	_ = str.Close()
-	u, err := s.AcceptUniStream(ctx)
-	if err != nil {
-		return err
+	// Two unidirectional streams follow: "uni from server", and one that
+	// reports what the server read. webtransport-go hands streams over from
+	// a goroutine each, so they are told apart by content, not order.
+	for i := 0; i < 2; i++ {
+		u, err := s.AcceptUniStream(ctx)
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(u)
+		if err != nil {
+			return err
+		}
+		if string(data) == "uni from server" {
+			out["uni"] = string(data)
+		} else {
+			out["serverRead"] = string(data)
+		}
 	}
-	data, err := io.ReadAll(u)
-	if err != nil {
-		return err
-	}
-	out["uni"] = string(data)
-	// The server reports what it read on a last unidirectional stream.
-	u2, err := s.AcceptUniStream(ctx)
-	if err != nil {
-		return err
-	}
-	data, err = io.ReadAll(u2)
-	if err != nil {
-		return err
-	}
-	out["serverRead"] = string(data)
 	return nil
 }
 
