@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve, type Server, type WebTransportSession } from "../ts/index.ts";
-import { SessionFlow, WT_MAX_DATA, WT_MAX_STREAMS_BIDI, WT_STREAMS_BLOCKED_UNI, encodeCapsule } from "../ts/webtransport-flow.ts";
+import { SessionFlow, WT_FLOW_CONTROL_ERROR, WT_MAX_DATA, WT_MAX_STREAMS_BIDI, WT_STREAMS_BLOCKED_UNI, encodeCapsule } from "../ts/webtransport-flow.ts";
 import { WebTransportStreams, type StreamOutbox } from "../ts/webtransport-streams.ts";
 import { draftOf, parseProtocolList, serializeProtocol } from "../ts/webtransport.ts";
 import { WT_BITS } from "../ts/wire.ts";
@@ -322,6 +322,37 @@ describe("session flow control with the draft-16 client (webtransport-go v0.13)"
     expect(await runClient("v10", server.port, "/echo", "sequential-streams")).toEqual({ scenario: "sequential-streams", protocol: "", ok: 20 });
     expect(last().draft).toBe("draft-02");
     expect(last().flowControlled).toBe(false);
+  }, 60_000);
+});
+
+describe("a client past our session flow-control limits (aioquic with draft-16 SETTINGS, ignoring the limits)", () => {
+  let server: Server;
+  let seen: Seen[];
+  beforeAll(() => {
+    ({ server, seen } = scenarioServer({ wtInitialMaxStreamsBidi: 4, wtInitialMaxStreamsUni: 2, wtInitialMaxDataBytes: 64 * 1024 }));
+    // A handler that reads nothing: received bytes are never consumed.
+    server.webtransport("/hold", (session) => void seen.push({ draft: session.draft, protocols: session.protocols, session }));
+  });
+  afterAll(() => server?.stop());
+
+  async function aioquic(...args: string[]): Promise<Record<string, unknown>> {
+    const root = join(import.meta.dir, "..");
+    const child = Bun.spawn([join(root, ".venv", "bin", "python"), join(root, "tests", "clients", "wt_streams.py"), "127.0.0.1", String(server.port), "/hold", ...args], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    if (exitCode !== 0) throw new Error(`wt_streams.py ${args.join(" ")} failed (${exitCode}): ${stderr.slice(-2000)}`);
+    return JSON.parse(stdout);
+  }
+
+  test("a third unidirectional stream past WT_MAX_STREAMS 2 resets the session with WT_FLOW_CONTROL_ERROR", async () => {
+    expect(await aioquic("fc-streams", "3")).toEqual({ mode: "fc-streams", status: 200, session_reset: WT_FLOW_CONTROL_ERROR, session_stop: WT_FLOW_CONTROL_ERROR });
+    const session = seen[seen.length - 1]!.session;
+    expect(session.draft).toBe("draft-15/16");
+    expect(session.flowControlled).toBe(true);
+    expect(await session.closed).toEqual({ closeCode: 0, reason: "" });
+  }, 60_000);
+
+  test("100 KiB past WT_MAX_DATA 64 KiB, none of it read, resets the session with WT_FLOW_CONTROL_ERROR", async () => {
+    expect(await aioquic("fc-data", String(100 * 1024))).toEqual({ mode: "fc-data", status: 200, session_reset: WT_FLOW_CONTROL_ERROR, session_stop: WT_FLOW_CONTROL_ERROR });
   }, 60_000);
 });
 
