@@ -196,7 +196,9 @@ describe("webtransport-go v0.10 (draft-02) and v0.13 (draft-16) against one serv
   let server: Server;
   let seen: Seen[];
   beforeAll(() => ({ server, seen } = scenarioServer()));
-  afterAll(() => server?.stop());
+  // Go clients that exit leave their connections to the idle timeout: no
+  // graceful wait for them.
+  afterAll(() => server?.stop(true));
 
   for (const version of VERSIONS) {
     describe(version, () => {
@@ -273,7 +275,9 @@ describe("session flow control with the draft-16 client (webtransport-go v0.13)"
   let server: Server;
   let seen: Seen[];
   beforeAll(() => ({ server, seen } = scenarioServer({ wtInitialMaxStreamsBidi: 4, wtInitialMaxStreamsUni: 2, wtInitialMaxDataBytes: 64 * 1024 })));
-  afterAll(() => server?.stop());
+  // Go clients that exit leave their connections to the idle timeout: no
+  // graceful wait for them.
+  afterAll(() => server?.stop(true));
   const last = () => seen[seen.length - 1]!.session;
 
   test("our WT_MAX_STREAMS is respected: 4 streams open at once, the 5th only after one ended and we granted it", async () => {
@@ -333,7 +337,9 @@ describe("a client past our session flow-control limits (aioquic with draft-16 S
     // A handler that reads nothing: received bytes are never consumed.
     server.webtransport("/hold", (session) => void seen.push({ draft: session.draft, protocols: session.protocols, session }));
   });
-  afterAll(() => server?.stop());
+  // Go clients that exit leave their connections to the idle timeout: no
+  // graceful wait for them.
+  afterAll(() => server?.stop(true));
 
   async function aioquic(...args: string[]): Promise<Record<string, unknown>> {
     const root = join(import.meta.dir, "..");

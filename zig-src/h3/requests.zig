@@ -67,6 +67,9 @@ pub const Request = struct {
     /// session ID) that a reset keeps delivered with RESET_STREAM_AT; 0 for
     /// streams the peer opened, whose sending side starts with data.
     wt_preface_bytes: u8 = 0,
+    /// An extended CONNECT waiting for the client's SETTINGS (its head is
+    /// kept in the connection's parked_connects; its stream is not read).
+    wt_parked: bool = false,
     /// RFC 9218 urgency and incremental flag for the response.
     urgency: u8 = 3,
     incremental: bool = false,
