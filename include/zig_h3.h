@@ -118,6 +118,15 @@ typedef struct zig_h3_config {
                                            ahead of the application's CREDIT [1 MiB],
                                            body_chunk_bytes..1 GiB. Past it the stream is not read
                                            and QUIC flow control holds the peer back */
+    uint64_t wt_initial_max_data_bytes; /* WebTransport session flow control with draft-15/16
+                                           peers that use it: stream bytes a peer may send on one
+                                           session before WT_MAX_DATA grants more [4 MiB],
+                                           0..2^40; 0 = no session flow control */
+    uint64_t wt_initial_max_streams_bidi; /* bidirectional streams a peer may open in one session,
+                                             granted again as they end (WT_MAX_STREAMS) [128],
+                                             0..65536; at most max_webtransport_streams_per_session
+                                             is announced */
+    uint64_t wt_initial_max_streams_uni; /* unidirectional streams, likewise [128] */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
@@ -473,7 +482,8 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_STAT_EVENTS_PUSHED 22
 #define ZIG_H3_STAT_COMMANDS_APPLIED 23
 #define ZIG_H3_STAT_BODY_BYTES_DELIVERED 24
-#define ZIG_H3_STAT_COUNT 25
+#define ZIG_H3_STAT_WT_RESETS_AT 25
+#define ZIG_H3_STAT_COUNT 26
 
 /* Indices of the values of a CONN_STATS event. */
 #define ZIG_H3_CONN_STAT_PACKETS_RECEIVED 0

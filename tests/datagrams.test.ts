@@ -104,7 +104,7 @@ describe("with datagrams and WebTransport", () => {
       { headers: [[":method", "CONNECT"], [":authority", "localhost:443"]] },
     ]);
     expect(wrongProtocol!.status).toBe(400);
-    expect(wrongProtocol!.body).toBe("WebTransport needs :protocol webtransport\n");
+    expect(wrongProtocol!.body).toBe("WebTransport needs :protocol webtransport or webtransport-h3\n");
     expect(classic!.status).toBe(404);
   });
 

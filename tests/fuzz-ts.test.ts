@@ -9,7 +9,7 @@ import { CapsuleReader, CapsuleTooLarge, type Capsule } from "../ts/capsules.ts"
 import { decodeVarint, encodeVarint, varintLength } from "../ts/varint.ts";
 import { encodeCloseCapsule } from "../ts/webtransport.ts";
 import { http3ToWebtransportCode, webtransportCodeToHttp3 } from "../ts/webtransport-codes.ts";
-import { REQUEST_FIELD_COUNT_AT, REQUEST_FIELDS_AT, decodeFields, decodeRequest, readId } from "../ts/wire.ts";
+import { REQUEST_FIELD_COUNT_AT, REQUEST_FIELDS_AT, decodeFields, decodeRequest, readId, WT_BITS } from "../ts/wire.ts";
 
 const iterations = Number(process.env.FUZZ_ITERATIONS ?? 20_000);
 
@@ -133,6 +133,18 @@ test("fuzz: REQUEST event records decode back to the fields they were built from
       at += 4 + buffer.write(name + value, at + 4, "latin1");
     }
     const id = Math.floor(random() * 2 ** 53);
+    // Half of them a CONNECT's: aux says the client announced session flow
+    // control, and its three limits follow the field block.
+    const limits = random() < 0.5 ? { maxData: Math.floor(random() * 2 ** 40), maxStreamsBidi: Math.floor(random() * 1000), maxStreamsUni: Math.floor(random() * 1000) } : null;
+    view.setUint8(offset + 4, 1);
+    view.setUint8(offset + 5, 0);
+    view.setUint16(offset + 6, limits ? WT_BITS.settingsReceived | WT_BITS.wtEnabled | WT_BITS.flowControl | WT_BITS.limitsTrailer : 0, true);
+    if (limits) {
+      view.setBigUint64(at, BigInt(limits.maxData), true);
+      view.setBigUint64(at + 8, BigInt(limits.maxStreamsBidi), true);
+      view.setBigUint64(at + 16, BigInt(limits.maxStreamsUni), true);
+      at += 24;
+    }
     view.setUint32(offset, at - offset, true);
     view.setUint32(offset + 8, id % 2 ** 32, true);
     view.setUint32(offset + 12, Math.floor(id / 2 ** 32), true);
@@ -142,6 +154,7 @@ test("fuzz: REQUEST event records decode back to the fields they were built from
     view.setUint32(offset + REQUEST_FIELD_COUNT_AT, fields.length, true);
     const event = decodeRequest(view, buffer, offset, readId(view, offset + 8));
     expect({ id: event.id, connectionId: event.connectionId, streamId: event.streamId, routeId: event.routeId }).toEqual({ id, connectionId: 7, streamId: 4 * i, routeId: 3 });
+    expect(event.wtPeerLimits).toEqual(limits);
     // The leading pseudo-header fields are read at once, the rest on demand;
     // together they are every field, in order.
     const pseudo = fields.length - event.regularCount;

@@ -71,6 +71,7 @@ export const STATS_FIELDS = [
   "events_pushed",
   "commands_applied",
   "body_bytes_delivered",
+  "wt_resets_at",
 ] as const;
 
 /** The values of a CONN_STATS event, in order. */
@@ -149,6 +150,9 @@ export const CONFIG_FIELDS = [
   "enable_retry",
   "retry_token_lifetime_ms",
   "request_read_window_bytes",
+  "wt_initial_max_data_bytes",
+  "wt_initial_max_streams_bidi",
+  "wt_initial_max_streams_uni",
 ] as const;
 
 /** Status codes by name (zig_h3_status_name); the library returns the negative ones as errors. */
@@ -460,6 +464,27 @@ export interface LimitOptions {
    * @default 1048576 (1 MiB)
    */
   requestReadWindowBytes?: number;
+  /**
+   * WebTransport session flow control (draft-15/16 clients that use it): stream bytes a client may send on one session before the server grants more (WT_MAX_DATA); past it the session is closed with WT_FLOW_CONTROL_ERROR. 0 = no session flow control.
+   *
+   * Unit: bytes. Range: 0 .. 1099511627776 (1024 GiB). (zig_h3_config `wt_initial_max_data_bytes`)
+   * @default 4194304 (4 MiB)
+   */
+  wtInitialMaxDataBytes?: number;
+  /**
+   * WebTransport session flow control: bidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS); at most maxWebtransportStreamsPerSession is announced.
+   *
+   * Unit: count. Range: 0 .. 65536. (zig_h3_config `wt_initial_max_streams_bidi`)
+   * @default 128
+   */
+  wtInitialMaxStreamsBidi?: number;
+  /**
+   * WebTransport session flow control: unidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS).
+   *
+   * Unit: count. Range: 0 .. 65536. (zig_h3_config `wt_initial_max_streams_uni`)
+   * @default 128
+   */
+  wtInitialMaxStreamsUni?: number;
 }
 
 /** The zig_h3_config names `limits` accepted before camelCase; still accepted, deprecated. */
@@ -540,6 +565,12 @@ export interface SnakeCaseLimitOptions {
   retry_token_lifetime_ms?: number;
   /** @deprecated Use `requestReadWindowBytes`. */
   request_read_window_bytes?: number;
+  /** @deprecated Use `wtInitialMaxDataBytes`. */
+  wt_initial_max_data_bytes?: number;
+  /** @deprecated Use `wtInitialMaxStreamsBidi`. */
+  wt_initial_max_streams_bidi?: number;
+  /** @deprecated Use `wtInitialMaxStreamsUni`. */
+  wt_initial_max_streams_uni?: number;
 }
 
 /** Every `limits` key: its zig_h3_config field and fixed range (null where the range depends on other fields or has none). */
@@ -583,6 +614,9 @@ export const LIMITS = {
   enableRetry: { field: "enable_retry", min: null, max: null },
   retryTokenLifetimeMs: { field: "retry_token_lifetime_ms", min: 1, max: 600000 },
   requestReadWindowBytes: { field: "request_read_window_bytes", min: null, max: 1073741824 },
+  wtInitialMaxDataBytes: { field: "wt_initial_max_data_bytes", min: 0, max: 1099511627776 },
+  wtInitialMaxStreamsBidi: { field: "wt_initial_max_streams_bidi", min: 0, max: 65536 },
+  wtInitialMaxStreamsUni: { field: "wt_initial_max_streams_uni", min: 0, max: 65536 },
 } as const;
 
 /** Config fields set through other serve() options, by the option that sets them. */

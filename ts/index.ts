@@ -30,7 +30,7 @@ export type { Http1Info } from "./http1.ts";
 export type { NativeConfig, Limits, LimitOptions, SnakeCaseLimitOptions } from "./config.ts";
 export { LIMITS } from "./config.ts";
 export { Connection, DatagramError, type DatagramErrorCode } from "./datagrams.ts";
-export { WebTransportSession, type WebTransportCloseInfo, type WebTransportHandler } from "./webtransport.ts";
+export { WebTransportSession, type WebTransportCloseInfo, type WebTransportHandler, type WebTransportDraft } from "./webtransport.ts";
 export type { WebTransportBidirectionalStream } from "./webtransport-streams.ts";
 export {
   WebTransportError,

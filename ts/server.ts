@@ -101,6 +101,8 @@ export class Server {
   #onQuicDatagram: ((connection: Connection, data: Uint8Array) => void) | null = null;
   #datagramsEnabled: boolean;
   #webtransportEnabled: boolean;
+  /** Our session flow-control limits (limits.wtInitialMax*), as announced in SETTINGS. */
+  #wtLimits = { maxData: 0, maxStreamsBidi: 0, maxStreamsUni: 0 };
   #datagramSendQueue = 0;
   /** WebTransport streams, by library id, and each session's stream set. */
   #streams!: WebTransportStreams;
@@ -172,6 +174,13 @@ export class Server {
           new RequestDatagrams(incoming.id, incoming.streamId, () => this.#connections.get(incoming.connectionId), this.#outbox, this.#datagramsEnabled),
         credits: this.#outbox,
         readWindowBytes,
+      };
+      // As announced: stream counts capped at the session's hard limit (Config.announcedStreams).
+      const perSession = config.read("max_webtransport_streams_per_session");
+      this.#wtLimits = {
+        maxData: config.read("wt_initial_max_data_bytes"),
+        maxStreamsBidi: Math.min(config.read("wt_initial_max_streams_bidi"), perSession),
+        maxStreamsUni: Math.min(config.read("wt_initial_max_streams_uni"), perSession),
       };
       this.#streams = new WebTransportStreams(this.#outbox, { sendWindow: this.#window, receiveLimit: config.read("max_request_body_size"), readWindowBytes });
       const out = new BigUint64Array(1);
@@ -448,7 +457,7 @@ export class Server {
     this.#live.set(event.id, exchange);
     if (route?.webtransport) {
       exchange.webtransport = true;
-      return void this.#runWebTransport(event.id, exchange, route.webtransport);
+      return void this.#runWebTransport(event, exchange, route.webtransport);
     }
     // A bodiless request has fully arrived: its handler's time starts now.
     if (event.ended) this.#deadlines?.add(exchange);
@@ -456,15 +465,17 @@ export class Server {
     void this.#runWeb(exchange, route?.web);
   }
 
-  async #runWebTransport(requestId: number, live: Exchange, handler: WebTransportHandler) {
+  async #runWebTransport(event: RequestEvent, live: Exchange, handler: WebTransportHandler) {
     const incoming = live.incoming;
-    if (incoming.protocol !== "webtransport") {
-      live.writer.status(400).header("content-type", "text/plain").end("WebTransport needs :protocol webtransport\n");
+    // "webtransport" up to draft-14, "webtransport-h3" from draft-15.
+    if (incoming.protocol !== "webtransport" && incoming.protocol !== "webtransport-h3") {
+      live.writer.status(400).header("content-type", "text/plain").end("WebTransport needs :protocol webtransport or webtransport-h3\n");
       return;
     }
     // Streams of the session may arrive before the handler decides: they
     // wait in its incoming streams.
-    const session = new WebTransportSession(incoming, live.writer, incoming.datagrams, this.#streams.attach(requestId));
+    const dialect = { protocol: incoming.protocol, wtBits: event.wtBits, peerLimits: event.wtPeerLimits, ourLimits: this.#wtLimits };
+    const session = new WebTransportSession(incoming, live.writer, incoming.datagrams, this.#streams.attach(event.id), dialect);
     live.sink = { data: (chunk) => session.onStreamData(chunk), end: () => session.onStreamEnd(), error: () => session.onReset() };
     try {
       const rejection = await handler(session, incoming);

@@ -35,6 +35,7 @@ import {
 } from "./webtransport-codes.ts";
 import { ReceiveWindow, type CreditOutbox } from "./receive-window.ts";
 import { EventKind, FLAG_FIN, FLAG_NOTIFY, HEADER_BYTES, WT_OPENED_OK, WT_OPENED_STREAM_LIMIT, readId } from "./wire.ts";
+import type { SessionFlow } from "./webtransport-flow.ts";
 
 /** A bidirectional WebTransport stream, as in the W3C API. */
 export interface WebTransportBidirectionalStream {
@@ -77,6 +78,7 @@ class SendSide {
   readonly #id: number;
   readonly #outbox: StreamOutbox;
   readonly #window: number;
+  readonly #session: SessionStreams;
   #controller!: WritableStreamDefaultController;
   #open = true;
   #submitted = 0;
@@ -84,10 +86,11 @@ class SendSide {
   /** The sink's write() in flight, waiting for DRAIN (WritableStream writes one at a time). */
   #waiter: { resolve: () => void; reject: (error: unknown) => void } | null = null;
 
-  constructor(id: number, outbox: StreamOutbox, window: number) {
+  constructor(id: number, outbox: StreamOutbox, window: number, session: SessionStreams) {
     this.#id = id;
     this.#outbox = outbox;
     this.#window = window;
+    this.#session = session;
     this.writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -126,7 +129,16 @@ class SendSide {
    */
   #send(bytes: Uint8Array, at: number): Promise<void> | void {
     while (at < bytes.length) {
-      const end = Math.min(at + MAX_BODY_RECORD_BYTES, bytes.length);
+      let end = Math.min(at + MAX_BODY_RECORD_BYTES, bytes.length);
+      // Session flow control: past the peer's WT_MAX_DATA the rest waits
+      // for it to grant more (the write stays pending, so the chunk is ours).
+      const flow = this.#session.flow;
+      if (flow) {
+        const credit = flow.sendCredit;
+        if (credit === 0) return flow.waitData().then(() => (this.#open && !this.#session.ended ? this.#send(bytes, at) : undefined));
+        end = Math.min(end, at + credit);
+        flow.sent(end - at);
+      }
       this.#submitted += end - at;
       const over = this.#overWindow();
       this.#outbox.body(this.#id, bytes.subarray(at, end), over ? FLAG_NOTIFY : 0);
@@ -193,13 +205,18 @@ class ReceiveSide {
   readonly #outbox: StreamOutbox;
   readonly #limit: number;
   readonly #window: ReceiveWindow;
+  readonly #session: SessionStreams;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #open = true;
+  /** Bytes received, and how many of them the application consumed (session flow control). */
+  #received = 0;
+  #consumed = 0;
 
-  constructor(id: number, outbox: StreamOutbox, limit: number, readWindowBytes: number) {
+  constructor(id: number, outbox: StreamOutbox, limit: number, readWindowBytes: number, session: SessionStreams) {
     this.#id = id;
     this.#outbox = outbox;
     this.#limit = limit;
+    this.#session = session;
     const window = (this.#window = new ReceiveWindow(id, outbox, readWindowBytes));
     // High-water mark one read window, sized in bytes: desiredSize is the
     // window minus the unread bytes, and pull() runs as the reader drains
@@ -208,9 +225,13 @@ class ReceiveSide {
       {
         start: (controller) => void (this.#controller = controller),
         pull: (controller) => {
-          if (this.#open) window.consumed(this.#unread(controller));
+          if (!this.#open) return;
+          const unread = this.#unread(controller);
+          window.consumed(unread);
+          this.#consume(this.#received - unread);
         },
         cancel: (reason) => {
+          this.#consume(this.#received);
           if (!this.#open) return;
           this.#open = false;
           this.#outbox.wtStopSending(this.#id, mapped(reason));
@@ -218,6 +239,13 @@ class ReceiveSide {
       },
       { highWaterMark: readWindowBytes, size: (chunk) => chunk?.byteLength ?? 0 },
     );
+  }
+
+  /** Session flow control: `total` bytes of this stream are consumed. */
+  #consume(total: number) {
+    if (total <= this.#consumed) return;
+    this.#session.flow?.consumed(total - this.#consumed);
+    this.#consumed = total;
   }
 
   #unread(controller: ReadableStreamDefaultController<Uint8Array>): number {
@@ -230,7 +258,8 @@ class ReceiveSide {
 
   /** `chunk` must be the reader's own copy. */
   onBody(chunk: Uint8Array) {
-    if (!this.#open) return;
+    if (!this.#open) return this.#session.flow?.consumed(chunk.byteLength);
+    this.#received += chunk.byteLength;
     this.#window.received(chunk.byteLength);
     this.#controller.enqueue(chunk);
     // The library sends no more than the window, so this guards against a
@@ -243,12 +272,17 @@ class ReceiveSide {
   onEnd() {
     if (!this.#open) return;
     this.#open = false;
+    // No pull() follows a close: the stream's bytes count as consumed now
+    // (what is still queued is bounded by its read window).
+    this.#consume(this.#received);
     this.#controller.close();
   }
 
   fail(error: WebTransportError) {
     if (!this.#open) return;
     this.#open = false;
+    // Erroring drops the queue: those bytes will never be read.
+    this.#consume(this.#received);
     this.#controller.error(error);
   }
 }
@@ -259,12 +293,15 @@ class Stream {
   readonly session: SessionStreams;
   readonly send: SendSide | null;
   readonly receive: ReceiveSide | null;
+  /** The peer opened it (its end frees a place under our WT_MAX_STREAMS). */
+  readonly incoming: boolean;
 
-  constructor(id: number, session: SessionStreams, send: SendSide | null, receive: ReceiveSide | null) {
+  constructor(id: number, session: SessionStreams, send: SendSide | null, receive: ReceiveSide | null, incoming: boolean) {
     this.id = id;
     this.session = session;
     this.send = send;
     this.receive = receive;
+    this.incoming = incoming;
   }
 
   get bidirectional(): WebTransportBidirectionalStream {
@@ -306,6 +343,10 @@ export class SessionStreams {
   #ended: WebTransportError | null = null;
   /** Called before a stream is opened from this side (the session accepts itself). */
   onOpen: () => void = () => {};
+  /** Session flow control (draft-15/16 peers that announced it), else null. */
+  flow: SessionFlow | null = null;
+  /** The peer passed a flow-control limit: the session ends with WT_FLOW_CONTROL_ERROR. */
+  onFlowError: (message: string) => void = () => {};
 
   constructor(id: number, table: WebTransportStreams) {
     this.id = id;
@@ -345,7 +386,16 @@ export class SessionStreams {
     return new Promise((resolve, reject) => {
       const pending: PendingOpen = { token: 0, session: this, bidirectional, resolve, reject };
       this.#pending.add(pending);
-      this.#table.open(pending);
+      const flow = this.flow;
+      if (!flow) return this.#table.open(pending);
+      // Past the peer's WT_MAX_STREAMS the create waits for a grant, in order.
+      if (flow.canOpen(bidirectional)) {
+        flow.opened(bidirectional);
+        return this.#table.open(pending);
+      }
+      void flow.waitOpen(bidirectional).then(() => {
+        if (!this.#ended && this.#pending.has(pending)) this.#table.open(pending);
+      });
     });
   }
 
@@ -357,8 +407,17 @@ export class SessionStreams {
   /** @internal A stream of this session got its id. */
   add(stream: Stream, incoming: boolean): boolean {
     if (incoming) {
+      if (this.#ended) return false;
+      if (this.flow && !this.flow.incomingOpened(stream.send !== null)) {
+        this.onFlowError(`the client opened more ${stream.send ? "bidirectional" : "unidirectional"} streams than WT_MAX_STREAMS allowed`);
+        return false;
+      }
       const wanted = stream.send ? this.#bidiWanted : this.#uniWanted;
-      if (this.#ended || !wanted) return false;
+      if (!wanted) {
+        // Refused by the application: its place is free again.
+        this.flow?.incomingEnded(stream.send !== null);
+        return false;
+      }
     }
     this.#streams.add(stream);
     if (!incoming) return true;
@@ -369,7 +428,8 @@ export class SessionStreams {
 
   /** @internal The stream's id died. */
   remove(stream: Stream) {
-    this.#streams.delete(stream);
+    if (!this.#streams.delete(stream)) return;
+    if (stream.incoming && !this.#ended) this.flow?.incomingEnded(stream.send !== null);
   }
 
   /**
@@ -379,6 +439,7 @@ export class SessionStreams {
   end(error: WebTransportError, clean: boolean) {
     if (this.#ended) return;
     this.#ended = error;
+    this.flow?.end();
     for (const pending of this.#pending) {
       this.#table.forget(pending);
       pending.reject(error);
@@ -463,9 +524,9 @@ export class WebTransportStreams {
   }
 
   #make(id: number, session: SessionStreams, bidirectional: boolean, incoming: boolean): Stream {
-    const send = bidirectional || !incoming ? new SendSide(id, this.#outbox, this.#limits.sendWindow) : null;
-    const receive = bidirectional || incoming ? new ReceiveSide(id, this.#outbox, this.#limits.receiveLimit, this.#limits.readWindowBytes) : null;
-    return new Stream(id, session, send, receive);
+    const send = bidirectional || !incoming ? new SendSide(id, this.#outbox, this.#limits.sendWindow, session) : null;
+    const receive = bidirectional || incoming ? new ReceiveSide(id, this.#outbox, this.#limits.receiveLimit, this.#limits.readWindowBytes, session) : null;
+    return new Stream(id, session, send, receive, incoming);
   }
 
   /** Stops and resets a stream nobody will read or write. */
@@ -526,7 +587,13 @@ export class WebTransportStreams {
   onBody(id: number, chunk: () => Uint8Array): boolean {
     const stream = this.#streams.get(id);
     if (!stream) return false;
-    stream.receive?.onBody(chunk());
+    const bytes = chunk();
+    const flow = stream.session.flow;
+    if (flow && !flow.received(bytes.byteLength)) {
+      stream.session.onFlowError("the client sent more stream bytes than WT_MAX_DATA allowed");
+      return true;
+    }
+    stream.receive?.onBody(bytes);
     return true;
   }
 

@@ -1,5 +1,7 @@
-// WebTransport sessions (draft-02, as Chromium 156 speaks it) over the
-// extended CONNECT of a request stream. The session ID is the CONNECT
+// WebTransport sessions over the extended CONNECT of a request stream, in
+// every dialect a client may speak (draft-02 as Chromium 156, -07, -13/14 as
+// Safari, -15/16 as webtransport-go v0.12+): `session.draft` says which,
+// from the client's SETTINGS and `:protocol`. The session ID is the CONNECT
 // stream's ID; session datagrams are that stream's HTTP/3 datagrams; the
 // stream's DATA carries capsules (RFC 9297), of which
 // CLOSE_WEBTRANSPORT_SESSION ends the session with a code and a reason.
@@ -19,6 +21,91 @@ import { encodeVarint, varintLength } from "./varint.ts";
 import { CapsuleReader } from "./capsules.ts";
 import type { SessionStreams, WebTransportBidirectionalStream } from "./webtransport-streams.ts";
 import { sessionGoneError } from "./webtransport-codes.ts";
+import { SessionFlow, WT_FLOW_CONTROL_ERROR, type FlowLimits, type FlowStats } from "./webtransport-flow.ts";
+import { WT_BITS } from "./wire.ts";
+
+/**
+ * The WebTransport over HTTP/3 draft a session's client speaks, from its
+ * SETTINGS and `:protocol`: "draft-02" (SETTINGS_ENABLE_WEBTRANSPORT, e.g.
+ * Chromium; also clients whose SETTINGS say nothing newer), "draft-07"
+ * (SETTINGS_WEBTRANSPORT_MAX_SESSIONS, drafts -07 to -12), "draft-13/14"
+ * (SETTINGS_WT_MAX_SESSIONS, e.g. Safari 26.4+), "draft-15/16"
+ * (SETTINGS_WT_ENABLED or `:protocol` "webtransport-h3").
+ */
+export type WebTransportDraft = "draft-02" | "draft-07" | "draft-13/14" | "draft-15/16";
+
+/** What the server knows of a CONNECT's client when the session starts. */
+export interface SessionDialect {
+  /** The CONNECT's `:protocol`. */
+  protocol: string | undefined;
+  /** WT_BITS of the client's SETTINGS (0: they had not arrived). */
+  wtBits: number;
+  /** The client's session flow-control limits, when it announced them. */
+  peerLimits: FlowLimits | null;
+  /** Ours (limits.wtInitialMax*); all 0 turns session flow control off. */
+  ourLimits: FlowLimits;
+}
+
+/** The draft of a client (see WebTransportDraft). */
+export function draftOf(protocol: string | undefined, wtBits: number, draft02Header: boolean): WebTransportDraft {
+  if (protocol === "webtransport-h3") return "draft-15/16";
+  if (draft02Header) return "draft-02";
+  if (wtBits & WT_BITS.wtEnabled) return "draft-15/16";
+  if (wtBits & WT_BITS.wtMaxSessions) return "draft-13/14";
+  if (wtBits & WT_BITS.webtransportMaxSessions) return "draft-07";
+  return "draft-02";
+}
+
+/**
+ * Parses a Structured Field List of Strings (RFC 8941), as
+ * WT-Available-Protocols is; parameters are ignored. Anything else (a token,
+ * a number, a malformed member) makes the whole field invalid: [].
+ */
+export function parseProtocolList(field: string | null): string[] {
+  if (field === null) return [];
+  const out: string[] = [];
+  let at = 0;
+  const skip = () => {
+    while (at < field.length && (field[at] === " " || field[at] === "\t")) at++;
+  };
+  skip();
+  if (at === field.length) return [];
+  while (at < field.length) {
+    if (field[at] !== '"') return [];
+    at++;
+    let value = "";
+    for (;;) {
+      if (at >= field.length) return [];
+      const c = field[at++]!;
+      const code = c.charCodeAt(0);
+      if (c === "\\") {
+        const next = field[at++];
+        if (next !== '"' && next !== "\\") return [];
+        value += next;
+      } else if (c === '"') break;
+      else if (code < 0x20 || code > 0x7e) return [];
+      else value += c;
+    }
+    // Parameters (;key or ;key=value) are allowed and ignored.
+    while (field[at] === ";") {
+      at++;
+      while (at < field.length && field[at] !== "," && field[at] !== ";") at++;
+    }
+    out.push(value);
+    skip();
+    if (at === field.length) break;
+    if (field[at] !== ",") return [];
+    at++;
+    skip();
+    if (at === field.length) return [];
+  }
+  return out;
+}
+
+/** A String item (RFC 8941 section 4.1.6): WT-Protocol's value. */
+export function serializeProtocol(value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
 
 export const CLOSE_WEBTRANSPORT_SESSION = 0x2843;
 const MAX_CLOSE_REASON_BYTES = 1024;
@@ -52,14 +139,31 @@ export class WebTransportSession {
   #readable: ReadableStream<Uint8Array> | null = null;
   #readableController: ReadableStreamDefaultController<Uint8Array> | null = null;
   #datagramsDropped = 0;
+  /** The draft the client speaks (see WebTransportDraft). */
+  readonly draft: WebTransportDraft;
+  /** The application protocols the client offered (WT-Available-Protocols), in its order of preference. */
+  readonly protocols: readonly string[];
+  #protocol: string | null = null;
+  readonly #flow: SessionFlow | null = null;
+  /** Capsules held until the response head is sent. */
+  #heldCapsules: Uint8Array[] = [];
 
-  constructor(request: IncomingRequest, writer: ResponseWriter, channel: RequestDatagrams, streams: SessionStreams) {
+  constructor(request: IncomingRequest, writer: ResponseWriter, channel: RequestDatagrams, streams: SessionStreams, dialect: SessionDialect = { protocol: "webtransport", wtBits: 0, peerLimits: null, ourLimits: { maxData: 0, maxStreamsBidi: 0, maxStreamsUni: 0 } }) {
     this.request = request;
     this.id = request.streamId;
     this.connectionId = request.connectionId;
     this.#writer = writer;
     this.#channel = channel;
     this.#streams = streams;
+    this.draft = draftOf(dialect.protocol, dialect.wtBits, request.headers.has("sec-webtransport-http3-draft02"));
+    this.protocols = Object.freeze(parseProtocolList(request.headers.get("wt-available-protocols")));
+    const ours = dialect.ourLimits;
+    const oursOn = ours.maxData > 0 || ours.maxStreamsBidi > 0 || ours.maxStreamsUni > 0;
+    if (this.draft === "draft-15/16" && oursOn && dialect.peerLimits) {
+      this.#flow = new SessionFlow(ours, dialect.peerLimits, (capsule) => this.#sendCapsule(capsule));
+      streams.flow = this.#flow;
+      streams.onFlowError = (message) => this.#flowError(message);
+    }
     streams.onOpen = () => this.accept();
     this.closed = new Promise((resolve) => (this.#settle = resolve));
     channel.subscribe((data) => this.#onDatagram(data));
@@ -100,6 +204,36 @@ export class WebTransportSession {
   /** Opens a unidirectional stream to the client: its WritableStream. Rejects as createBidirectionalStream(). */
   createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
     return this.#streams.createUnidirectionalStream();
+  }
+
+  /**
+   * The application protocol chosen with selectProtocol() (sent back as
+   * WT-Protocol), else null.
+   */
+  get protocol(): string | null {
+    return this.#protocol;
+  }
+
+  /**
+   * Chooses one of `protocols` (the client's offer, as the W3C API's
+   * `protocols` option makes it): the response carries it in WT-Protocol.
+   * Only before the session is accepted (the handler's first stream or
+   * its return); throws a TypeError for a protocol the client did not offer.
+   */
+  selectProtocol(protocol: string) {
+    if (!this.protocols.includes(protocol)) throw new TypeError(`the client did not offer the protocol ${JSON.stringify(protocol)}`);
+    if (this.#accepted) throw new TypeError("the session is already accepted; choose the protocol before");
+    this.#protocol = protocol;
+  }
+
+  /** Whether session flow control is on (the client speaks draft-15/16 and both sides announced it). */
+  get flowControlled(): boolean {
+    return this.#flow !== null;
+  }
+
+  /** What session flow control sent and received (null when it is off). */
+  get flowStats(): Readonly<FlowStats> | null {
+    return this.#flow?.stats ?? null;
   }
 
   /** Largest datagram payload the session can send now. */
@@ -153,8 +287,28 @@ export class WebTransportSession {
   accept() {
     if (this.#accepted || this.#done) return;
     this.#accepted = true;
-    this.#writer.status(200).header("sec-webtransport-http3-draft", "draft02");
+    this.#writer.status(200);
+    // Clients of draft-02 (Chromium) look for this header.
+    if (this.draft === "draft-02" || this.draft === "draft-07") this.#writer.header("sec-webtransport-http3-draft", "draft02");
+    if (this.#protocol !== null) this.#writer.header("wt-protocol", serializeProtocol(this.#protocol));
     this.#writer.sendHead();
+    const held = this.#heldCapsules;
+    this.#heldCapsules = [];
+    for (const capsule of held) this.#sendCapsule(capsule);
+  }
+
+  /** A flow-control capsule: on the CONNECT stream once the head is out. */
+  #sendCapsule(capsule: Uint8Array) {
+    if (this.#done || this.#writer.ended) return;
+    if (!this.#accepted) return void this.#heldCapsules.push(capsule);
+    void this.#writer.write(capsule).catch(() => {});
+  }
+
+  /** The client passed a session flow-control limit: the session is reset with WT_FLOW_CONTROL_ERROR. */
+  #flowError(_message: string) {
+    if (this.#done) return;
+    this.#writer.reset(BigInt(WT_FLOW_CONTROL_ERROR));
+    this.#finish({ closeCode: 0, reason: "" }, false);
   }
 
   /** @internal Bytes of the CONNECT stream: capsules. */
@@ -167,8 +321,10 @@ export class WebTransportSession {
       return this.#abort();
     }
     for (const capsule of capsules) {
-      // Other capsules (DRAIN_WEBTRANSPORT_SESSION, unknown) are skipped.
+      // Other capsules (DRAIN_WEBTRANSPORT_SESSION, unknown, and flow
+      // control when it is off) are skipped.
       if (capsule.type === CLOSE_WEBTRANSPORT_SESSION) return this.#onPeerClose(capsule.value);
+      if (this.#flow && this.#flow.onCapsule(capsule.type, capsule.value) !== null) return this.#flowError("a malformed flow-control capsule");
     }
   }
 

@@ -63,6 +63,31 @@ export interface RequestEvent {
   regularCount: number;
   /** The client's address when its connection was accepted. */
   peer: PeerAddress;
+  /**
+   * CONNECT only: which WebTransport SETTINGS the client sent (WT_BITS; 0
+   * when its SETTINGS had not arrived), and its session flow-control
+   * limits when it announced them.
+   */
+  wtBits: number;
+  wtPeerLimits: WtPeerLimits | null;
+}
+
+/** Bits of a REQUEST's aux: the WebTransport SETTINGS the client sent (zig-src/h3/settings.zig WtBits). */
+export const WT_BITS = {
+  enableWebtransport: 1,
+  webtransportMaxSessions: 2,
+  wtMaxSessions: 4,
+  wtEnabled: 8,
+  flowControl: 16,
+  limitsTrailer: 0x4000,
+  settingsReceived: 0x8000,
+} as const;
+
+/** A client's SETTINGS_WT_INITIAL_MAX_DATA / _STREAMS_BIDI / _STREAMS_UNI. */
+export interface WtPeerLimits {
+  maxData: number;
+  maxStreamsBidi: number;
+  maxStreamsUni: number;
 }
 
 /** Reads a REQUEST record's peer address: a few reads, and a copy only for IPv6. */
@@ -119,7 +144,18 @@ export function decodeRequest(view: DataView, bytes: Buffer, offset: number, id:
   const count = view.getUint32(offset + REQUEST_FIELD_COUNT_AT, true);
   // One string for the whole block, then substrings (cheap in JSC): far
   // fewer native conversions than two per field.
-  const block = bytes.toString("latin1", offset + REQUEST_FIELDS_AT, offset + view.getUint32(offset, true));
+  const wtBits = view.getUint16(offset + 6, true);
+  let end = offset + view.getUint32(offset, true);
+  let wtPeerLimits: WtPeerLimits | null = null;
+  if ((wtBits & WT_BITS.limitsTrailer) !== 0) {
+    end -= 24;
+    wtPeerLimits = {
+      maxData: Number(view.getBigUint64(end, true)),
+      maxStreamsBidi: Number(view.getBigUint64(end + 8, true)),
+      maxStreamsUni: Number(view.getBigUint64(end + 16, true)),
+    };
+  }
+  const block = bytes.toString("latin1", offset + REQUEST_FIELDS_AT, end);
   let method = "GET";
   let path = "/";
   let authority = "localhost";
@@ -140,7 +176,7 @@ export function decodeRequest(view: DataView, bytes: Buffer, offset: number, id:
   }
   const ended = (view.getUint8(offset + 5) & FLAG_FIN) !== 0;
   const peer = decodePeer(view, bytes, offset + REQUEST_PEER_AT);
-  return { id, connectionId, streamId, routeId, ended, method, path, authority, protocol, block, regularAt: at, regularCount: count - index, peer };
+  return { id, connectionId, streamId, routeId, ended, method, path, authority, protocol, block, regularAt: at, regularCount: count - index, peer, wtBits, wtPeerLimits };
 }
 
 /** Decodes `count` fields of a REQUEST block from character `at` on. */

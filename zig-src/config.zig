@@ -79,6 +79,16 @@ pub const Config = struct {
     /// Streams one WebTransport session may have open at once, both
     /// directions and both initiators counted.
     max_webtransport_streams_per_session: u32 = 256,
+    /// WebTransport session flow control (draft-15/16 peers that announce
+    /// it too): the stream bytes a peer may send on all streams of one
+    /// session before we grant more (WT_MAX_DATA), and the streams of each
+    /// kind it may open (WT_MAX_STREAMS; granted again as they end). Sent
+    /// as SETTINGS_WT_INITIAL_*; 0 sends none (no session flow control).
+    /// The stream counts announced are capped at
+    /// max_webtransport_streams_per_session (see announcedStreams).
+    wt_initial_max_data_bytes: u64 = 4 * 1024 * 1024,
+    wt_initial_max_streams_bidi: u32 = 128,
+    wt_initial_max_streams_uni: u32 = 128,
 
     // Slow clients. A request stream must deliver its whole field section
     // within request_head_timeout_ms of opening (0: no limit); a request
@@ -93,6 +103,13 @@ pub const Config = struct {
     qlog_dir: ?[:0]const u8 = null,
     keylog_path: ?[:0]const u8 = null,
     log_level: LogLevel = .warn,
+
+    /// The WT_INITIAL_MAX_STREAMS we announce for `configured`: never past
+    /// the session's hard stream limit, so a granted stream is not refused.
+    /// ts/server.ts computes the same for its flow-control accounting.
+    pub fn announcedStreams(config: *const Config, configured: u32) u32 {
+        return @min(configured, config.max_webtransport_streams_per_session);
+    }
 
     pub const Error = error{
         CertPathMissing,
@@ -128,6 +145,9 @@ pub const Config = struct {
         try fixedRange(config, "qpack_max_table_capacity");
         try fixedRange(config, "qpack_blocked_streams");
         try fixedRange(config, "max_webtransport_streams_per_session");
+        try fixedRange(config, "wt_initial_max_data_bytes");
+        try fixedRange(config, "wt_initial_max_streams_bidi");
+        try fixedRange(config, "wt_initial_max_streams_uni");
         try fixedRange(config, "request_head_timeout_ms");
         try fixedRange(config, "request_body_rate_window_ms");
         try fixedRange(config, "retry_token_lifetime_ms");

@@ -63,7 +63,7 @@ pub const docs = [_]Doc{
     .{ .name = "qlog_dir", .text = "Directory for qlog traces, one `conn-<id>.sqlog` file per connection (open them in qvis); created if missing." },
     .{ .name = "keylog_path", .text = "File the TLS secrets are appended to (SSLKEYLOGFILE format, for Wireshark)." },
     .{ .name = "log_level", .text = "Library log level.", .option = "logLevel" },
-    .{ .name = "enable_webtransport", .text = "Advertise WebTransport (draft-02).", .option = "webtransport" },
+    .{ .name = "enable_webtransport", .text = "Advertise WebTransport: every draft at once (draft-02 for Chromium, -07, -13/14 for Safari, -15/16); see docs/WEBTRANSPORT.md.", .option = "webtransport" },
     .{ .name = "max_connections_per_ip", .text = "Live connections one client IP address may hold; over it a new client gets CONNECTION_REFUSED. 0 = no cap.", .unit = "count" },
     .{ .name = "qpack_max_table_capacity", .text = "QPACK dynamic table a client may fill for its requests.", .unit = "bytes", .min = 0, .max = 1 << 20 },
     .{ .name = "qpack_blocked_streams", .text = "Request streams that may wait on QPACK inserts at once; more is QPACK_DECOMPRESSION_FAILED.", .unit = "count", .min = 0, .max = 1024 },
@@ -74,6 +74,9 @@ pub const docs = [_]Doc{
     .{ .name = "enable_retry", .text = "Validate client addresses with a stateless Retry (RFC 9000 8.1.2) before creating any connection state." },
     .{ .name = "retry_token_lifetime_ms", .text = "How long a Retry token is accepted after it was issued.", .unit = "ms", .min = 1, .max = 10 * 60 * 1000 },
     .{ .name = "request_read_window_bytes", .text = "Request body bytes read ahead of what the handler consumed; past it QUIC flow control holds the client back.", .unit = "bytes", .max = 1 << 30, .range_note = "bodyChunkBytes .. 1 GiB" },
+    .{ .name = "wt_initial_max_data_bytes", .text = "WebTransport session flow control (draft-15/16 clients that use it): stream bytes a client may send on one session before the server grants more (WT_MAX_DATA); past it the session is closed with WT_FLOW_CONTROL_ERROR. 0 = no session flow control.", .unit = "bytes", .min = 0, .max = 1 << 40 },
+    .{ .name = "wt_initial_max_streams_bidi", .text = "WebTransport session flow control: bidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS); at most maxWebtransportStreamsPerSession is announced.", .unit = "count", .min = 0, .max = 1 << 16 },
+    .{ .name = "wt_initial_max_streams_uni", .text = "WebTransport session flow control: unidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS).", .unit = "count", .min = 0, .max = 1 << 16 },
 };
 
 /// The doc of `name`; a compile error if there is none.

@@ -37,6 +37,9 @@ pub const Stats = struct {
     /// Request and WebTransport stream body bytes delivered in BODY events
     /// (at most what the application's CREDIT allowed).
     body_bytes_delivered: Counter = .{},
+    /// WebTransport streams of ours reset with RESET_STREAM_AT, their
+    /// preface kept delivered (peers that support reset_stream_at).
+    wt_resets_at: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

@@ -29,6 +29,13 @@ usage: wt_streams.py HOST PORT PATH MODE [ARG]
                   STOP_SENDING the echo passes back
   uni-stopped N   opens a unidirectional stream with N bytes and FIN; reports
                   the server's STOP_SENDING
+  fc-streams N    draft-16 client (SETTINGS_WT_ENABLED, WT_INITIAL_*, :protocol
+                  webtransport-h3) that ignores the server's WT_MAX_STREAMS:
+                  opens N unidirectional streams (a byte each, no FIN);
+                  reports how the server ended the session (its CONNECT
+                  stream's RESET_STREAM and STOP_SENDING codes)
+  fc-data N       likewise, ignoring WT_MAX_DATA: N bytes on one
+                  unidirectional stream (no FIN)
   limit K U [extra]  (a test server's /limit) opens K bidirectional and U
                   unidirectional streams, one byte each and no FIN; sends the
                   datagram "try K+U"; prints the server's JSON answer; with
@@ -80,10 +87,22 @@ def pattern(n):
     return (_PERIOD * (n // 65536 + 1))[:n]
 
 
+# Draft-16 SETTINGS (fc-* modes): SETTINGS_WT_ENABLED and session flow
+# control's initial limits, so that the server turns session flow control on.
+DRAFT16 = False
+
+
+class Draft16H3Connection(H3Connection):
+    def _get_local_settings(self):
+        settings = super()._get_local_settings()
+        settings.update({0x2C7CF000: 1, 0x2B61: 1 << 20, 0x2B64: 16, 0x2B65: 16})
+        return settings
+
+
 class Client(QuicConnectionProtocol):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.h3 = H3Connection(self._quic, enable_webtransport=True)
+        self.h3 = (Draft16H3Connection if DRAFT16 else H3Connection)(self._quic, enable_webtransport=True)
         self.status = {}
         self.data = {}  # WebTransport stream id -> bytearray
         self.ended = set()
@@ -133,7 +152,7 @@ class Client(QuicConnectionProtocol):
         stream_id = self._quic.get_next_available_stream_id()
         self.h3.send_headers(
             stream_id,
-            [(b":method", b"CONNECT"), (b":protocol", b"webtransport"), (b":scheme", b"https"), (b":authority", b"localhost"), (b":path", path.encode())],
+            [(b":method", b"CONNECT"), (b":protocol", b"webtransport-h3" if DRAFT16 else b"webtransport"), (b":scheme", b"https"), (b":authority", b"localhost"), (b":path", path.encode())],
             end_stream=False,
         )
         self.transmit()
@@ -284,6 +303,17 @@ async def run(client, path, mode, args):
         client.transmit()
         await client.until(lambda: session in client.ended, timeout=60)
         result.update(session_ended=True)
+    elif mode in ("fc-streams", "fc-data"):
+        n = int(args[0])
+        if mode == "fc-streams":
+            for i in range(n):
+                client.send(client.stream(session, unidirectional=True), b"x")
+        else:
+            sid = client.stream(session, unidirectional=True)
+            for at in range(0, n, 16384):
+                client.send(sid, pattern(min(16384, n - at)))
+        await client.until(lambda: session in client.resets and session in client.stops)
+        result.update(session_reset=client.resets[session], session_stop=client.stops[session])
     elif mode == "limit":
         k, u = int(args[0]), int(args[1])
         for i in range(k):
@@ -306,6 +336,8 @@ async def run(client, path, mode, args):
 
 
 async def main(host, port, path, mode, args):
+    global DRAFT16
+    DRAFT16 = mode.startswith("fc-")
     configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, verify_mode=ssl.CERT_NONE, max_datagram_frame_size=65536)
     async with connect(host, port, configuration=configuration, create_protocol=Client) as client:
         result = await run(client, path, mode, args)

@@ -65,6 +65,9 @@ pub const ConfigC = extern struct {
     enable_retry: u64,
     retry_token_lifetime_ms: u64,
     request_read_window_bytes: u64,
+    wt_initial_max_data_bytes: u64,
+    wt_initial_max_streams_bidi: u64,
+    wt_initial_max_streams_uni: u64,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;

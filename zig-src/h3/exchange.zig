@@ -10,7 +10,9 @@ const quiche = @import("../ffi/quiche.zig");
 const wire = @import("../queue/wire.zig");
 const Layer = @import("layer.zig").Layer;
 const events = @import("events.zig");
-const RequestHead = @import("request_head.zig").RequestHead;
+const request_head = @import("request_head.zig");
+const RequestHead = request_head.RequestHead;
+const H3Connection = @import("h3_connection.zig").H3Connection;
 const requests_mod = @import("requests.zig");
 const Request = requests_mod.Request;
 const Outcome = requests_mod.Outcome;
@@ -123,18 +125,80 @@ fn onHead(layer: *Layer, slot: u32, head: *RequestHead, ends_stream: bool) void 
     head.setRoute(found.id);
     head.setPeer(connection.peer.family, connection.peer.port, connection.peer.address);
     datagrams.updateInfo(layer, connection);
-    const record = head.record();
+    const h3 = connection.h3.?;
+    if (request.is_connect and head.protocol != null and !h3.settings_received) {
+        // An extended CONNECT before the client's SETTINGS: which
+        // WebTransport draft it speaks, and its session flow-control
+        // limits, are in them, so the request waits for them (it was sent
+        // after them, on another stream).
+        if (park(layer, slot, head.record(), ends_stream)) return;
+    }
+    if (request.is_connect and h3.settings_received) {
+        const peer = &h3.peer;
+        head.setWebTransportPeer(peer.wtBits(), .{ peer.wt_initial_max_data, peer.wt_initial_max_streams_bidi, peer.wt_initial_max_streams_uni });
+    }
+    deliverHead(layer, slot, head.record(), ends_stream);
+}
+
+/// Hands a request head to the application.
+fn deliverHead(layer: *Layer, slot: u32, record: []u8, ends_stream: bool) void {
+    const request = layer.requests.get(slot);
+    assert(!request.wt_parked);
     // A bodiless request is one record: the REQUEST says the stream ended,
     // and the FIN that follows it in this read finds the request finished
     // already, so no BODY_END is pushed.
     if (ends_stream) record[5] |= wire.flag_fin;
     if (!events.pushData(layer, record)) return respondInternal(layer, slot, 503);
     request.visibility.transition(.visible);
-    request.read_allowed_bytes = request.received_body_bytes + config.request_read_window_bytes;
+    request.read_allowed_bytes = request.received_body_bytes + layer.config.request_read_window_bytes;
     if (ends_stream) {
         request.inbound.transition(.finished);
     } else if (!request.is_connect) {
         slow_clients.armBody(layer, slot, layer.now_ns);
+    }
+}
+
+/// Keeps an extended CONNECT's REQUEST record until the client's SETTINGS
+/// arrive (dispatchParked); its stream is not read meanwhile. False when
+/// it cannot wait (too many waiting, or no memory): it goes on without.
+fn park(layer: *Layer, slot: u32, record: []const u8, ends_stream: bool) bool {
+    const request = layer.requests.get(slot);
+    const h3 = layer.conn(request.conn_slot).h3.?;
+    if (h3.parked_connects.items.len >= H3Connection.max_parked_connects) return false;
+    const copy = layer.allocator.alloc(u8, record.len + request_head.wt_limits_trailer_bytes) catch return false;
+    @memcpy(copy[0..record.len], record);
+    h3.parked_connects.append(layer.allocator, .{
+        .request_id = layer.requests.idOf(slot),
+        .record = copy,
+        .len = @intCast(record.len),
+        .ends_stream = ends_stream,
+    }) catch {
+        layer.allocator.free(copy);
+        return false;
+    };
+    request.wt_parked = true;
+    return true;
+}
+
+/// The client's SETTINGS came: the extended CONNECTs that waited for them
+/// go to the application, with its WebTransport bits, and their streams
+/// are read again.
+pub fn dispatchParked(layer: *Layer, conn_slot: u32) void {
+    const h3 = layer.conn(conn_slot).h3 orelse return;
+    assert(h3.settings_received);
+    const peer = &h3.peer;
+    var parked = h3.parked_connects;
+    h3.parked_connects = .empty;
+    defer parked.deinit(layer.allocator);
+    for (parked.items) |waiting| {
+        defer layer.allocator.free(waiting.record);
+        const slot = layer.requests.slotOf(waiting.request_id) orelse continue;
+        const request = layer.requests.get(slot);
+        if (!request.wt_parked) continue;
+        request.wt_parked = false;
+        const len = request_head.patchWebTransportPeer(waiting.record, waiting.len, peer.wtBits(), .{ peer.wt_initial_max_data, peer.wt_initial_max_streams_bidi, peer.wt_initial_max_streams_uni });
+        deliverHead(layer, slot, waiting.record[0..len], waiting.ends_stream);
+        if (layer.requests.slotOf(waiting.request_id) != null) stream_input.pump(layer, slot);
     }
 }
 
@@ -151,7 +215,11 @@ pub fn resetStream(layer: *Layer, slot: u32, code: u64) void {
     const request = layer.requests.get(slot);
     const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
     _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_read, code);
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, code);
+    if (request.kind == .webtransport and !request.writeDone()) {
+        wt.resetWrite(layer, slot, code);
+    } else {
+        _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, code);
+    }
     layer.markDirty(request.conn_slot);
     finishRequest(layer, slot, .reset, code);
 }

@@ -72,6 +72,19 @@ pub const H3Connection = struct {
     /// WebTransport streams the application asked to open, waiting for the
     /// peer's stream credit (at most max_webtransport_streams_per_session).
     waiting_opens: std.ArrayListUnmanaged(WaitingOpen) = .empty,
+    /// Extended CONNECTs that came before the peer's SETTINGS, waiting for
+    /// them (exchange.park); at most max_parked_connects.
+    parked_connects: std.ArrayListUnmanaged(ParkedConnect) = .empty,
+
+    pub const max_parked_connects = 16;
+
+    pub const ParkedConnect = struct {
+        request_id: u64,
+        /// The REQUEST record (`len` bytes) with room for its WebTransport trailer.
+        record: []u8,
+        len: u32,
+        ends_stream: bool,
+    };
 
     /// One allocation of `@sizeOf(H3Connection)`; see the file comment for
     /// what is allocated later, and when.
@@ -90,6 +103,8 @@ pub const H3Connection = struct {
         h3.control_out.deinit(allocator);
         h3.blocked.deinit(allocator);
         h3.waiting_opens.deinit(allocator);
+        for (h3.parked_connects.items) |parked| allocator.free(parked.record);
+        h3.parked_connects.deinit(allocator);
         h3.seen_bidi.deinit(allocator);
         h3.seen_uni.deinit(allocator);
         allocator.destroy(h3);

@@ -36,8 +36,12 @@ const wt_opens = @import("wt_opens.zig");
 const slow_clients = @import("slow_clients.zig");
 const datagrams = @import("datagrams.zig");
 
-/// WEBTRANSPORT_MAX_SESSIONS we announce, for clients of later drafts.
-pub const webtransport_max_sessions = 16;
+/// The session count we announce to clients of drafts -07 to -14
+/// (SETTINGS_WEBTRANSPORT_MAX_SESSIONS, SETTINGS_WT_MAX_SESSIONS). Above 1
+/// those drafts oblige both sides to session flow control, which we keep
+/// only for draft-15/16 peers; draft-02 clients, which have no such
+/// setting, may still open more sessions on one connection.
+pub const webtransport_max_sessions = 1;
 
 /// What the layer asks of whoever drives it. One call: the connection in
 /// `conn_slot` has something to send, so flush it this iteration.
@@ -306,6 +310,9 @@ pub const Layer = struct {
             .datagrams = config.enable_dgram,
             .webtransport = config.enable_webtransport,
             .webtransport_max_sessions = webtransport_max_sessions,
+            .wt_initial_max_data_bytes = config.wt_initial_max_data_bytes,
+            .wt_initial_max_streams_uni = config.announcedStreams(config.wt_initial_max_streams_uni),
+            .wt_initial_max_streams_bidi = config.announcedStreams(config.wt_initial_max_streams_bidi),
         };
     }
 };

@@ -4,6 +4,8 @@
 //! takes a record writer and limits, so it is unit-tested without sockets.
 
 const std = @import("std");
+const assert = std.debug.assert;
+const settings = @import("settings.zig");
 const wire = @import("../queue/wire.zig");
 
 pub const Limits = struct {
@@ -44,6 +46,30 @@ pub const offset_peer = offset_route_id + 4;
 pub const peer_bytes = 20;
 pub const offset_field_count = offset_peer + peer_bytes;
 pub const offset_fields = offset_field_count + 4;
+
+/// REQUEST aux bit: the record ends with the peer's three WebTransport
+/// session flow-control limits (see setWebTransportPeer).
+pub const wt_limits_trailer: u16 = 0x4000;
+pub const wt_limits_trailer_bytes = 24;
+
+/// setWebTransportPeer for a finished REQUEST record of `len` bytes kept in
+/// `record` (room for the trailer after it); returns the new length.
+pub fn patchWebTransportPeer(record: []u8, len: usize, bits: u16, limits: [3]u64) usize {
+    assert(record.len >= len + wt_limits_trailer_bytes);
+    assert(bits & wt_limits_trailer == 0);
+    var aux = bits;
+    var at = len;
+    if (bits & settings.WtBits.flow_control != 0) {
+        for (limits) |limit| {
+            std.mem.writeInt(u64, record[at..][0..8], limit, .little);
+            at += 8;
+        }
+        aux |= wt_limits_trailer;
+    }
+    std.mem.writeInt(u16, record[6..8], aux, .little);
+    std.mem.writeInt(u32, record[0..4], @intCast(at), .little);
+    return at;
+}
 
 pub const RequestHead = struct {
     writer: wire.RecordWriter,
@@ -161,6 +187,22 @@ pub const RequestHead = struct {
         peer[1] = 0;
         std.mem.writeInt(u16, peer[2..4], port, .little);
         @memcpy(peer[4..20], &address);
+    }
+
+    /// A CONNECT's connection: which WebTransport SETTINGS its peer sent
+    /// (settings.WtBits, in aux) and, when the peer announced session flow
+    /// control, its initial limits as three u64 after the field block
+    /// (max data bytes, max streams bidi, max streams uni; aux bit
+    /// wt_limits_trailer). Without room for them the bit stays clear.
+    pub fn setWebTransportPeer(head: *RequestHead, bits: u16, limits: [3]u64) void {
+        assert(bits & wt_limits_trailer == 0);
+        var aux = bits;
+        if (bits & settings.WtBits.flow_control != 0 and head.writer.len + wt_limits_trailer_bytes <= head.writer.buffer.len) {
+            for (limits) |limit| head.writer.int(u64, limit);
+            assert(!head.writer.overflow);
+            aux |= wt_limits_trailer;
+        }
+        std.mem.writeInt(u16, head.writer.buffer[6..8], aux, .little);
     }
 
     pub fn record(head: *RequestHead) []u8 {

@@ -63,6 +63,13 @@ pub const Request = struct {
     wt_session: u64 = 0,
     /// WebTransport streams of this session still open (sessions only).
     wt_stream_count: u32 = 0,
+    /// Bytes of our own WebTransport stream's preface (stream type and
+    /// session ID) that a reset keeps delivered with RESET_STREAM_AT; 0 for
+    /// streams the peer opened, whose sending side starts with data.
+    wt_preface_bytes: u8 = 0,
+    /// An extended CONNECT waiting for the client's SETTINGS (its head is
+    /// kept in the connection's parked_connects; its stream is not read).
+    wt_parked: bool = false,
     /// RFC 9218 urgency and incremental flag for the response.
     urgency: u8 = 3,
     incremental: bool = false,
@@ -105,6 +112,16 @@ pub const Request = struct {
     /// Our sending side is done: the whole response reached QUIC (a
     /// CONNECT stream then waits for the client's side to end before its
     /// slot is freed), or it was reset, or never existed.
+    /// A session's 2xx head went out, or is queued to go with the next
+    /// flush: the application accepted it (a WT_OPEN right after the HEAD
+    /// command, in the same batch, finds it queued).
+    pub fn acceptedHead(request: *const Request) bool {
+        if (request.outbound.headSent()) return true;
+        const head = request.head orelse return false;
+        const status = std.mem.readInt(u16, head[0..2], .little);
+        return status >= 200 and status < 300;
+    }
+
     pub fn writeDone(request: *const Request) bool {
         return request.outbound == .done;
     }

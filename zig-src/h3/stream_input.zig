@@ -113,7 +113,7 @@ fn pause(layer: *Layer, slot: u32) void {
 pub fn pump(layer: *Layer, slot: u32) void {
     const id = layer.requests.idOf(slot);
     var request = layer.requests.get(slot);
-    if (request.body_paused or request.qpack_blocked) return;
+    if (request.body_paused or request.qpack_blocked or request.wt_parked) return;
     if (request.held.items.len > 0 or request.held_fin) {
         if (!hasRoom(layer)) return pause(layer, slot);
         var held = request.held;
@@ -205,6 +205,12 @@ pub fn process(layer: *Layer, slot: u32, input: []const u8, fin: bool) Flow {
                 if (decodeSection(layer, slot, block, is_trailers, ends_stream) == .stop) {
                     if (layer.requests.slotOf(id) != null and layer.requests.get(slot).qpack_blocked)
                         hold(layer, slot, input[consumed..], fin);
+                    return .stop;
+                }
+                // An extended CONNECT waiting for the client's SETTINGS:
+                // what follows its head waits with it.
+                if (layer.requests.slotOf(id) != null and layer.requests.get(slot).wt_parked) {
+                    hold(layer, slot, input[consumed..], fin);
                     return .stop;
                 }
             },
@@ -446,6 +452,7 @@ fn controlBytes(layer: *Layer, conn_slot: u32, bytes: []const u8) void {
         .settings => |peer| {
             h3.peer = peer;
             h3.settings_received = true;
+            exchange.dispatchParked(layer, conn_slot);
         },
         .goaway => |id| h3.peer_goaway = id,
         .priority_update => |update| reprioritize(layer, conn_slot, update.stream_id, priority.parse(update.field_value)),

@@ -97,7 +97,7 @@ pub fn dropWaiting(layer: *Layer, conn_slot: u32, session_id: u64) void {
 fn liveSession(layer: *Layer, session_id: u64) ?u32 {
     const slot = layer.requests.slotOf(session_id) orelse return null;
     const session = layer.requests.get(slot);
-    if (!session.is_connect or !session.outbound.headSent() or session.kind != .request or session.writeDone()) return null;
+    if (!session.is_connect or !session.acceptedHead() or session.kind != .request or session.writeDone()) return null;
     return slot;
 }
 
@@ -147,6 +147,7 @@ fn openNow(layer: *Layer, session_slot: u32, ask: WaitingOpen) void {
     const request = layer.requests.get(slot);
     request.kind = .webtransport;
     request.wt_session = ask.session_id;
+    request.wt_preface_bytes = @intCast(preface_len);
     // No head either way; a unidirectional stream of ours has nothing to read.
     request.inbound.transition(.body);
     if (!ask.bidirectional) request.inbound.transition(.finished);

@@ -29,7 +29,7 @@ pub const session_gone: u64 = 0x170d7b68;
 fn findSession(layer: *Layer, conn_slot: u32, session_stream_id: u64) ?u32 {
     const slot = layer.conn(conn_slot).streams.get(session_stream_id) orelse return null;
     const session = layer.requests.get(slot);
-    if (!session.is_connect or !session.outbound.headSent() or !session.visibleToApp() or session.kind != .request) return null;
+    if (!session.is_connect or !session.acceptedHead() or !session.visibleToApp() or session.kind != .request) return null;
     return slot;
 }
 
@@ -118,12 +118,31 @@ pub fn stopSending(layer: *Layer, slot: u32, error_code: u64) void {
 pub fn resetSending(layer: *Layer, slot: u32, error_code: u64) void {
     const request = layer.requests.get(slot);
     if (request.writeDone()) return;
-    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
-    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, error_code);
+    resetWrite(layer, slot, error_code);
     dropOutput(request);
     request.outbound.transition(.done);
     layer.markDirty(request.conn_slot);
     maybeComplete(layer, slot);
+}
+
+/// Resets our sending side. A stream we opened keeps its preface delivered
+/// (RESET_STREAM_AT with the preface as reliable size) when the peer
+/// supports reset_stream_at and QUIC took the whole preface, so the peer
+/// can still tell which session the reset stream belonged to (draft-16
+/// section 4.4); otherwise a plain RESET_STREAM.
+pub fn resetWrite(layer: *Layer, slot: u32, error_code: u64) void {
+    const request = layer.requests.get(slot);
+    assert(request.kind == .webtransport);
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
+    const preface_bytes: u64 = request.wt_preface_bytes;
+    const preface_written = request.frame_out_offset >= request.frame_out.items.len;
+    if (preface_bytes > 0 and preface_written and quiche.quiche_conn_peer_supports_reset_stream_at(quiche_conn)) {
+        if (quiche.quiche_conn_stream_reset_at(quiche_conn, request.stream_id, error_code, preface_bytes) == 0) {
+            layer.stats.wt_resets_at.inc();
+            return;
+        }
+    }
+    _ = quiche.quiche_conn_stream_shutdown(quiche_conn, request.stream_id, quiche.shutdown_write, error_code);
 }
 
 fn dropOutput(request: *Request) void {

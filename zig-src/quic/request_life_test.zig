@@ -21,6 +21,7 @@ const Doorbell = events.Doorbell;
 const ConnPeer = @import("../h3/conn_state.zig").Peer;
 const frame = @import("../h3/frame.zig");
 const request_head = @import("../h3/request_head.zig");
+const settings = @import("../h3/settings.zig");
 const RequestStream = @import("../h3/request_stream.zig").RequestStream;
 const qpack_encoder = @import("../h3/qpack/encoder.zig");
 const Decoder = @import("../h3/qpack/decoder.zig").Decoder;
@@ -34,12 +35,14 @@ const serial: u64 = 1;
 const read_window_bytes = 4096;
 const upload_route_id = 7;
 const hello_route_id = 8;
+const wt_route_id = 9;
 const tick_ns = std.time.ns_per_ms;
 
 /// One event as the application reads it, its payload copied.
 const Event = struct {
     kind: wire.EventKind,
     flags: u8,
+    aux: u16,
     id: u64,
     payload: []u8,
 };
@@ -99,6 +102,7 @@ const Harness = struct {
         errdefer allocator.free(harness.drain_buffer);
         try harness.router.add(allocator, "POST", "/upload", upload_route_id);
         try harness.router.add(allocator, "GET", "/hello", hello_route_id);
+        try harness.router.add(allocator, "CONNECT", "/wt", wt_route_id);
         try harness.layer.init(allocator, .{
             .config = &harness.config,
             .stats = &harness.stats,
@@ -176,6 +180,7 @@ const Harness = struct {
             try harness.received.append(testing.allocator, .{
                 .kind = try std.meta.intToEnum(wire.EventKind, header.kind),
                 .flags = header.flags,
+                .aux = header.aux,
                 .id = header.id,
                 .payload = try testing.allocator.dupe(u8, payload),
             });
@@ -485,4 +490,68 @@ test "control records wait in order while the event queue is full, DRAINs coales
     try testing.expectEqual(@as(u64, 5000), std.mem.readInt(u64, read[1].payload[0..8], .little));
     try testing.expectEqual(wire.EventKind.complete, read[2].kind);
     try testing.expectEqual(@as(u64, 7), read[2].id);
+}
+
+test "an extended CONNECT before the client's SETTINGS waits for them, then carries its WebTransport bits and limits" {
+    const harness = try Harness.create();
+    defer harness.destroy();
+    const client = harness.pair.client.conn;
+    harness.serverTurn();
+    _ = try harness.poll();
+
+    // The CONNECT (draft-16's :protocol) and a capsule after it, before the
+    // client's control stream: no REQUEST yet, and the capsule is not read.
+    const session_stream: u64 = 0;
+    var section_buffer: [256]u8 = undefined;
+    var section = qpack_encoder.FieldSectionWriter.init(&section_buffer);
+    try section.add(":method", "CONNECT");
+    try section.add(":protocol", "webtransport-h3");
+    try section.add(":scheme", "https");
+    try section.add(":authority", "localhost");
+    try section.add(":path", "/wt");
+    const block = section.finish();
+    var header: [frame.max_header_bytes]u8 = undefined;
+    const header_len = frame.writeHeader(&header, frame.Type.headers, block.len);
+    try send(client, session_stream, header[0..header_len], false);
+    try send(client, session_stream, block, false);
+    const capsule = [_]u8{ 0x80, 0x00, 0x28, 0x43, 4, 0, 0, 0, 42 }; // CLOSE_WEBTRANSPORT_SESSION, code 42
+    try sendData(client, session_stream, &capsule, false);
+    harness.serverTurn();
+    try testing.expectEqual(@as(usize, 0), try harness.poll());
+    try testing.expectEqual(@as(usize, 1), harness.layer.conn(conn_slot).h3.?.parked_connects.items.len);
+
+    // The control stream with SETTINGS: the REQUEST comes, its aux naming
+    // what the client sent, its three limits after the field block; then
+    // the capsule as BODY.
+    var control: [1 + settings.max_encoded_bytes]u8 = undefined;
+    control[0] = 0x00;
+    const control_len = 1 + settings.write(control[1..], .{
+        .qpack_max_table_capacity = 0,
+        .qpack_blocked_streams = 0,
+        .max_field_section_size = 16384,
+        .datagrams = true,
+        .webtransport = true,
+        .webtransport_max_sessions = 1,
+        .wt_initial_max_data_bytes = 65536,
+        .wt_initial_max_streams_uni = 3,
+        .wt_initial_max_streams_bidi = 5,
+    });
+    try send(client, 2, control[0..control_len], false);
+    harness.serverTurn();
+    _ = try harness.poll();
+    try testing.expectEqual(@as(usize, 2), harness.received.items.len);
+    const request = harness.received.items[0];
+    try testing.expectEqual(wire.EventKind.request, request.kind);
+    const W = settings.WtBits;
+    try testing.expectEqual(W.settings_received | W.enable_webtransport | W.webtransport_max_sessions | W.wt_max_sessions | W.wt_enabled | W.flow_control | request_head.wt_limits_trailer, request.aux);
+    const trailer = request.payload[request.payload.len - 24 ..];
+    try testing.expectEqual(@as(u64, 65536), std.mem.readInt(u64, trailer[0..8], .little));
+    try testing.expectEqual(@as(u64, 5), std.mem.readInt(u64, trailer[8..16], .little));
+    try testing.expectEqual(@as(u64, 3), std.mem.readInt(u64, trailer[16..24], .little));
+    try testing.expect(std.mem.indexOf(u8, request.payload, "webtransport-h3") != null);
+    const body = harness.received.items[1];
+    try testing.expectEqual(wire.EventKind.body, body.kind);
+    try testing.expectEqual(request.id, body.id);
+    try testing.expectEqualSlices(u8, &capsule, body.payload);
+    try testing.expectEqual(@as(usize, 0), harness.layer.conn(conn_slot).h3.?.parked_connects.items.len);
 }
