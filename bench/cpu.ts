@@ -48,7 +48,7 @@ for (const [path, build] of [
 const built = Bun.spawnSync(["go", "build", "-o", quicgo, "."], { cwd: quicgoDir, stderr: "inherit" });
 if (built.exitCode !== 0) throw new Error("go build in bench/quicgo failed");
 
-interface Contender { name: string; script: string; env: Record<string, string>; bulk: boolean }
+interface Contender { name: string; script: string; env: Record<string, string>; bulk: boolean; tree?: string }
 // "ours raw route" and "ours native/static" answer /baseline2 without Web
 // objects; for any other path they run the same JS handler as "ours poll",
 // so they take no part in the bulk downloads.
@@ -60,6 +60,12 @@ const contenders: Contender[] = [
   { name: "Bun.serve h3", script: "bench/servers/bun.ts", env: {}, bulk: true },
 ];
 const BUN = "Bun.serve h3";
+// BENCH_BEFORE=<another checkout, built>: an A/B run on this machine. Its
+// poll-mode server joins the contenders as "ours poll (before)" and the
+// table goes between the cpu-ab markers instead of replacing the main one.
+const before = process.env.BENCH_BEFORE;
+if (before) contenders.splice(1, 0, { name: "ours poll (before)", script: "bench/servers/ours.ts", env: { MODE: "poll" }, bulk: true, tree: before });
+const markers = before ? ["<!-- cpu-ab:start -->", "<!-- cpu-ab:end -->"] : ["<!-- cpu:start -->", "<!-- cpu:end -->"];
 
 type Client = "h3load" | "quic-go";
 const BASELINE = "/baseline2?a=1&b=1";
@@ -179,7 +185,7 @@ async function stopServers() {
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stopServers().then(() => process.exit(130)));
 try {
-  for (const contender of contenders) servers.set(contender.name, await startServer(root, contender.script, { ...contender.env, ...tls }));
+  for (const contender of contenders) servers.set(contender.name, await startServer(contender.tree ?? root, contender.script, { ...contender.env, ...tls }));
   // Warm-up, not measured: the first requests on a fresh server pay for JIT
   // compilation, which would land in the first run's JIT/GC column.
   for (const contender of contenders) {
@@ -323,26 +329,26 @@ function writeResults(results: Map<string, Row>, others: { foreign: number; stea
       `\`bench/servers/handlers.ts\`. "÷ Bun" compares with Bun.serve in the same workload and client; for CPU, lower is better.`,
   ];
   const section = [
-    "<!-- cpu:start -->",
-    "## Server CPU per request, split by thread (issue 12)",
+    markers[0],
+    before ? `## Before → after on one machine: ${before} against this tree (issue 12)` : "## Server CPU per request, split by thread (issue 12)",
     wrap(about[0]!),
     [
       "```sh",
       ".toolchain/zig/ziglang/zig build -Doptimize=ReleaseSafe",
       ".toolchain/zig/ziglang/zig build loadgen",
-      `BENCH_DURATION_MS=${duration} BENCH_REPEAT=${repeat} node_modules/.bin/bun bench/cpu.ts`,
+      `${before ? `BENCH_BEFORE=${before} ` : ""}BENCH_DURATION_MS=${duration} BENCH_REPEAT=${repeat} node_modules/.bin/bun bench/cpu.ts`,
       "```",
     ].join("\n"),
     wrap(about[1]!),
     rate,
     bulk,
-    "<!-- cpu:end -->",
+    markers[1],
   ].join("\n\n");
   const resultsPath = join(import.meta.dir, "RESULTS.md");
   const current = readFileSync(resultsPath, "utf8");
-  const updated = current.includes("<!-- cpu:start -->")
-    ? current.replace(/<!-- cpu:start -->[\s\S]*<!-- cpu:end -->/, section)
-    : current.trimEnd() + "\n\n" + section + "\n";
+  const start = current.indexOf(markers[0]!);
+  const end = current.indexOf(markers[1]!);
+  const updated = start >= 0 && end > start ? current.slice(0, start) + section + current.slice(end + markers[1]!.length) : current.trimEnd() + "\n\n" + section + "\n";
   writeFileSync(resultsPath, updated);
   console.log(`\nwrote bench/RESULTS.md`);
 }
