@@ -105,7 +105,17 @@ describe("QUIC-LB connection IDs", () => {
     expect(first.server_cids[0]).not.toBe(second.server_cids[0]);
   });
 
-  test("a server id and nonce longer than 19 bytes together is refused", () => {
-    expect(() => serve({ port: 0, tls, routes, limits: { quicLbServerIdHex: "00".repeat(12), quicLbNonceLen: 8 } })).toThrow();
+  test("settings outside the draft's bounds are refused", () => {
+    // Server ID + nonce over 19 bytes; a 3-byte nonce; the reserved codepoint 7;
+    // a short key; a key without a server id; a server id that is not hex.
+    const bad = [
+      { quicLbServerIdHex: "00".repeat(12), quicLbNonceLen: 8 },
+      { quicLbServerIdHex: "01", quicLbNonceLen: 3 },
+      { quicLbServerIdHex: "01", quicLbConfigRotation: 7 },
+      { quicLbServerIdHex: "01", quicLbKeyHex: "0011" },
+      { quicLbKeyHex: "00".repeat(16) },
+      { quicLbServerIdHex: "0g" },
+    ];
+    for (const limits of bad) expect(() => serve({ port: 0, tls, routes, limits })).toThrow();
   });
 });
