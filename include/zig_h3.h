@@ -127,6 +127,15 @@ typedef struct zig_h3_config {
                                              0..65536; at most max_webtransport_streams_per_session
                                              is announced */
     uint64_t wt_initial_max_streams_uni; /* unidirectional streams, likewise [128] */
+    const char *quic_lb_server_id_hex; /* QUIC-LB (draft-ietf-quic-load-balancers, docs/QUIC-LB.md):
+                                          this machine's server ID in hex, 1..15 bytes [NULL]. Set,
+                                          every connection ID the server chooses is first octet
+                                          (config rotation | length), server ID, nonce; NULL: random
+                                          16-byte connection IDs */
+    uint64_t quic_lb_nonce_len;      /* QUIC-LB nonce bytes [8], 4..18; server ID + nonce <= 19 */
+    uint64_t quic_lb_config_rotation; /* QUIC-LB config rotation codepoint [0], 0..6 */
+    const char *quic_lb_key_hex;     /* QUIC-LB 16-byte AES-128 key, 32 hex digits [NULL = plaintext
+                                        connection IDs]; needs quic_lb_server_id_hex */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */

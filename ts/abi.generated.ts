@@ -153,6 +153,10 @@ export const CONFIG_FIELDS = [
   "wt_initial_max_data_bytes",
   "wt_initial_max_streams_bidi",
   "wt_initial_max_streams_uni",
+  "quic_lb_server_id_hex",
+  "quic_lb_nonce_len",
+  "quic_lb_config_rotation",
+  "quic_lb_key_hex",
 ] as const;
 
 /** Status codes by name (zig_h3_status_name); the library returns the negative ones as errors. */
@@ -485,6 +489,34 @@ export interface LimitOptions {
    * @default 128
    */
   wtInitialMaxStreamsUni?: number;
+  /**
+   * QUIC-LB (draft-ietf-quic-load-balancers): this machine's server ID in hex, 1..15 bytes (e.g. "0a01"); every connection ID the server chooses carries it, so a QUIC-LB-aware layer-4 balancer routes the connection here (docs/QUIC-LB.md). Unset: random 16-byte connection IDs.
+   *
+   * (zig_h3_config `quic_lb_server_id_hex`)
+   * @default none
+   */
+  quicLbServerIdHex?: string;
+  /**
+   * QUIC-LB: random nonce bytes after the server ID; server ID + nonce is at most 19 bytes. Used with quicLbServerIdHex.
+   *
+   * Unit: bytes. Range: 4 .. 18. (zig_h3_config `quic_lb_nonce_len`)
+   * @default 8
+   */
+  quicLbNonceLen?: number;
+  /**
+   * QUIC-LB: the config rotation codepoint written into the top 3 bits of every connection ID (7 is reserved). Used with quicLbServerIdHex.
+   *
+   * Range: 0 .. 6. (zig_h3_config `quic_lb_config_rotation`)
+   * @default 0
+   */
+  quicLbConfigRotation?: number;
+  /**
+   * QUIC-LB: the fleet's 16-byte AES-128-ECB key in hex (32 digits), shared with the balancer; connection IDs are then encrypted (single pass at 16 bytes, else four-pass Feistel). Unset: plaintext.
+   *
+   * (zig_h3_config `quic_lb_key_hex`)
+   * @default none
+   */
+  quicLbKeyHex?: string;
 }
 
 /** The zig_h3_config names `limits` accepted before camelCase; still accepted, deprecated. */
@@ -571,6 +603,14 @@ export interface SnakeCaseLimitOptions {
   wt_initial_max_streams_bidi?: number;
   /** @deprecated Use `wtInitialMaxStreamsUni`. */
   wt_initial_max_streams_uni?: number;
+  /** @deprecated Use `quicLbServerIdHex`. */
+  quic_lb_server_id_hex?: string;
+  /** @deprecated Use `quicLbNonceLen`. */
+  quic_lb_nonce_len?: number;
+  /** @deprecated Use `quicLbConfigRotation`. */
+  quic_lb_config_rotation?: number;
+  /** @deprecated Use `quicLbKeyHex`. */
+  quic_lb_key_hex?: string;
 }
 
 /** Every `limits` key: its zig_h3_config field and fixed range (null where the range depends on other fields or has none). */
@@ -617,6 +657,10 @@ export const LIMITS = {
   wtInitialMaxDataBytes: { field: "wt_initial_max_data_bytes", min: 0, max: 1099511627776 },
   wtInitialMaxStreamsBidi: { field: "wt_initial_max_streams_bidi", min: 0, max: 65536 },
   wtInitialMaxStreamsUni: { field: "wt_initial_max_streams_uni", min: 0, max: 65536 },
+  quicLbServerIdHex: { field: "quic_lb_server_id_hex", min: null, max: null },
+  quicLbNonceLen: { field: "quic_lb_nonce_len", min: 4, max: 18 },
+  quicLbConfigRotation: { field: "quic_lb_config_rotation", min: 0, max: 6 },
+  quicLbKeyHex: { field: "quic_lb_key_hex", min: null, max: null },
 } as const;
 
 /** Config fields set through other serve() options, by the option that sets them. */

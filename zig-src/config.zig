@@ -99,6 +99,19 @@ pub const Config = struct {
     min_request_body_bytes_per_s: u64 = 0,
     request_body_rate_window_ms: u64 = 10_000,
 
+    // Routable connection IDs for a fleet behind a QUIC-LB-aware layer-4
+    // load balancer (draft-ietf-quic-load-balancers; quic/quic_lb.zig,
+    // docs/QUIC-LB.md). Unset server id: random 16-byte connection IDs.
+    /// This machine's server ID, hex (1..15 bytes, e.g. "0a01"); every
+    /// connection ID the server chooses carries it.
+    quic_lb_server_id_hex: ?[:0]const u8 = null,
+    /// Random nonce bytes after the server ID; server ID + nonce <= 19.
+    quic_lb_nonce_len: u32 = 8,
+    /// Config rotation codepoint (the CID's top 3 bits), 0..6.
+    quic_lb_config_rotation: u32 = 0,
+    /// The fleet's 16-byte AES-128 key, hex (32 digits); unset: plaintext.
+    quic_lb_key_hex: ?[:0]const u8 = null,
+
     // Logging and diagnostics.
     qlog_dir: ?[:0]const u8 = null,
     keylog_path: ?[:0]const u8 = null,
@@ -151,6 +164,7 @@ pub const Config = struct {
         try fixedRange(config, "request_head_timeout_ms");
         try fixedRange(config, "request_body_rate_window_ms");
         try fixedRange(config, "retry_token_lifetime_ms");
+        try validateQuicLb(config);
         if (config.enable_dgram) {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);
@@ -171,6 +185,47 @@ pub const Config = struct {
         return std.math.ceilPowerOfTwoAssert(u32, config.max_connections * 4);
     }
 };
+
+/// Bounds of draft-ietf-quic-load-balancers (quic/quic_lb.zig holds the
+/// same): a server ID of 1..15 bytes, a nonce of 4..18, at most 19 together.
+pub const quic_lb_server_id_len_max = 15;
+pub const quic_lb_plaintext_len_max = 19;
+pub const quic_lb_key_len = 16;
+
+/// The QUIC-LB server ID's bytes, into `out`; null when QUIC-LB is off.
+/// Call after validate().
+pub fn quicLbServerId(config: *const Config, out: *[quic_lb_server_id_len_max]u8) ?[]u8 {
+    const text = config.quic_lb_server_id_hex orelse return null;
+    return std.fmt.hexToBytes(out, text) catch unreachable;
+}
+
+/// The QUIC-LB key, or null (plaintext). Call after validate().
+pub fn quicLbKey(config: *const Config) ?[quic_lb_key_len]u8 {
+    const text = config.quic_lb_key_hex orelse return null;
+    var key: [quic_lb_key_len]u8 = undefined;
+    _ = std.fmt.hexToBytes(&key, text) catch unreachable;
+    return key;
+}
+
+fn validateQuicLb(config: *const Config) Config.Error!void {
+    try fixedRange(config, "quic_lb_nonce_len");
+    try fixedRange(config, "quic_lb_config_rotation");
+    const server_id_hex = config.quic_lb_server_id_hex orelse {
+        // A key without a server ID has nothing to encrypt.
+        if (config.quic_lb_key_hex != null) return error.LimitOutOfRange;
+        return;
+    };
+    if (server_id_hex.len == 0 or server_id_hex.len % 2 != 0) return error.LimitOutOfRange;
+    if (server_id_hex.len / 2 > quic_lb_server_id_len_max) return error.LimitOutOfRange;
+    var server_id: [quic_lb_server_id_len_max]u8 = undefined;
+    _ = std.fmt.hexToBytes(&server_id, server_id_hex) catch return error.LimitOutOfRange;
+    if (server_id_hex.len / 2 + config.quic_lb_nonce_len > quic_lb_plaintext_len_max) return error.LimitOutOfRange;
+    if (config.quic_lb_key_hex) |key_hex| {
+        if (key_hex.len != 2 * quic_lb_key_len) return error.LimitOutOfRange;
+        var key: [quic_lb_key_len]u8 = undefined;
+        _ = std.fmt.hexToBytes(&key, key_hex) catch return error.LimitOutOfRange;
+    }
+}
 
 /// Bytes of framing around every queued event or command (see queue/wire.zig).
 pub const record_overhead_bytes: u32 = 32;
@@ -257,6 +312,36 @@ test "webtransport needs datagrams" {
     config.dgram_recv_queue_len = 64;
     config.dgram_send_queue_len = 64;
     try config.validate();
+}
+
+test "QUIC-LB settings are validated against the draft's bounds" {
+    var config = testConfig();
+    config.quic_lb_key_hex = "00112233445566778899aabbccddeeff";
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.quic_lb_server_id_hex = "0a01";
+    try config.validate();
+    var server_id: [quic_lb_server_id_len_max]u8 = undefined;
+    try testing.expectEqualSlices(u8, &.{ 0x0a, 0x01 }, quicLbServerId(&config, &server_id).?);
+    try testing.expectEqual(@as(u8, 0xff), quicLbKey(&config).?[15]);
+    config.quic_lb_key_hex = "0011";
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.quic_lb_key_hex = null;
+    config.quic_lb_server_id_hex = "0a0";
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.quic_lb_server_id_hex = "zz";
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.quic_lb_server_id_hex = "00112233445566778899aabbccddeeff";
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.quic_lb_server_id_hex = "0011223344556677";
+    config.quic_lb_nonce_len = 11;
+    try config.validate();
+    config.quic_lb_nonce_len = 12;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.quic_lb_nonce_len = 3;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.quic_lb_nonce_len = 8;
+    config.quic_lb_config_rotation = 7;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
 }
 
 test "unknown congestion control is rejected" {

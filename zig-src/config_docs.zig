@@ -77,6 +77,10 @@ pub const docs = [_]Doc{
     .{ .name = "wt_initial_max_data_bytes", .text = "WebTransport session flow control (draft-15/16 clients that use it): stream bytes a client may send on one session before the server grants more (WT_MAX_DATA); past it the session is closed with WT_FLOW_CONTROL_ERROR. 0 = no session flow control.", .unit = "bytes", .min = 0, .max = 1 << 40 },
     .{ .name = "wt_initial_max_streams_bidi", .text = "WebTransport session flow control: bidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS); at most maxWebtransportStreamsPerSession is announced.", .unit = "count", .min = 0, .max = 1 << 16 },
     .{ .name = "wt_initial_max_streams_uni", .text = "WebTransport session flow control: unidirectional streams a client may open in one session, granted again as they end (WT_MAX_STREAMS).", .unit = "count", .min = 0, .max = 1 << 16 },
+    .{ .name = "quic_lb_server_id_hex", .text = "QUIC-LB (draft-ietf-quic-load-balancers): this machine's server ID in hex, 1..15 bytes (e.g. \"0a01\"); every connection ID the server chooses carries it, so a QUIC-LB-aware layer-4 balancer routes the connection here (docs/QUIC-LB.md). Unset: random 16-byte connection IDs." },
+    .{ .name = "quic_lb_nonce_len", .text = "QUIC-LB: random nonce bytes after the server ID; server ID + nonce is at most 19 bytes. Used with quicLbServerIdHex.", .unit = "bytes", .min = 4, .max = 18 },
+    .{ .name = "quic_lb_config_rotation", .text = "QUIC-LB: the config rotation codepoint written into the top 3 bits of every connection ID (7 is reserved). Used with quicLbServerIdHex.", .min = 0, .max = 6 },
+    .{ .name = "quic_lb_key_hex", .text = "QUIC-LB: the fleet's 16-byte AES-128-ECB key in hex (32 digits), shared with the balancer; connection IDs are then encrypted (single pass at 16 bytes, else four-pass Feistel). Unset: plaintext." },
 };
 
 /// The doc of `name`; a compile error if there is none.

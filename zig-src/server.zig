@@ -219,6 +219,8 @@ fn copyConfig(arena: std.mem.Allocator, config: Config) !Config {
     copy.cc_algorithm = try arena.dupeZ(u8, config.cc_algorithm);
     if (config.qlog_dir) |dir| copy.qlog_dir = try arena.dupeZ(u8, dir);
     if (config.keylog_path) |path| copy.keylog_path = try arena.dupeZ(u8, path);
+    if (config.quic_lb_server_id_hex) |hex| copy.quic_lb_server_id_hex = try arena.dupeZ(u8, hex);
+    if (config.quic_lb_key_hex) |hex| copy.quic_lb_key_hex = try arena.dupeZ(u8, hex);
     return copy;
 }
 

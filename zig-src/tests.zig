@@ -25,6 +25,7 @@ test {
     _ = @import("h3/stream_ids.zig");
     _ = @import("h3/h3_connection.zig");
     _ = @import("h3/qpack/tests.zig");
+    _ = @import("quic/quic_lb.zig");
     _ = @import("quic/retry_token.zig");
     _ = @import("quic/address_validation.zig");
     _ = @import("quic/fin_delivery_test.zig");

@@ -68,6 +68,10 @@ pub const ConfigC = extern struct {
     wt_initial_max_data_bytes: u64,
     wt_initial_max_streams_bidi: u64,
     wt_initial_max_streams_uni: u64,
+    quic_lb_server_id_hex: ?[*:0]const u8,
+    quic_lb_nonce_len: u64,
+    quic_lb_config_rotation: u64,
+    quic_lb_key_hex: ?[*:0]const u8,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;
@@ -88,6 +92,8 @@ pub const ConfigC = extern struct {
         c.cc_algorithm = d.cc_algorithm.ptr;
         c.qlog_dir = null;
         c.keylog_path = null;
+        c.quic_lb_server_id_hex = null;
+        c.quic_lb_key_hex = null;
         c.log_level = @intFromEnum(d.log_level);
         c.port = d.port;
         inline for (@typeInfo(ConfigC).@"struct".fields) |field| {
@@ -117,6 +123,8 @@ pub const ConfigC = extern struct {
             .cc_algorithm = std.mem.span(c.cc_algorithm orelse return error.InvalidArgument),
             .qlog_dir = if (c.qlog_dir) |p| std.mem.span(p) else null,
             .keylog_path = if (c.keylog_path) |p| std.mem.span(p) else null,
+            .quic_lb_server_id_hex = if (c.quic_lb_server_id_hex) |p| std.mem.span(p) else null,
+            .quic_lb_key_hex = if (c.quic_lb_key_hex) |p| std.mem.span(p) else null,
             .log_level = std.meta.intToEnum(LogLevel, std.math.cast(u8, c.log_level) orelse return error.InvalidArgument) catch return error.InvalidArgument,
             .port = std.math.cast(u16, c.port) orelse return error.InvalidArgument,
         };

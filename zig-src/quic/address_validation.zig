@@ -49,7 +49,7 @@ pub fn validate(
     // The DCID of an Initial that answers our Retry is the connection ID we
     // chose for the Retry, and the token's tag binds it; checking its length
     // first keeps the connection ID we accept with the length we route by.
-    if (dcid.len != connection_id.local_len) {
+    if (dcid.len != engine.local_cid_len) {
         reject(engine, "connection ID not ours");
         return null;
     }
@@ -89,7 +89,7 @@ fn sendRetry(
     peer_len: posix.socklen_t,
     now_ms: u64,
 ) void {
-    const retry_scid = ConnectionId.random();
+    const retry_scid = engine.newLocalCid();
     var token_buffer: [retry_token.max_length]u8 = undefined;
     const token = retry_token.mint(&token_buffer, &engine.retry_key, address, client_dcid, retry_scid.slice(), now_ms);
     const written = quiche.quiche_retry(

@@ -21,6 +21,8 @@ const batch = @import("../net/batch.zig");
 const signalEventFd = @import("../net/poller.zig").signalEventFd;
 const ConnectionId = @import("connection_id.zig").ConnectionId;
 const connection_id = @import("connection_id.zig");
+const quic_lb = @import("quic_lb.zig");
+const config_mod = @import("../config.zig");
 const CidTable = @import("cid_table.zig").CidTable;
 const TimerHeap = @import("timer_heap.zig").TimerHeap;
 const peer_counts = @import("peer_counts.zig");
@@ -45,6 +47,19 @@ const max_packets_per_flush = 256;
 const send_batch_packets = 64;
 /// Upper bound on one epoll wait, so a lost wake-up costs at most this.
 const max_wait_ms = 1000;
+
+/// The QUIC-LB config of a validated server config, or null when off.
+fn quicLbConfig(config: *const Config) ?quic_lb.Config {
+    var server_id: [config_mod.quic_lb_server_id_len_max]u8 = undefined;
+    const id = config_mod.quicLbServerId(config, &server_id) orelse return null;
+    comptime assert(config_mod.quic_lb_server_id_len_max == quic_lb.server_id_len_max);
+    return quic_lb.Config.init(
+        @intCast(config.quic_lb_config_rotation),
+        id,
+        @intCast(config.quic_lb_nonce_len),
+        config_mod.quicLbKey(config),
+    ) catch unreachable; // Config.validate() checked the same bounds.
+}
 
 pub const Engine = struct {
     allocator: std.mem.Allocator,
@@ -75,6 +90,12 @@ pub const Engine = struct {
     /// Authenticates Retry tokens (enable_retry). Random per server, so a
     /// token is worth nothing to any other server or after a restart.
     retry_key: retry_token.Key,
+    /// The QUIC-LB encoding of the connection IDs this server chooses
+    /// (quic/quic_lb.zig), or null for random ones.
+    quic_lb_config: ?quic_lb.Config = null,
+    /// Length of every connection ID this server chooses; the length
+    /// short-header packets are parsed with.
+    local_cid_len: u8 = connection_id.local_len,
     next_serial: u64 = 1,
     /// The HTTP/3 layer this loop drives (h3/layer.zig). It calls back
     /// only through `Layer.Host`, to mark a connection dirty.
@@ -121,6 +142,8 @@ pub const Engine = struct {
         engine.commands_pending = false;
         engine.loop_thread = null;
         std.crypto.random.bytes(&engine.retry_key);
+        engine.quic_lb_config = quicLbConfig(config);
+        engine.local_cid_len = if (engine.quic_lb_config) |*lb| lb.cidLen() else connection_id.local_len;
 
         engine.connections = try ConnectionPool.init(allocator, config.max_connections);
         errdefer engine.connections.deinit(allocator);
@@ -255,6 +278,18 @@ pub const Engine = struct {
         }
     }
 
+    /// A new connection ID for this server: QUIC-LB-encoded with a random
+    /// nonce when configured, else random.
+    pub fn newLocalCid(engine: *const Engine) ConnectionId {
+        const lb = if (engine.quic_lb_config) |*lb| lb else return ConnectionId.random();
+        var nonce: [quic_lb.nonce_len_max]u8 = undefined;
+        std.crypto.random.bytes(nonce[0..lb.nonce_len]);
+        var cid = ConnectionId{ .len = lb.cidLen() };
+        const written = quic_lb.encode(lb, nonce[0..lb.nonce_len], &cid.bytes);
+        assert(written.len == engine.local_cid_len);
+        return cid;
+    }
+
     /// Asserts the caller is the loop thread: only it may touch quiche.
     pub fn assertLoopThread(engine: *const Engine) void {
         assert(engine.loop_thread != null and engine.loop_thread.? == std.Thread.getCurrentId());
@@ -270,7 +305,7 @@ pub const Engine = struct {
         var dcid_len: usize = dcid.len;
         var token: [256]u8 = undefined;
         var token_len: usize = token.len;
-        const rc = quiche.quiche_header_info(packet.ptr, packet.len, connection_id.local_len, &version, &packet_type, &scid, &scid_len, &dcid, &dcid_len, &token, &token_len);
+        const rc = quiche.quiche_header_info(packet.ptr, packet.len, engine.local_cid_len, &version, &packet_type, &scid, &scid_len, &dcid, &dcid_len, &token, &token_len);
         if (rc < 0) {
             engine.stats.packets_invalid.inc();
             return;
@@ -324,8 +359,8 @@ pub const Engine = struct {
         // After a Retry the client already sends to the connection ID we
         // chose for it, and never again to its original DCID, so that is the
         // only key the connection needs in the CID table.
-        assert(odcid == null or dcid.len == connection_id.local_len);
-        const local_cid = if (odcid != null) ConnectionId.from(dcid) else ConnectionId.random();
+        assert(odcid == null or dcid.len == engine.local_cid_len);
+        const local_cid = if (odcid != null) ConnectionId.from(dcid) else engine.newLocalCid();
         const alias = if (odcid != null) local_cid else ConnectionId.from(dcid);
         // quiche reads a zero length as "no Retry happened".
         const odcid_slice: []const u8 = if (odcid) |*o| o.slice() else &.{};
@@ -364,7 +399,7 @@ pub const Engine = struct {
     fn refuse(engine: *Engine, client_scid: []const u8, client_dcid: []const u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t, reason: []const u8) void {
         engine.stats.connections_refused.inc();
         engine.log(.warn, 0, "connection refused: {s}", .{reason});
-        const server_cid = ConnectionId.random();
+        const server_cid = engine.newLocalCid();
         const packet = refusal.write(engine.send_buffer, client_dcid, client_scid, server_cid.slice(), reason) catch return;
         _ = engine.socket.send(packet, peer, peer_len);
     }
