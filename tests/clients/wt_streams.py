@@ -47,6 +47,7 @@ HTTP/3 codes of WebTransport codes: 0x52e4a40fa8db + n + n // 0x1e.
 import asyncio
 import hashlib
 import json
+import os
 import random
 import ssl
 import struct
@@ -99,10 +100,26 @@ class Draft16H3Connection(H3Connection):
         return settings
 
 
+# WT_DIALECT=draft07 or draft13 (environment): announce only that draft's
+# WebTransport setting instead of aioquic's draft-02 SETTINGS_ENABLE_WEBTRANSPORT,
+# as a client of that draft would (draft-07: SETTINGS_WEBTRANSPORT_MAX_SESSIONS
+# 0xc671706a; draft-13/14, Safari: SETTINGS_WT_MAX_SESSIONS 0x14e9cd29).
+DIALECT_SETTINGS = {"draft07": 0xC671706A, "draft13": 0x14E9CD29}
+
+
+class DialectH3Connection(H3Connection):
+    def _get_local_settings(self):
+        settings = super()._get_local_settings()
+        settings.pop(0x2B603742, None)
+        settings[DIALECT_SETTINGS[os.environ["WT_DIALECT"]]] = 1
+        return settings
+
+
 class Client(QuicConnectionProtocol):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.h3 = (Draft16H3Connection if DRAFT16 else H3Connection)(self._quic, enable_webtransport=True)
+        connection = Draft16H3Connection if DRAFT16 else DialectH3Connection if os.environ.get("WT_DIALECT") else H3Connection
+        self.h3 = connection(self._quic, enable_webtransport=True)
         self.status = {}
         self.data = {}  # WebTransport stream id -> bytearray
         self.ended = set()
