@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AIOQUIC_VERSION=1.7.2
-APT_PACKAGES=(ngtcp2-client openssl chromium valgrind)
+APT_PACKAGES=(ngtcp2-client openssl chromium valgrind curl)
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

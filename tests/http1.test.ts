@@ -26,8 +26,6 @@ async function tcpConnect(port: number): Promise<string> {
   }
 }
 
-const hasCurl = Bun.which("curl") !== null;
-
 /** `curl --http1.1 -k`: the status line, the headers (lowercased names) and the body. */
 async function curl(url: string, method = "GET") {
   const child = Bun.spawn(["curl", "--http1.1", "-k", "-s", "-S", "-i", "-X", method, url], { stdout: "pipe", stderr: "pipe" });
@@ -165,7 +163,7 @@ describe("the same handlers over HTTPS/1.1 and HTTP/3", () => {
     }
   });
 
-  test.skipIf(!hasCurl)("curl --http1.1 -k: HTTP/1.1 status line, the same body as HTTP/3, the exact alt-svc", async () => {
+  test("curl --http1.1 -k: HTTP/1.1 status line, the same body as HTTP/3, the exact alt-svc", async () => {
     const url = new URL("/users/42/posts/7", server.url).href;
     const [result, h3] = await Promise.all([curl(url), h3fetch(url).then((r) => r.text())]);
     expect(result.exitCode).toBe(0);
