@@ -1,6 +1,7 @@
 // bench/cpu (issue 12): server CPU per request, split by thread, on
 // HttpArena's baseline-h3 workload (GET /baseline2?a=1&b=1) and on bulk
-// downloads of one 64 MiB body, for each of our modes and Bun.serve({ http3:
+// downloads of one 64 MiB body and bulk uploads to a handler that streams
+// the request body, for each of our modes and Bun.serve({ http3:
 // true }) in the same run. Request rates alone hide where the time goes: our
 // loop thread and the JS thread share one core here, and a run the load
 // generator limited looks like a slow server. So every run reads each server
@@ -71,7 +72,8 @@ type Client = "h3load" | "quic-go";
 const BASELINE = "/baseline2?a=1&b=1";
 const BULK_REQUESTS = 8;
 
-interface Workload { name: string; client: Client; args: string[]; bulk: boolean; limitMs: number }
+/** `upload`: the bytes that count are the ones the client sent (a POST body), not received. */
+interface Workload { name: string; client: Client; args: string[]; bulk: boolean; limitMs: number; upload?: boolean }
 const rateArgs = (client: Client, connections: number, streams: number) =>
   client === "h3load"
     ? ["--path", BASELINE, "--connections", String(connections), "--streams", String(streams), "--duration-ms", String(duration)]
@@ -89,6 +91,18 @@ for (const [body, path] of [["Uint8Array", "/bulk/u8"], ["Blob", "/bulk/blob"], 
     workloads.push({ name: `${BULK_REQUESTS} × 64 MiB ${body}`, client, args: bulkArgs(client, path), bulk: true, limitMs: BULK_LIMIT_MS });
   }
 }
+// Uploads: POST /upload reads `req.body` to its end and answers its length.
+const uploadArgs = (client: Client) =>
+  client === "h3load"
+    ? ["--method", "POST", "--path", "/upload", "--body-bytes", String(BULK_BYTES), "--connections", "1", "--streams", "1", "--requests", String(BULK_REQUESTS)]
+    : ["-path", "/upload", "-requests", String(BULK_REQUESTS), "-upload-bytes", String(BULK_BYTES)];
+for (const client of ["h3load", "quic-go"] as const) {
+  workloads.push({ name: `${BULK_REQUESTS} × 64 MiB upload`, client, args: uploadArgs(client), bulk: true, limitMs: BULK_LIMIT_MS, upload: true });
+}
+// BENCH_ONLY=<text>: only the workloads whose name contains it (a quick look
+// at one workload: the tables are printed, bench/RESULTS.md is not touched).
+const only = process.env.BENCH_ONLY;
+if (only) workloads.splice(0, workloads.length, ...workloads.filter((w) => w.name.includes(only)));
 
 interface Run {
   requests: number;
@@ -138,7 +152,7 @@ async function measure(pid: number, port: number, workload: Workload): Promise<R
   await Bun.sleep(SETTLE_MS);
   const server = spent(before, sample(pid));
   if (!result) return { requests: 0, errors: 0, rps: 0, p99_us: 0, bytes: 0, gbps: 0, wallSeconds, server, clientCpu: cpu, failure: "stalled" };
-  const bytes = result.bytes ?? result.bytes_received ?? 0;
+  const bytes = result.bytes ?? (workload.upload ? result.bytes_sent : result.bytes_received) ?? 0;
   // h3load counts a response that ended early as complete: the byte count
   // is the check.
   const missing = workload.bulk ? BULK_REQUESTS * BULK_BYTES - bytes : 0;
@@ -296,6 +310,7 @@ function writeResults(results: Map<string, Row>, others: { foreign: number; stea
   const rate = table(false, results);
   const bulk = table(true, results);
   console.log(`\n${rate}\n\n${bulk}`);
+  if (only) return console.log(`BENCH_ONLY=${only}: bench/RESULTS.md left as it was`);
   const minutes = ((performance.now() - runStart.at) / 60000).toFixed(1);
   const busy = busyBefore.map((b, i) => `CPU ${i} ${(b * 100).toFixed(0)} %`).join(", ");
   const share = (v: number) => `${(v * 100).toFixed(0)} %`;
@@ -322,7 +337,7 @@ function writeResults(results: Map<string, Row>, others: { foreign: number; stea
       `Heap Collector), "other" the rest (Bun Pool, mi-scavenger, threads that exited mid-run). ${interrupts} The load ` +
       `generator's CPU comes from its rusage. "core busy" is CPU time over the run's wall time: on a quiet machine, near ` +
       `100 % means that side was the limit. Each row is the run with the median server CPU per request (per GiB) of ` +
-      `${repeat}, ${duration / 1000} s each for baseline-h3 and ${BULK_REQUESTS} sequential GETs on one connection for bulk, after a ` +
+      `${repeat}, ${duration / 1000} s each for baseline-h3 and ${BULK_REQUESTS} sequential GETs (or POSTs, for uploads) on one connection for bulk, after a ` +
       `warm-up. A bulk run that stops delivering is stopped after ${BULK_LIMIT_MS / 1000} s ("stalled"), one that ends early says how ` +
       `much it missed; such runs rank last for the median and the row counts them. "ours native/static" answers /baseline2 from a static route (no JavaScript per request), "ours raw ` +
       `route" through \`server.route()\` (no Web objects); the others run the shared handler in ` +

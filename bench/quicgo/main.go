@@ -6,11 +6,14 @@
 //	quicgo -port P [-host 127.0.0.1] [-path /baseline2?a=1&b=1]
 //	       [-connections C] [-streams S] [-duration-ms D]
 //	quicgo -port P -path /bulk/u8 -requests N
+//	quicgo -port P -path /upload -requests N -upload-bytes B
 //
 // Rate mode (the default) opens C connections and keeps S requests in flight
 // on each for D ms; a request in flight when the time is up still completes
 // and counts. With -requests N it instead sends N GETs one after another on
-// one connection and reports the goodput (bulk mode).
+// one connection and reports the goodput (bulk mode); with -upload-bytes B
+// each of those requests is instead a POST of B bytes, and the goodput counts
+// the bytes sent (an upload to a handler that streams the request body).
 //
 // Its own CPU time comes from getrusage, so a benchmark can tell a run the
 // client limited from one the server limited.
@@ -42,6 +45,7 @@ type options struct {
 	streams     int
 	durationMs  int
 	requests    int
+	uploadBytes int64
 }
 
 func main() {
@@ -53,6 +57,7 @@ func main() {
 	flag.IntVar(&o.streams, "streams", 1, "requests in flight per connection (rate mode)")
 	flag.IntVar(&o.durationMs, "duration-ms", 3000, "how long to issue requests (rate mode)")
 	flag.IntVar(&o.requests, "requests", 0, "bulk mode: this many sequential GETs on one connection")
+	flag.Int64Var(&o.uploadBytes, "upload-bytes", 0, "bulk mode: POST this many bytes per request instead of a GET")
 	flag.Parse()
 	if o.port == 0 {
 		fail(fmt.Errorf("-port is required"))
@@ -98,6 +103,40 @@ func dial(o options) (*http3.ClientConn, *quic.Conn, error) {
 	}
 	transport := &http3.Transport{DisableCompression: true}
 	return transport.NewClientConn(conn), conn, nil
+}
+
+// filler is an endless reader of one repeated non-zero byte: an upload body
+// made as it is sent, so the client holds no 64 MiB buffer.
+type filler struct{}
+
+func (filler) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	return len(p), nil
+}
+
+// post uploads n bytes and reads the answer, returning n once the server
+// answered 200.
+func post(client *http3.ClientConn, url string, n int64) (int64, error) {
+	req, err := http.NewRequest(http.MethodPost, url, io.LimitReader(filler{}, n))
+	if err != nil {
+		return 0, err
+	}
+	req.ContentLength = n
+	resp, err := client.RoundTrip(req)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return n, nil
 }
 
 // get sends one GET and reads the whole body, returning its length; any
@@ -210,7 +249,12 @@ func bulk(o options, url string) (map[string]any, error) {
 	var bytes int64
 	errors := 0
 	for i := 0; i < o.requests; i++ {
-		n, err := get(client, url)
+		var n int64
+		if o.uploadBytes > 0 {
+			n, err = post(client, url, o.uploadBytes)
+		} else {
+			n, err = get(client, url)
+		}
 		bytes += n
 		if err != nil {
 			errors++
