@@ -68,6 +68,10 @@ pub const Layer = struct {
     now_ns: u64,
     /// A graceful shutdown started: new request streams are refused.
     draining: bool,
+    /// A push this iteration found the event queue empty: the doorbell
+    /// rings at the loop's next ring point (ringDoorbellIfDue), not at the
+    /// push (events.zig says why).
+    doorbell_due: bool = false,
 
     /// Per transport connection slot: the HTTP/3 part of that connection.
     conns: []?ConnState,
@@ -112,6 +116,7 @@ pub const Layer = struct {
         inline for (@typeInfo(Deps).@"struct".fields) |field| @field(layer, field.name) = @field(deps, field.name);
         layer.now_ns = 0;
         layer.draining = false;
+        layer.doorbell_due = false;
         layer.pending_control = .empty;
 
         layer.conns = try allocator.alloc(?ConnState, config.max_connections);
@@ -279,6 +284,13 @@ pub const Layer = struct {
 
     pub fn announceShutdown(layer: *Layer) void {
         events.pushControl(layer, .shutdown, 0, null);
+    }
+
+    /// Rings the application's doorbell if a record went into an empty
+    /// event queue since the last ring. The loop calls it after reading
+    /// its packets and at the end of every iteration.
+    pub fn ringDoorbellIfDue(layer: *Layer) void {
+        events.ringIfDue(layer);
     }
 
     /// Pushes control records that found the queue full (after the loop

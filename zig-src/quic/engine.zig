@@ -219,18 +219,24 @@ pub const Engine = struct {
                 if (event.events & std.os.linux.EPOLL.IN != 0) engine.receivePackets();
                 if (event.events & std.os.linux.EPOLL.OUT != 0) engine.sendBatched();
             }
+            // The application starts on what the packets brought while the
+            // loop goes on, so its answers may meet applyQueued below.
+            engine.http.ringDoorbellIfDue();
             engine.commands_pending = engine.http.applyQueued(nowNs());
             const now_ns = nowNs();
             engine.fireTimers(now_ns);
             engine.http.sweep(now_ns);
             engine.flushDirty();
-            if (engine.shutdownFinished()) break;
+            const finished = engine.shutdownFinished();
+            engine.http.ringDoorbellIfDue();
+            if (finished) break;
         }
         engine.closeAll();
         // The RESET events of the requests just cut short, if the queue was
         // full when they were made (what still does not fit, the
         // application's stop() ends itself).
         engine.http.flushPendingControl();
+        engine.http.ringDoorbellIfDue();
     }
 
     /// Graceful shutdown: on the first iteration after it is requested,

@@ -155,8 +155,10 @@ const Harness = struct {
     fn serverTurn(harness: *Harness) void {
         _ = Pair.deliver(&harness.pair.client, &harness.pair.server);
         harness.layer.onPacket(conn_slot);
+        harness.layer.ringDoorbellIfDue();
         harness.layer.beforeSend(conn_slot, harness.tick());
         harness.layer.afterSend(conn_slot);
+        harness.layer.ringDoorbellIfDue();
         _ = harness.pair.exchange();
     }
 
@@ -165,6 +167,7 @@ const Harness = struct {
         // The test's few commands fit one drain: none is left for later.
         std.debug.assert(!harness.layer.applyQueued(harness.tick()));
         harness.layer.beforeSend(conn_slot, harness.tick());
+        harness.layer.ringDoorbellIfDue();
         _ = harness.pair.exchange();
     }
 
@@ -319,6 +322,7 @@ test "a request's whole life through the HTTP/3 layer, without sockets" {
     // HEADERS in → one REQUEST out, not ended (a body follows).
     const upload_stream: u64 = 0;
     try sendHeaders(harness.pair.client.conn, upload_stream, "POST", "/upload", false);
+    const rings_before = harness.doorbell_rings;
     harness.serverTurn();
     try testing.expectEqual(@as(usize, 1), try harness.poll());
     const request = harness.received.items[0];
@@ -331,7 +335,8 @@ test "a request's whole life through the HTTP/3 layer, without sockets" {
     var fields = try wire.fieldBlock(request.payload[request_head.offset_field_count - record_offset ..]);
     try testing.expectEqualStrings(":method", (try fields.next()).?.name);
     try testing.expect(std.mem.indexOf(u8, request.payload, "/upload") != null);
-    try testing.expect(harness.doorbell_rings > 0);
+    // One ring for the batch, at the loop's ring point (events.ringIfDue).
+    try testing.expectEqual(rings_before + 1, harness.doorbell_rings);
     const id = request.id;
 
     // The body, 10,000 bytes with FIN, all sent at once. The layer reads
@@ -554,4 +559,32 @@ test "an extended CONNECT before the client's SETTINGS waits for them, then carr
     try testing.expectEqual(request.id, body.id);
     try testing.expectEqualSlices(u8, &capsule, body.payload);
     try testing.expectEqual(@as(usize, 0), harness.layer.conn(conn_slot).h3.?.parked_connects.items.len);
+}
+
+test "requests arriving together ring the doorbell once, even when the application drains between them" {
+    const harness = try Harness.create();
+    defer harness.destroy();
+    harness.serverTurn();
+    try testing.expectEqual(@as(usize, 0), try harness.poll());
+
+    // Three requests in one turn: three REQUEST records, one ring.
+    for ([_]u64{ 0, 4, 8 }) |stream_id| try sendHeaders(harness.pair.client.conn, stream_id, "GET", "/hello", true);
+    const rings_before = harness.doorbell_rings;
+    harness.serverTurn();
+    try testing.expectEqual(rings_before + 1, harness.doorbell_rings);
+    try testing.expectEqual(@as(usize, 3), try harness.poll());
+
+    // The queue was drained: the next record finds it empty and is due a
+    // ring, which happens at the ring point, not at the push.
+    try sendHeaders(harness.pair.client.conn, 12, "GET", "/hello", true);
+    _ = Pair.deliver(&harness.pair.client, &harness.pair.server);
+    harness.layer.onPacket(conn_slot);
+    harness.layer.beforeSend(conn_slot, harness.tick());
+    try testing.expect(harness.events.nextRecordLength() > 0);
+    try testing.expectEqual(rings_before + 1, harness.doorbell_rings);
+    harness.layer.ringDoorbellIfDue();
+    try testing.expectEqual(rings_before + 2, harness.doorbell_rings);
+    harness.layer.ringDoorbellIfDue();
+    try testing.expectEqual(rings_before + 2, harness.doorbell_rings);
+    try testing.expectEqual(@as(usize, 1), try harness.poll());
 }
