@@ -26,6 +26,11 @@ beforeAll(() => {
         return Response.json({ id: req.params.id });
       },
       "/echo": { POST: async (req: H3Request) => new Response(`${req.headers.get("content-type")}:${await req.text()}`) },
+      // Answers without the body: cancels it before any of it arrived.
+      "/refuse": { POST: (req: H3Request) => {
+        void req.body!.cancel(new Error("not wanted"));
+        return new Response("refused early", { status: 403 });
+      } },
       "/json": { POST: async (req: H3Request) => Response.json({ got: await req.json() }) },
       "/clone": { POST: async (req: H3Request) => {
         const copy = req.clone();
@@ -209,6 +214,18 @@ describe("handler deadlines", () => {
 });
 
 describe("request bodies are read as the handler reads them", () => {
+  test("a handler that cancels the body before it arrives answers, and the connection goes on serving", async () => {
+    const accepted = server.stats().connections_accepted;
+    for (let i = 0; i < 3; i++) {
+      const refused = await h3fetch(new URL("/refuse", server.url), { method: "POST", body: new Uint8Array(200_000).fill(1) });
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toBe("refused early");
+      const echoed = await h3fetch(new URL("/echo", server.url), { method: "POST", body: "after", headers: { "content-type": "text/plain" } });
+      expect(await echoed.text()).toBe("text/plain:after");
+    }
+    expect(server.stats().connections_accepted).toBe(accepted);
+  });
+
   test("an unread 64 MiB upload stops at the read window (QUIC flow control holds the client); reading resumes it", async () => {
     const windowBytes = 256 * 1024;
     let release!: () => void;

@@ -143,6 +143,14 @@ export class Incoming implements IncomingRequest, BodySink {
         },
         // Called as the queue drains: desiredSize is the window minus the unread bytes.
         pull: (controller) => window.consumed(window.windowBytes - (controller.desiredSize ?? 0)),
+        // The handler wants no more of the body. What still arrives is
+        // dropped (a cancelled stream's controller throws on enqueue); no
+        // more credit is granted, so QUIC flow control holds the client
+        // until the response completes and the library stops the request
+        // stream (STOP_SENDING with H3_NO_ERROR).
+        cancel: () => {
+          this.#controller = null;
+        },
       },
       { highWaterMark: window.windowBytes, size: (chunk) => chunk?.byteLength ?? 0 },
     );

@@ -330,7 +330,12 @@ export class Server {
       if (bytes === 0) break;
       for (let offset = 0; offset < bytes; handled++) {
         const length = this.#eventView.getUint32(offset, true);
-        this.#dispatch(offset, length);
+        // One event's failure must not lose the events after it in this batch.
+        try {
+          this.#dispatch(offset, length);
+        } catch (error) {
+          this.#log({ level: "error", message: `event ${this.#eventView.getUint8(offset + 4)} could not be dispatched: ${(error as Error)?.stack ?? error}`, connectionId: 0 });
+        }
         offset += padded(length);
       }
     }
