@@ -221,6 +221,7 @@ fn copyConfig(arena: std.mem.Allocator, config: Config) !Config {
     if (config.keylog_path) |path| copy.keylog_path = try arena.dupeZ(u8, path);
     if (config.quic_lb_server_id_hex) |hex| copy.quic_lb_server_id_hex = try arena.dupeZ(u8, hex);
     if (config.quic_lb_key_hex) |hex| copy.quic_lb_key_hex = try arena.dupeZ(u8, hex);
+    if (config.ticket_key_hex) |hex| copy.ticket_key_hex = try arena.dupeZ(u8, hex);
     return copy;
 }
 
@@ -252,7 +253,24 @@ pub fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
     // clients require the transport parameter, and reset their streams this way.
     if (config.enable_webtransport) quiche.quiche_config_enable_reset_stream_at(quiche_config, true);
     if (config.keylog_path != null) quiche.quiche_config_log_keys(quiche_config);
+    try configureResumption(quiche_config, config);
     return quiche_config;
+}
+
+/// Session tickets and 0-RTT. BoringSSL issues tickets by default, sealed
+/// with a random key of this SSL_CTX (one per server) that it rotates every
+/// two days, keeping the previous one. A configured key replaces that: it is
+/// the only key (BoringSSL then neither rotates it nor keeps an older one),
+/// so every server given the same bytes resumes the others' tickets, and a
+/// ticket sealed with any other key falls back to a full handshake.
+fn configureResumption(quiche_config: *quiche.Config, config: *const Config) CreateError!void {
+    if (config_mod.ticketKey(config)) |key_bytes| {
+        var key = key_bytes;
+        defer std.crypto.secureZero(u8, &key);
+        if (quiche.quiche_config_set_ticket_key(quiche_config, &key, key.len) != 0) return error.TicketKeyInvalid;
+    }
+    // Tickets then carry max_early_data, so clients may send 0-RTT with them.
+    if (config.enable_early_data) quiche.quiche_config_enable_early_data(quiche_config);
 }
 
 // The server's own QUIC configuration, tested here rather than beside the

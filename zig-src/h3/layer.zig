@@ -212,6 +212,10 @@ pub const Layer = struct {
         if (state.h3 == null and
             (quiche.quiche_conn_is_established(state.quiche_conn) or quiche.quiche_conn_is_in_early_data(state.quiche_conn)))
         {
+            // Both are known once the ClientHello is processed: BoringSSL
+            // has then accepted the ticket and decided on the early data.
+            if (quiche.quiche_conn_is_resumed(state.quiche_conn)) layer.stats.connections_resumed.inc();
+            if (quiche.quiche_conn_is_in_early_data(state.quiche_conn)) layer.stats.connections_early_data.inc();
             layer.openH3(state);
         }
         datagrams.receive(layer, conn_slot);
