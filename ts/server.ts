@@ -9,7 +9,7 @@ import { JSCallback, ptr, type Pointer } from "bun:ffi";
 import { native, type Native } from "./loader.ts";
 import { check, ZigH3Error } from "./errors.ts";
 import { marshalConfig, resolveLimits, type NativeConfig } from "./config.ts";
-import { resolvePem } from "./tls.ts";
+import { resolvePem, resolveSession } from "./tls.ts";
 import { EventKind, HEADER_BYTES, decodeRequest, formatPeer, padded, readId, type RequestEvent } from "./wire.ts";
 import { Deadlines } from "./deadlines.ts";
 import { Exchange } from "./exchange.ts";
@@ -163,9 +163,10 @@ export class Server {
         }
       : {};
 
+    const session = resolveSession(options.tls);
     const pem = resolvePem(options.tls);
     try {
-      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: address, port });
+      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...limits, ...session, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: address, port });
       this.#datagramSendQueue = config.read("dgram_send_queue_len");
       this.#window = config.read("max_pending_response_bytes");
       const readWindowBytes = config.read("request_read_window_bytes");
@@ -185,7 +186,7 @@ export class Server {
       this.#streams = new WebTransportStreams(this.#outbox, { sendWindow: this.#window, receiveLimit: config.read("max_request_body_size"), readWindowBytes });
       const out = new BigUint64Array(1);
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
-      check(status, describeNewFailure(status, pem.certPath, pem.keyPath, address, port));
+      check(status, describeNewFailure(status, pem.certPath, pem.keyPath, address, port, options.tls.ticketKeys?.byteLength));
       this.#handle = Number(out[0]) as Pointer;
     } finally {
       pem.cleanup();
