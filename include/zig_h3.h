@@ -194,6 +194,17 @@ int zig_h3_server_stop(zig_h3_server *server);
 int zig_h3_server_shutdown(zig_h3_server *server, uint64_t timeout_ms);
 
 /*
+ * Rotates the session ticket key of a server created with ticket_key_hex,
+ * from any thread while it exists: key (48 bytes: 16 key name, 16 HMAC
+ * secret, 16 AES-128 key) seals new tickets; the key it replaces still opens
+ * the tickets it sealed (renewed under the new key); the one before is
+ * forgotten, so its tickets get a full handshake. Errors: INVALID_ARGUMENT,
+ * TICKET_KEY_INVALID (key_len != 48), INVALID_STATE (no ticket_key_hex, or
+ * stopped).
+ */
+int zig_h3_server_set_ticket_key(zig_h3_server *server, const uint8_t *key, size_t key_len);
+
+/*
  * Callback mode: instead of signalling the eventfd, the loop thread calls
  * doorbell(user) when the event queue goes from empty to non-empty (at most
  * once per batch). It runs on the loop thread: it must only schedule a

@@ -243,6 +243,39 @@ describe("tls.ticketKeys: servers sharing a key", () => {
     expect(json(outcome.second.results[0]!)).toEqual({ method: "GET", earlyData: false, body: "" });
   });
 
+  test("rotation with server.setTicketKeys(): a ticket sealed with the previous key still resumes, with 0-RTT; after a second rotation it falls back to a full handshake", async () => {
+    const NEXT_KEY = randomBytes(48);
+    const issuer = start({ ticketKeys: KEY, earlyData: true });
+    const rotated = start({ ticketKeys: KEY, earlyData: true });
+    expect(rotated.setTicketKeys(NEXT_KEY)).toBe(rotated);
+    const once = await aioquic(issuer, rotated, [GET]);
+    expect(once.second.resumed).toBe(true);
+    expect(once.second.early_data_accepted).toBe(true);
+    expectAllInFirstFlight(once);
+    expect(json(once.second.results[0]!)).toEqual({ method: "GET", earlyData: true, body: "" });
+
+    rotated.setTicketKeys(OTHER_KEY);
+    const twice = await aioquic(issuer, rotated, [GET, POST]);
+    expectAllInFirstFlight(twice);
+    expect(twice.second.resumed).toBe(false);
+    expect(twice.second.early_data_accepted).toBe(false);
+    expect(twice.second.results.map((r) => [r.status, json(r)])).toEqual([
+      [200, { method: "GET", earlyData: false, body: "" }],
+      [200, { method: "POST", earlyData: false, body: "order #1" }],
+    ]);
+    expect(counters(rotated)).toEqual({ resumed: 1, earlyConnections: 1, earlyRequests: 1, tooEarly: 0 });
+  });
+
+  test("setTicketKeys() needs a server started with ticketKeys and a 48-byte key", () => {
+    const own = start();
+    expect(() => own.setTicketKeys(KEY)).toThrow(expect.objectContaining({ code: "ZIG_H3_ERR_INVALID_STATE" }));
+    const keyed = start({ ticketKeys: KEY });
+    for (const length of [0, 47, 49]) {
+      expect(() => keyed.setTicketKeys(new Uint8Array(length))).toThrow(expect.objectContaining({ code: "ZIG_H3_ERR_TICKET_KEY_INVALID" }));
+    }
+    expect(() => keyed.setTicketKeys("key" as unknown as Uint8Array)).toThrow(TypeError);
+  });
+
   test("a key that is not 48 bytes is refused with ZIG_H3_ERR_TICKET_KEY_INVALID; a key that is not bytes, or a bad earlyData, is a TypeError", () => {
     for (const length of [0, 16, 32, 47, 49, 80]) {
       let error: unknown;
@@ -318,9 +351,10 @@ describe("quic-go: http3.Transport with a tls.ClientSessionCache", () => {
     const c = start({ ticketKeys: OTHER_KEY, earlyData: true });
     const other = await quicGo(a, c);
     // quic-go reports the refused 0-RTT to the application (Err0RTTRejected)
-    // instead of resending; the client's retry is an ordinary GET.
+    // instead of resending; the client's retry is an ordinary GET on a new
+    // connection without a ticket.
     expect(other.second).toMatchObject({ rejected0RTT: true, didResume: false });
-    expect(other.second.retry).toMatchObject({ status: 200 });
+    expect(other.second.retry).toMatchObject({ status: 200, didResume: false, used0RTT: false });
     expect(JSON.parse(other.second.retry!.body)).toEqual({ method: "GET", earlyData: false, body: "" });
     expect(counters(c).earlyRequests).toBe(0);
   });

@@ -613,6 +613,27 @@ export class Server {
   }
 
   /**
+   * Rotates the session ticket key, as Node's `tlsServer.setTicketKeys()`:
+   * `keys` (48 bytes) seals the tickets issued from now on; the key it
+   * replaces still opens the tickets it sealed (a client resuming with one
+   * gets a new ticket under `keys`); the key before that is forgotten, so
+   * its tickets fall back to a full handshake. Rotate each server of a
+   * fleet to the same bytes, at most once per ticket lifetime (BoringSSL's
+   * is 2 days) if no client should lose its resumption. Only for a server
+   * started with `tls.ticketKeys` (else ZIG_H3_ERR_INVALID_STATE: its own
+   * random key already rotates every two days); another length is
+   * ZIG_H3_ERR_TICKET_KEY_INVALID.
+   */
+  setTicketKeys(keys: Uint8Array): this {
+    if (!(keys instanceof Uint8Array)) throw new TypeError("setTicketKeys() needs a Buffer or Uint8Array of 48 bytes");
+    if (this.#handle === null) throw new ZigH3Error(-4, "setTicketKeys");
+    // An empty view has no address to hand over; the library sees the length.
+    const bytes = keys.byteLength > 0 ? keys : new Uint8Array(1);
+    check(this.#lib.zig_h3_server_set_ticket_key(this.#handle, ptr(bytes), keys.byteLength), `setTicketKeys: ${keys.byteLength} bytes`);
+    return this;
+  }
+
+  /**
    * Replaces the handlers, as Bun's `server.reload()`: `routes` (the whole
    * handler table from serve()'s `routes`), `fetch`, `error` and
    * `development`, each only if given. Requests already running keep their

@@ -92,6 +92,7 @@ pub fn fromCreateError(err: server_mod.CreateError) Status {
         error.BindAddressInvalid => .address_invalid,
         error.CcAlgorithmInvalid => .cc_algorithm_invalid,
         error.TicketKeyInvalid => .ticket_key_invalid,
+        error.TicketKeyCallbackFailed => .quiche_failed,
         error.LimitOutOfRange, error.WebTransportNeedsDatagrams => .config_invalid,
         error.AddressInUse => .address_in_use,
         error.AddressNotAvailable => .address_not_available,

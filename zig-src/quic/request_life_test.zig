@@ -154,7 +154,7 @@ const Harness = struct {
     /// server's packets out to the client.
     fn serverTurn(harness: *Harness) void {
         _ = Pair.deliver(&harness.pair.client, &harness.pair.server);
-        harness.layer.onPacket(conn_slot);
+        harness.layer.onPacket(conn_slot, harness.tick());
         harness.layer.beforeSend(conn_slot, harness.tick());
         harness.layer.afterSend(conn_slot);
         _ = harness.pair.exchange();
