@@ -93,6 +93,11 @@ pub const Server = struct {
         }
         server.quiche_config = try makeQuicheConfig(config, if (server.ticket_keys) |*keys| keys else null);
         errdefer quiche.quiche_config_free(server.quiche_config);
+        // From here the key lives in ticket_keys alone, not in a string too.
+        if (config.ticket_key_hex) |hex| {
+            std.crypto.secureZero(u8, @constCast(hex));
+            config.ticket_key_hex = null;
+        }
 
         const address = config_mod.parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
         server.socket = try Socket.bind(address, 4 * 1024 * 1024);
