@@ -38,11 +38,11 @@ export interface TlsOptions {
    * Every server given the same bytes (the workers of one process, or a
    * fleet behind one name) resumes sessions the others issued. Without it
    * each server seals tickets with a random key of its own, so resumption
-   * works against that server only. Rotation: give the servers a new key
-   * (restart them with it); tickets sealed with the old key then fall back
-   * to a full handshake, nothing fails. Another length is a ZigH3Error with
+   * works against that server only. Rotate with `server.setTicketKeys()`:
+   * the replaced key still opens its tickets, the one before falls back to
+   * a full handshake (nothing fails). Another length is a ZigH3Error with
    * code "ZIG_H3_ERR_TICKET_KEY_INVALID". Ignored by the HTTP/1.1 fallback,
-   * whose TLS is Bun's.
+   * whose TLS is Bun's. See docs/ZERO-RTT.md.
    */
   ticketKeys?: Uint8Array;
   /**
