@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define ZIG_H3_ABI_VERSION 2
+#define ZIG_H3_ABI_VERSION 3
 
 /* Status codes (ZIG_H3_OK, ZIG_H3_ERR_*): in the generated block at the end. */
 
@@ -136,6 +136,15 @@ typedef struct zig_h3_config {
     uint64_t quic_lb_config_rotation; /* QUIC-LB config rotation codepoint [0], 0..6 */
     const char *quic_lb_key_hex;     /* QUIC-LB 16-byte AES-128 key, 32 hex digits [NULL = plaintext
                                         connection IDs]; needs quic_lb_server_id_hex */
+    /* Added in ABI version 3: session resumption and 0-RTT (docs/ZERO-RTT.md). */
+    const char *ticket_key_hex;      /* TLS session ticket key, 48 bytes as 96 hex digits (16 key name,
+                                        16 HMAC secret, 16 AES-128 key) [NULL = a random key of this
+                                        server's own]; servers given the same key resume each other's
+                                        sessions. Another length: ZIG_H3_ERR_TICKET_KEY_INVALID */
+    uint64_t enable_early_data;      /* accept 0-RTT from resumed clients [0]; a request read before
+                                        the handshake completed has ZIG_H3_FLAG_EARLY */
+    uint64_t early_data_allow_unsafe; /* early requests whose method is not GET, HEAD, OPTIONS or TRACE
+                                         reach the application [0 = answered 425 Too Early] */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
@@ -183,6 +192,17 @@ int zig_h3_server_stop(zig_h3_server *server);
  * once. Errors: INVALID_ARGUMENT, INVALID_STATE (not running).
  */
 int zig_h3_server_shutdown(zig_h3_server *server, uint64_t timeout_ms);
+
+/*
+ * Rotates the session ticket key of a server created with ticket_key_hex,
+ * from any thread while it exists: key (48 bytes: 16 key name, 16 HMAC
+ * secret, 16 AES-128 key) seals new tickets; the key it replaces still opens
+ * the tickets it sealed (renewed under the new key); the one before is
+ * forgotten, so its tickets get a full handshake. Errors: INVALID_ARGUMENT,
+ * TICKET_KEY_INVALID (key_len != 48), INVALID_STATE (no ticket_key_hex, or
+ * stopped).
+ */
+int zig_h3_server_set_ticket_key(zig_h3_server *server, const uint8_t *key, size_t key_len);
 
 /*
  * Callback mode: instead of signalling the eventfd, the loop thread calls
@@ -312,7 +332,10 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
  *               connection was accepted), field block
  *               (pseudo-headers first, as received). FIN flag: the field
  *               section ended the stream, so there is no body and no
- *               BODY_END follows (a bodiless request is one record). A body over
+ *               BODY_END follows (a bodiless request is one record). EARLY
+ *               flag: the request may be a replay (RFC 8470): read in 0-RTT
+ *               or carrying Early-Data; only safe methods unless
+ *               early_data_allow_unsafe (the others got 425). A body over
  *               max_request_body_size ends the request with RESET (the
  *               client gets STOP_SENDING and, if no response started, 413).
  *   2 BODY      body bytes
@@ -410,6 +433,7 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_ERR_INVALID_STATE -4 /* not allowed in the server's current state */
 #define ZIG_H3_ERR_CONFIG_INVALID -5 /* a config value is out of its allowed range */
 #define ZIG_H3_ERR_CC_ALGORITHM_INVALID -6 /* unknown congestion control algorithm (use reno, cubic or bbr2) */
+#define ZIG_H3_ERR_TICKET_KEY_INVALID -7 /* the TLS session ticket key must be exactly 48 bytes (96 hex digits) */
 #define ZIG_H3_ERR_CERT_NOT_FOUND -10 /* certificate file not found or not readable */
 #define ZIG_H3_ERR_CERT_INVALID -11 /* certificate file is not a valid PEM certificate chain */
 #define ZIG_H3_ERR_KEY_NOT_FOUND -12 /* private key file not found or not readable */
@@ -464,6 +488,7 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_FLAG_NOTIFY 2
 #define ZIG_H3_FLAG_BODY 4
 #define ZIG_H3_FLAG_QUIET 8
+#define ZIG_H3_FLAG_EARLY 16
 
 /* Indices of zig_h3_server_stats counters. */
 #define ZIG_H3_STAT_PACKETS_RECEIVED 0
@@ -492,7 +517,11 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_STAT_COMMANDS_APPLIED 23
 #define ZIG_H3_STAT_BODY_BYTES_DELIVERED 24
 #define ZIG_H3_STAT_WT_RESETS_AT 25
-#define ZIG_H3_STAT_COUNT 26
+#define ZIG_H3_STAT_CONNECTIONS_RESUMED 26
+#define ZIG_H3_STAT_CONNECTIONS_EARLY_DATA 27
+#define ZIG_H3_STAT_REQUESTS_EARLY_DATA 28
+#define ZIG_H3_STAT_REQUESTS_TOO_EARLY 29
+#define ZIG_H3_STAT_COUNT 30
 
 /* Indices of the values of a CONN_STATS event. */
 #define ZIG_H3_CONN_STAT_PACKETS_RECEIVED 0

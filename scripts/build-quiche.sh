@@ -3,7 +3,7 @@
 # (third_party/quiche/target/release/libzigquicheh3_quiche.a); build.zig
 # runs it. quiche 0.28.0 comes from the Rust crate registry, its checksum pinned in
 # third_party/quiche/Cargo.lock; third_party/quiche/patch.py then fixes a
-# lost-FIN bug in it and adds RESET_STREAM_AT (see that file) before cargo
+# lost-FIN bug in it, adds RESET_STREAM_AT and an SSL_CTX accessor (see that file) before cargo
 # builds it. The patched
 # copy is made once per crate checksum and patch.py version.
 set -euo pipefail

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { makeCertificate } from "./helpers/certs.ts";
-import { h3fetch } from "./helpers/clients.ts";
+import { aioquicRaw, h3fetch } from "./helpers/clients.ts";
 
 const root = join(import.meta.dir, "..");
 const binary = join(tmpdir(), `zig-h3-native-server-${process.pid}`);
@@ -60,4 +60,16 @@ test("a static route is served by the library", async () => {
   expect(response.status).toBe(203);
   expect(response.headers.get("x-static")).toBe("yes");
   expect(await response.text()).toBe("static body");
+});
+
+test("an early POST (marked Early-Data by an intermediary) gets 425 before a native route runs; unmarked it is answered", async () => {
+  const post = (extra: [string, string][]) => ({
+    headers: [[":method", "POST"], [":scheme", "https"], [":authority", "localhost"], [":path", "/native-post"], ...extra] as [string, string][],
+    body: 2,
+  });
+  const [early, plain] = await aioquicRaw(port, [post([["early-data", "1"]]), post([])]);
+  expect(early!.status).toBe(425);
+  expect(early!.body).toBe("Too Early\n");
+  expect(plain!.status).toBe(200);
+  expect(plain!.body).toMatch(/^native POST \/native-post fields=\d+\n$/);
 });

@@ -43,6 +43,7 @@ export const FLAG_FIN = 1;
 export const FLAG_NOTIFY = 2;
 export const FLAG_BODY = 4;
 export const FLAG_QUIET = 8;
+export const FLAG_EARLY = 16;
 
 /** zig_h3_server_stats counters, in order. */
 export const STATS_FIELDS = [
@@ -72,6 +73,10 @@ export const STATS_FIELDS = [
   "commands_applied",
   "body_bytes_delivered",
   "wt_resets_at",
+  "connections_resumed",
+  "connections_early_data",
+  "requests_early_data",
+  "requests_too_early",
 ] as const;
 
 /** The values of a CONN_STATS event, in order. */
@@ -157,6 +162,9 @@ export const CONFIG_FIELDS = [
   "quic_lb_nonce_len",
   "quic_lb_config_rotation",
   "quic_lb_key_hex",
+  "ticket_key_hex",
+  "enable_early_data",
+  "early_data_allow_unsafe",
 ] as const;
 
 /** Status codes by name (zig_h3_status_name); the library returns the negative ones as errors. */
@@ -168,6 +176,7 @@ export const STATUS = {
   ZIG_H3_ERR_INVALID_STATE: -4,
   ZIG_H3_ERR_CONFIG_INVALID: -5,
   ZIG_H3_ERR_CC_ALGORITHM_INVALID: -6,
+  ZIG_H3_ERR_TICKET_KEY_INVALID: -7,
   ZIG_H3_ERR_CERT_NOT_FOUND: -10,
   ZIG_H3_ERR_CERT_INVALID: -11,
   ZIG_H3_ERR_KEY_NOT_FOUND: -12,
@@ -674,4 +683,7 @@ export const CONFIG_FIELD_OPTIONS = {
   dgram_send_queue_len: "datagrams.sendQueueLength",
   log_level: "logLevel",
   enable_webtransport: "webtransport",
+  ticket_key_hex: "tls.ticketKeys",
+  enable_early_data: "tls.earlyData",
+  early_data_allow_unsafe: "tls.earlyData.allowUnsafeMethods",
 } as const;

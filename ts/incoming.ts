@@ -20,6 +20,14 @@ export interface IncomingRequest {
   readonly signal: AbortSignal;
   readonly connectionId: number;
   readonly streamId: number;
+  /**
+   * True when the request may be a replay (RFC 8470): it arrived as 0-RTT
+   * early data before the client's handshake completed, or an intermediary
+   * marked it `Early-Data: 1`. Only GET, HEAD, OPTIONS and TRACE get here
+   * with it set unless `tls.earlyData.allowUnsafeMethods` is on; the
+   * others were answered 425 Too Early. See docs/ZERO-RTT.md.
+   */
+  readonly earlyData: boolean;
   /** HTTP/3 datagrams (RFC 9297) on this request's stream; returns an unsubscribe function. */
   onDatagram(listener: (data: Uint8Array) => void): () => void;
   /** Sends an HTTP/3 datagram on this request's stream. Throws a DatagramError. */
@@ -48,6 +56,7 @@ export class Incoming implements IncomingRequest, BodySink {
   readonly path: string;
   readonly connectionId: number;
   readonly streamId: number;
+  readonly earlyData: boolean;
   /** `:protocol` of an extended CONNECT. */
   readonly protocol: string | undefined;
   /** The client's address (server.requestIP). */
@@ -77,6 +86,7 @@ export class Incoming implements IncomingRequest, BodySink {
     this.path = event.path;
     this.connectionId = event.connectionId;
     this.streamId = event.streamId;
+    this.earlyData = event.early;
     this.protocol = event.protocol;
     this.peer = event.peer;
     this.ended = event.ended;

@@ -22,7 +22,7 @@ export {
   type SocketAddress,
   type ReloadOptions,
 } from "./options.ts";
-export type { TlsOptions, PemSource } from "./tls.ts";
+export type { TlsOptions, PemSource, EarlyDataOptions } from "./tls.ts";
 export { ResponseWriter } from "./response-writer.ts";
 export { withTrailers, type H3Request, type IncomingRequest, type TrailersSource } from "./web.ts";
 export { version } from "./loader.ts";

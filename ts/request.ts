@@ -54,6 +54,21 @@ export class H3Request<Params extends Record<string, string> = Record<string, st
     return this.#incoming.streamId;
   }
 
+  /**
+   * True when the request may be a replay (RFC 8470): it arrived as 0-RTT
+   * early data, read before the client's TLS handshake completed, or an
+   * intermediary in front marked it `Early-Data: 1`. With the default
+   * `tls.earlyData` settings only GET, HEAD, OPTIONS and TRACE requests
+   * reach a handler with it set (the library answered the others 425 Too
+   * Early, and the client retried them after its handshake); with
+   * `allowUnsafeMethods` the handler decides, e.g. `new Response(null,
+   * { status: 425 })` for a request it must not run twice. Always false
+   * when `tls.earlyData` is off and no intermediary marked it.
+   */
+  get earlyData(): boolean {
+    return this.#incoming.earlyData;
+  }
+
   // Members are typed as Request's own (Request["body"], ReturnType<Request["blob"]>)
   // rather than spelled out: the emitted .d.ts then takes the types of the
   // user's environment (bun-types' Blob and FormData, not the DOM lib's),

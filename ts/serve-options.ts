@@ -62,8 +62,9 @@ export function ensureDirectory(path: string, option: string) {
 }
 
 /** What a failed zig_h3_server_new was trying to do, for its ZigH3Error. */
-export function describeNewFailure(status: number, cert: string, key: string, host: string, port: number): string {
+export function describeNewFailure(status: number, cert: string, key: string, host: string, port: number, ticketKeyBytes?: number): string {
   const name = status < 0 ? String(native().zig_h3_status_name(status)) : "";
+  if (name.includes("TICKET_KEY")) return `tls.ticketKeys has ${ticketKeyBytes ?? 0} bytes`;
   if (name.includes("CERT")) return `cannot load TLS certificate "${cert}"`;
   if (name.includes("KEY")) return `cannot load TLS private key "${key}"`;
   if (name.includes("ADDRESS") || name.includes("PERMISSION") || name.includes("SOCKET")) return `cannot listen on UDP ${host}:${port}`;

@@ -9,7 +9,7 @@ import { JSCallback, ptr, type Pointer } from "bun:ffi";
 import { native, type Native } from "./loader.ts";
 import { check, ZigH3Error } from "./errors.ts";
 import { marshalConfig, resolveLimits, type NativeConfig } from "./config.ts";
-import { resolvePem } from "./tls.ts";
+import { resolvePem, resolveSession } from "./tls.ts";
 import { EventKind, HEADER_BYTES, decodeRequest, formatPeer, padded, readId, type RequestEvent } from "./wire.ts";
 import { Deadlines } from "./deadlines.ts";
 import { Exchange } from "./exchange.ts";
@@ -163,9 +163,10 @@ export class Server {
         }
       : {};
 
+    const session = resolveSession(options.tls);
     const pem = resolvePem(options.tls);
     try {
-      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...limits, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: address, port });
+      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...limits, ...session, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: address, port });
       this.#datagramSendQueue = config.read("dgram_send_queue_len");
       this.#window = config.read("max_pending_response_bytes");
       const readWindowBytes = config.read("request_read_window_bytes");
@@ -185,7 +186,7 @@ export class Server {
       this.#streams = new WebTransportStreams(this.#outbox, { sendWindow: this.#window, receiveLimit: config.read("max_request_body_size"), readWindowBytes });
       const out = new BigUint64Array(1);
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
-      check(status, describeNewFailure(status, pem.certPath, pem.keyPath, address, port));
+      check(status, describeNewFailure(status, pem.certPath, pem.keyPath, address, port, options.tls.ticketKeys?.byteLength));
       this.#handle = Number(out[0]) as Pointer;
     } finally {
       pem.cleanup();
@@ -614,6 +615,27 @@ export class Server {
     }, timeoutMs);
     // Like the server-wide deadlines, it does not hold the process (see ref()).
     live.ownDeadline.unref();
+  }
+
+  /**
+   * Rotates the session ticket key, as Node's `tlsServer.setTicketKeys()`:
+   * `keys` (48 bytes) seals the tickets issued from now on; the key it
+   * replaces still opens the tickets it sealed (a client resuming with one
+   * gets a new ticket under `keys`); the key before that is forgotten, so
+   * its tickets fall back to a full handshake. Rotate each server of a
+   * fleet to the same bytes, at most once per ticket lifetime (BoringSSL's
+   * is 2 days) if no client should lose its resumption. Only for a server
+   * started with `tls.ticketKeys` (else ZIG_H3_ERR_INVALID_STATE: its own
+   * random key already rotates every two days); another length is
+   * ZIG_H3_ERR_TICKET_KEY_INVALID.
+   */
+  setTicketKeys(keys: Uint8Array): this {
+    if (!(keys instanceof Uint8Array)) throw new TypeError("setTicketKeys() needs a Buffer or Uint8Array of 48 bytes");
+    if (this.#handle === null) throw new ZigH3Error(-4, "setTicketKeys");
+    // An empty view has no address to hand over; the library sees the length.
+    const bytes = keys.byteLength > 0 ? keys : new Uint8Array(1);
+    check(this.#lib.zig_h3_server_set_ticket_key(this.#handle, ptr(bytes), keys.byteLength), `setTicketKeys: ${keys.byteLength} bytes`);
+    return this;
   }
 
   /**

@@ -14,6 +14,7 @@ export const symbols = {
   zig_h3_server_start: { args: [FFIType.ptr], returns: FFIType.i32 },
   zig_h3_server_stop: { args: [FFIType.ptr], returns: FFIType.i32 },
   zig_h3_server_shutdown: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+  zig_h3_server_set_ticket_key: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
   zig_h3_server_set_doorbell: { args: [FFIType.ptr, FFIType.function, FFIType.ptr], returns: FFIType.i32 },
   zig_h3_server_port: { args: [FFIType.ptr], returns: FFIType.i32 },
   zig_h3_server_event_fd: { args: [FFIType.ptr], returns: FFIType.i32 },

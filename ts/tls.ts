@@ -32,6 +32,72 @@ export interface TlsOptions {
   ca?: PemSource | PemSource[];
   /** Not supported: must be absent or false. */
   requestCert?: false;
+  /**
+   * The session ticket key, as Node's `tls` option of the same name: 48
+   * bytes (16 bytes key name, 16 bytes HMAC secret, 16 bytes AES-128 key).
+   * Every server given the same bytes (the workers of one process, or a
+   * fleet behind one name) resumes sessions the others issued. Without it
+   * each server seals tickets with a random key of its own, so resumption
+   * works against that server only. Rotate with `server.setTicketKeys()`:
+   * the replaced key still opens its tickets, the one before falls back to
+   * a full handshake (nothing fails). Another length is a ZigH3Error with
+   * code "ZIG_H3_ERR_TICKET_KEY_INVALID". Ignored by the HTTP/1.1 fallback,
+   * whose TLS is Bun's. See docs/ZERO-RTT.md.
+   */
+  ticketKeys?: Uint8Array;
+  /**
+   * 0-RTT (TLS early data) for resumed clients: their first requests
+   * arrive without waiting a round trip, but may be replayed by an
+   * attacker (docs/ZERO-RTT.md). Off by default. `true`: early requests
+   * with a safe method (GET, HEAD, OPTIONS, TRACE) reach the handler with
+   * `req.earlyData` true; others are answered `425 Too Early` by the
+   * library (static and native routes too) and the client sends them again
+   * after its handshake (RFC 8470). `{ allowUnsafeMethods: true }` hands
+   * every early request to the handler, which must then refuse (425) what
+   * it cannot run twice.
+   */
+  earlyData?: boolean | EarlyDataOptions;
+}
+
+/** The object form of `tls.earlyData` (0-RTT on). */
+export interface EarlyDataOptions {
+  /**
+   * Early requests with methods other than GET, HEAD, OPTIONS and TRACE
+   * reach the handler (`req.earlyData` true) instead of getting 425 Too
+   * Early from the library. Also applies to requests an intermediary
+   * marked `Early-Data: 1`.
+   * @default false
+   */
+  allowUnsafeMethods?: boolean;
+}
+
+/** The zig_h3_config fields `tls.ticketKeys` and `tls.earlyData` set. */
+export interface SessionConfig {
+  ticket_key_hex?: string;
+  enable_early_data?: boolean;
+  early_data_allow_unsafe?: boolean;
+}
+
+/**
+ * Checks `tls.ticketKeys` and `tls.earlyData`. The key's length is left to
+ * the library (ZIG_H3_ERR_TICKET_KEY_INVALID), so C and TypeScript users
+ * meet the same rule.
+ */
+export function resolveSession(tls: TlsOptions): SessionConfig {
+  const config: SessionConfig = {};
+  if (tls.ticketKeys !== undefined) {
+    if (!(tls.ticketKeys instanceof Uint8Array)) throw new TypeError("tls.ticketKeys must be a Buffer or Uint8Array of 48 bytes");
+    config.ticket_key_hex = Buffer.from(tls.ticketKeys.buffer, tls.ticketKeys.byteOffset, tls.ticketKeys.byteLength).toString("hex");
+  }
+  const early = tls.earlyData;
+  if (early === undefined || early === false) return config;
+  if (early === true) return { ...config, enable_early_data: true };
+  if (typeof early !== "object" || early === null || Array.isArray(early)) throw new TypeError("tls.earlyData must be a boolean or { allowUnsafeMethods?: boolean }");
+  for (const key of Object.keys(early)) {
+    if (key !== "allowUnsafeMethods") throw new TypeError(`unknown tls.earlyData option "${key}"; did you mean "allowUnsafeMethods"?`);
+  }
+  if (early.allowUnsafeMethods !== undefined && typeof early.allowUnsafeMethods !== "boolean") throw new TypeError("tls.earlyData.allowUnsafeMethods must be a boolean");
+  return { ...config, enable_early_data: true, early_data_allow_unsafe: early.allowUnsafeMethods === true };
 }
 
 /** Paths the library loads, and the cleanup of any temporary copies. */

@@ -4,8 +4,8 @@
 
 export const HEADER_BYTES = 16;
 // Kinds and flags come from their Zig declarations (zig build gen).
-export { CommandKind, EventKind, FLAG_BODY, FLAG_FIN, FLAG_NOTIFY, FLAG_QUIET } from "./abi.generated.ts";
-import { CommandKind, FLAG_BODY, FLAG_FIN, FLAG_NOTIFY } from "./abi.generated.ts";
+export { CommandKind, EventKind, FLAG_BODY, FLAG_EARLY, FLAG_FIN, FLAG_NOTIFY, FLAG_QUIET } from "./abi.generated.ts";
+import { CommandKind, FLAG_BODY, FLAG_EARLY, FLAG_FIN, FLAG_NOTIFY } from "./abi.generated.ts";
 
 /** WT_OPENED status: the stream was opened. */
 export const WT_OPENED_OK = 0;
@@ -50,6 +50,8 @@ export interface RequestEvent {
   routeId: number;
   /** The field section ended the stream: no body, and no BODY_END follows. */
   ended: boolean;
+  /** The request may be a replay: read in 0-RTT, or it carried Early-Data (RFC 8470). */
+  early: boolean;
   method: string;
   /** `:path` (path and query, as sent); "/" when absent (CONNECT). */
   path: string;
@@ -174,9 +176,11 @@ export function decodeRequest(view: DataView, bytes: Buffer, offset: number, id:
     else if (name === ":protocol") protocol = value;
     at += 4 + nameLength + valueLength;
   }
-  const ended = (view.getUint8(offset + 5) & FLAG_FIN) !== 0;
+  const flags = view.getUint8(offset + 5);
+  const ended = (flags & FLAG_FIN) !== 0;
+  const early = (flags & FLAG_EARLY) !== 0;
   const peer = decodePeer(view, bytes, offset + REQUEST_PEER_AT);
-  return { id, connectionId, streamId, routeId, ended, method, path, authority, protocol, block, regularAt: at, regularCount: count - index, peer, wtBits, wtPeerLimits };
+  return { id, connectionId, streamId, routeId, ended, early, method, path, authority, protocol, block, regularAt: at, regularCount: count - index, peer, wtBits, wtPeerLimits };
 }
 
 /** Decodes `count` fields of a REQUEST block from character `at` on. */

@@ -112,6 +112,19 @@ pub const Config = struct {
     /// The fleet's 16-byte AES-128 key, hex (32 digits); unset: plaintext.
     quic_lb_key_hex: ?[:0]const u8 = null,
 
+    // TLS session resumption and 0-RTT (RFC 8446 4.6.1, RFC 9001 4.6,
+    // RFC 8470; docs/ZERO-RTT.md).
+    /// The session ticket key, 48 bytes in hex (96 digits): 16 bytes key
+    /// name, 16 bytes HMAC secret, 16 bytes AES-128 key, as Node's
+    /// `ticketKeys`. Servers given the same key resume each other's
+    /// sessions. Unset: BoringSSL's random key for this server alone.
+    ticket_key_hex: ?[:0]const u8 = null,
+    /// Accept 0-RTT early data from resumed clients.
+    enable_early_data: bool = false,
+    /// Hand early requests with unsafe methods (POST, PUT, ...) to the
+    /// application instead of answering 425 Too Early.
+    early_data_allow_unsafe: bool = false,
+
     // Logging and diagnostics.
     qlog_dir: ?[:0]const u8 = null,
     keylog_path: ?[:0]const u8 = null,
@@ -131,6 +144,7 @@ pub const Config = struct {
         CcAlgorithmInvalid,
         LimitOutOfRange,
         WebTransportNeedsDatagrams,
+        TicketKeyInvalid,
     };
 
     /// Returns the first violated rule. Bounds are checked so that every
@@ -165,6 +179,7 @@ pub const Config = struct {
         try fixedRange(config, "request_body_rate_window_ms");
         try fixedRange(config, "retry_token_lifetime_ms");
         try validateQuicLb(config);
+        if (config.ticket_key_hex) |hex| _ = parseTicketKey(hex) catch return error.TicketKeyInvalid;
         if (config.enable_dgram) {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);
@@ -204,6 +219,23 @@ pub fn quicLbKey(config: *const Config) ?[quic_lb_key_len]u8 {
     const text = config.quic_lb_key_hex orelse return null;
     var key: [quic_lb_key_len]u8 = undefined;
     _ = std.fmt.hexToBytes(&key, text) catch unreachable;
+    return key;
+}
+
+/// BoringSSL's ticket key (SSL_CTX_set_tlsext_ticket_keys): key name,
+/// HMAC secret and AES-128 key, 16 bytes each.
+pub const ticket_key_len = 48;
+
+/// The configured ticket key, or null (BoringSSL's own). Call after validate().
+pub fn ticketKey(config: *const Config) ?[ticket_key_len]u8 {
+    const text = config.ticket_key_hex orelse return null;
+    return parseTicketKey(text) catch unreachable;
+}
+
+fn parseTicketKey(text: []const u8) error{TicketKeyInvalid}![ticket_key_len]u8 {
+    if (text.len != 2 * ticket_key_len) return error.TicketKeyInvalid;
+    var key: [ticket_key_len]u8 = undefined;
+    _ = std.fmt.hexToBytes(&key, text) catch return error.TicketKeyInvalid;
     return key;
 }
 

@@ -81,6 +81,9 @@ pub const docs = [_]Doc{
     .{ .name = "quic_lb_nonce_len", .text = "QUIC-LB: random nonce bytes after the server ID; server ID + nonce is at most 19 bytes. Used with quicLbServerIdHex.", .unit = "bytes", .min = 4, .max = 18 },
     .{ .name = "quic_lb_config_rotation", .text = "QUIC-LB: the config rotation codepoint written into the top 3 bits of every connection ID (7 is reserved). Used with quicLbServerIdHex.", .min = 0, .max = 6 },
     .{ .name = "quic_lb_key_hex", .text = "QUIC-LB: the fleet's 16-byte AES-128-ECB key in hex (32 digits), shared with the balancer; connection IDs are then encrypted (single pass at 16 bytes, else four-pass Feistel). Unset: plaintext." },
+    .{ .name = "ticket_key_hex", .text = "TLS session ticket key, 48 bytes in hex (96 digits: key name, HMAC secret, AES-128 key, as Node's ticketKeys). Servers given the same key resume each other's sessions. Unset: a random key of this server's own.", .option = "tls.ticketKeys" },
+    .{ .name = "enable_early_data", .text = "Accept 0-RTT early data from resumed clients (RFC 8470; replayable).", .option = "tls.earlyData" },
+    .{ .name = "early_data_allow_unsafe", .text = "Hand early requests with unsafe methods to the application instead of answering 425 Too Early.", .option = "tls.earlyData.allowUnsafeMethods" },
 };
 
 /// The doc of `name`; a compile error if there is none.

@@ -29,6 +29,7 @@ const flags = .{
     .{ "NOTIFY", wire.flag_notify },
     .{ "BODY", wire.flag_body },
     .{ "QUIET", wire.flag_quiet },
+    .{ "EARLY", wire.flag_early },
 };
 
 pub fn main() !void {

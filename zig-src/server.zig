@@ -18,6 +18,8 @@ const Router = @import("h3/router.zig");
 const RecordQueue = @import("queue/record_queue.zig").RecordQueue;
 const wire = @import("queue/wire.zig");
 const Engine = @import("quic/engine.zig").Engine;
+const ticket_keys = @import("quic/ticket_keys.zig");
+const TicketKeys = ticket_keys.TicketKeys;
 
 pub const CreateError = Config.Error || error{
     OutOfMemory,
@@ -30,6 +32,7 @@ pub const CreateError = Config.Error || error{
     AddressNotAvailable,
     PermissionDenied,
     SocketFailed,
+    TicketKeyCallbackFailed,
 };
 
 pub const State = enum { created, running, stopped };
@@ -40,6 +43,10 @@ pub const Server = struct {
     arena: std.heap.ArenaAllocator,
     config: Config,
     quiche_config: *quiche.Config,
+    /// The session ticket keys when the application gave one (ticket_key_hex);
+    /// null: BoringSSL's own random key. Installed on quiche_config's SSL_CTX,
+    /// which it outlives.
+    ticket_keys: ?TicketKeys = null,
     socket: Socket,
     poller: Poller,
     doorbell_fd: i32,
@@ -79,8 +86,18 @@ pub const Server = struct {
         server.config = try copyConfig(server.arena.allocator(), config_in);
         const config = &server.config;
 
-        server.quiche_config = try makeQuicheConfig(config);
+        if (config_mod.ticketKey(config)) |key| {
+            var bytes = key;
+            defer std.crypto.secureZero(u8, &bytes);
+            server.ticket_keys = TicketKeys.init(&bytes);
+        }
+        server.quiche_config = try makeQuicheConfig(config, if (server.ticket_keys) |*keys| keys else null);
         errdefer quiche.quiche_config_free(server.quiche_config);
+        // From here the key lives in ticket_keys alone, not in a string too.
+        if (config.ticket_key_hex) |hex| {
+            std.crypto.secureZero(u8, @constCast(hex));
+            config.ticket_key_hex = null;
+        }
 
         const address = config_mod.parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
         server.socket = try Socket.bind(address, 4 * 1024 * 1024);
@@ -125,6 +142,7 @@ pub const Server = struct {
         server.poller.deinit();
         server.socket.close();
         quiche.quiche_config_free(server.quiche_config);
+        if (server.ticket_keys) |*keys| std.crypto.secureZero(u8, std.mem.asBytes(keys));
         server.arena.deinit();
         allocator.destroy(server);
     }
@@ -160,6 +178,17 @@ pub const Server = struct {
         const deadline = @import("quic/engine.zig").nowNs() +| timeout_ms *| std.time.ns_per_ms;
         server.shutdown_deadline_ns.store(@max(deadline, 1), .release);
         server.poller.wake();
+    }
+
+    /// Rotates the session ticket key (any thread, any state but stopped):
+    /// `key` seals new tickets, the key it replaces still opens the tickets
+    /// it sealed, the one before is forgotten. Only for a server created
+    /// with a ticket key: BoringSSL's own key rotates by itself.
+    pub fn setTicketKey(server: *Server, key: []const u8) error{ InvalidState, TicketKeyInvalid }!void {
+        if (server.state == .stopped) return error.InvalidState;
+        const keys = if (server.ticket_keys) |*keys| keys else return error.InvalidState;
+        if (key.len != ticket_keys.key_bytes) return error.TicketKeyInvalid;
+        keys.rotate(key[0..ticket_keys.key_bytes]);
     }
 
     pub fn start(server: *Server) !void {
@@ -221,10 +250,11 @@ fn copyConfig(arena: std.mem.Allocator, config: Config) !Config {
     if (config.keylog_path) |path| copy.keylog_path = try arena.dupeZ(u8, path);
     if (config.quic_lb_server_id_hex) |hex| copy.quic_lb_server_id_hex = try arena.dupeZ(u8, hex);
     if (config.quic_lb_key_hex) |hex| copy.quic_lb_key_hex = try arena.dupeZ(u8, hex);
+    if (config.ticket_key_hex) |hex| copy.ticket_key_hex = try arena.dupeZ(u8, hex);
     return copy;
 }
 
-pub fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
+pub fn makeQuicheConfig(config: *const Config, keys: ?*TicketKeys) CreateError!*quiche.Config {
     const quiche_config = quiche.quiche_config_new(quiche.protocol_version) orelse return error.QuicheConfigFailed;
     errdefer quiche.quiche_config_free(quiche_config);
     std.fs.cwd().access(config.cert_path, .{}) catch return error.CertNotFound;
@@ -252,7 +282,21 @@ pub fn makeQuicheConfig(config: *const Config) CreateError!*quiche.Config {
     // clients require the transport parameter, and reset their streams this way.
     if (config.enable_webtransport) quiche.quiche_config_enable_reset_stream_at(quiche_config, true);
     if (config.keylog_path != null) quiche.quiche_config_log_keys(quiche_config);
+    try configureResumption(quiche_config, config, keys);
     return quiche_config;
+}
+
+/// Session tickets and 0-RTT. BoringSSL issues tickets by default, sealed
+/// with a random key of this SSL_CTX (one per server) that it rotates every
+/// two days, keeping the previous one. Configured keys replace that
+/// (quic/ticket_keys.zig): every server given the same bytes resumes the
+/// others' tickets, the application rotates them (`setTicketKey`), and a
+/// ticket sealed with any other key falls back to a full handshake.
+fn configureResumption(quiche_config: *quiche.Config, config: *const Config, keys: ?*TicketKeys) CreateError!void {
+    assert((keys != null) == (config.ticket_key_hex != null));
+    if (keys) |configured| try ticket_keys.install(@ptrCast(quiche.quiche_config_ssl_ctx(quiche_config)), configured);
+    // Tickets then carry max_early_data, so clients may send 0-RTT with them.
+    if (config.enable_early_data) quiche.quiche_config_enable_early_data(quiche_config);
 }
 
 // The server's own QUIC configuration, tested here rather than beside the
@@ -275,8 +319,71 @@ test "the library's server advertises reset_stream_at when WebTransport is enabl
             .dgram_send_queue_len = 16,
             .enable_webtransport = webtransport,
         };
-        var pair = try memory_pair.Pair.initWith(.{ .configure_client = speakH3, .server_config = try makeQuicheConfig(&config) });
+        var pair = try memory_pair.Pair.initWith(.{ .configure_client = speakH3, .server_config = try makeQuicheConfig(&config, null) });
         defer pair.deinit();
         try std.testing.expectEqual(webtransport, quiche.quiche_conn_peer_supports_reset_stream_at(pair.client.conn));
     }
+}
+
+/// A server config given `key` (and rotated to each of `rotations`), whose
+/// keys live in `keys`.
+fn configWithTicketKey(cert_dir: memory_pair.CertificateDir, keys: *TicketKeys, key: *const [ticket_keys.key_bytes]u8, rotations: []const [ticket_keys.key_bytes]u8) !*quiche.Config {
+    const hex = std.fmt.bytesToHex(key.*, .lower) ++ [_]u8{0};
+    const config: Config = .{ .cert_path = std.mem.span(cert_dir.cert), .key_path = std.mem.span(cert_dir.key), .ticket_key_hex = hex[0 .. hex.len - 1 :0] };
+    try config.validate();
+    keys.* = TicketKeys.init(key);
+    for (rotations) |*next| keys.rotate(next);
+    return makeQuicheConfig(&config, keys);
+}
+
+test "a ticket resumes on every server given the same key, still after one rotation, not after two nor under another key" {
+    const allocator = std.testing.allocator;
+    const cert_dir = try memory_pair.certificateDir();
+    const k1 = [_]u8{0x11} ** ticket_keys.key_bytes;
+    const k2 = [_]u8{0x22} ** ticket_keys.key_bytes;
+    const k3 = [_]u8{0x33} ** ticket_keys.key_bytes;
+    var issuer_keys: TicketKeys = undefined;
+    var first = try memory_pair.Pair.initWith(.{ .configure_client = speakH3, .server_config = try configWithTicketKey(cert_dir, &issuer_keys, &k1, &.{}) });
+    try std.testing.expect(!quiche.quiche_conn_is_resumed(first.server.conn));
+    const session = try first.clientSession(allocator);
+    defer allocator.free(session);
+    first.deinit();
+
+    const cases = [_]struct { key: *const [ticket_keys.key_bytes]u8, rotations: []const [ticket_keys.key_bytes]u8, resumed: bool }{
+        .{ .key = &k1, .rotations = &.{}, .resumed = true }, // another server, same key
+        .{ .key = &k1, .rotations = &.{k2}, .resumed = true }, // k1 is the previous key
+        .{ .key = &k1, .rotations = &.{ k2, k3 }, .resumed = false }, // k1 was forgotten
+        .{ .key = &k3, .rotations = &.{}, .resumed = false }, // another fleet
+    };
+    for (cases) |case| {
+        var keys: TicketKeys = undefined;
+        var pair = try memory_pair.Pair.initWith(.{ .configure_client = speakH3, .server_config = try configWithTicketKey(cert_dir, &keys, case.key, case.rotations), .client_session = session });
+        defer pair.deinit();
+        try std.testing.expectEqual(case.resumed, quiche.quiche_conn_is_resumed(pair.server.conn));
+        try std.testing.expectEqual(case.resumed, quiche.quiche_conn_is_resumed(pair.client.conn));
+    }
+}
+
+test "a client that resumed with the previous key leaves with a ticket sealed with the current one" {
+    const allocator = std.testing.allocator;
+    const cert_dir = try memory_pair.certificateDir();
+    const k1 = [_]u8{0x11} ** ticket_keys.key_bytes;
+    const k2 = [_]u8{0x22} ** ticket_keys.key_bytes;
+    var keys: [3]TicketKeys = undefined;
+    var first = try memory_pair.Pair.initWith(.{ .configure_client = speakH3, .server_config = try configWithTicketKey(cert_dir, &keys[0], &k1, &.{}) });
+    const old_session = try first.clientSession(allocator);
+    defer allocator.free(old_session);
+    first.deinit();
+
+    var rotated = try memory_pair.Pair.initWith(.{ .configure_client = speakH3, .server_config = try configWithTicketKey(cert_dir, &keys[1], &k1, &.{k2}), .client_session = old_session });
+    try std.testing.expect(quiche.quiche_conn_is_resumed(rotated.server.conn));
+    const new_session = try rotated.clientSession(allocator);
+    defer allocator.free(new_session);
+    rotated.deinit();
+    try std.testing.expect(!std.mem.eql(u8, old_session, new_session));
+
+    // A server that only knows k2 opens it.
+    var only_k2 = try memory_pair.Pair.initWith(.{ .configure_client = speakH3, .server_config = try configWithTicketKey(cert_dir, &keys[2], &k2, &.{}), .client_session = new_session });
+    defer only_k2.deinit();
+    try std.testing.expect(quiche.quiche_conn_is_resumed(only_k2.server.conn));
 }

@@ -40,6 +40,16 @@ pub const Stats = struct {
     /// WebTransport streams of ours reset with RESET_STREAM_AT, their
     /// preface kept delivered (peers that support reset_stream_at).
     wt_resets_at: Counter = .{},
+    /// Connections that resumed a TLS session (a ticket this server, or
+    /// one sharing its ticket key, issued), and those whose 0-RTT data was
+    /// accepted.
+    connections_resumed: Counter = .{},
+    connections_early_data: Counter = .{},
+    /// Requests whose field section was read before the handshake
+    /// completed (0-RTT) or that carried Early-Data (RFC 8470), and those of
+    /// them answered 425 Too Early because their method is not safe.
+    requests_early_data: Counter = .{},
+    requests_too_early: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

@@ -37,6 +37,7 @@ int main(int argc, char **argv) {
     zig_h3_field fields[] = {{(const uint8_t *)"x-static", 8, (const uint8_t *)"yes", 3}};
     if (zig_h3_route_native(server, "GET", "/native/*", 1, hello, NULL) != ZIG_H3_OK ||
         zig_h3_route_native(server, "GET", "/silent", 2, silent, NULL) != ZIG_H3_OK ||
+        zig_h3_route_native(server, "POST", "/native-post", 5, hello, NULL) != ZIG_H3_OK ||
         zig_h3_route_static(server, "GET", "/static", 3, 203, fields, 1, (const uint8_t *)"static body", 11) != ZIG_H3_OK ||
         zig_h3_route_static(server, "GET", "/bad", 4, 99, NULL, 0, NULL, 0) != ZIG_H3_ERR_INVALID_ARGUMENT ||
         zig_h3_server_start(server) != ZIG_H3_OK) {

@@ -46,6 +46,15 @@ has upstream, as of this writing). The edits add:
   - quiche_conn_send_reset_stream_at_for_testing(): queues a frame with any
     fields, so that tests can play a misbehaving peer.
 zig-src/quic/reset_stream_at_test.zig is the witness.
+
+The accessor: quiche_config_ssl_ctx() returns the configuration's BoringSSL
+SSL_CTX. quiche's only ticket key control, quiche_config_set_ticket_key(),
+calls SSL_CTX_set_tlsext_ticket_keys(), which keeps one key and forgets the
+previous one, so every ticket sealed before a rotation would fall back to a
+full handshake. The library installs a ticket key callback on the SSL_CTX
+instead (SSL_CTX_set_tlsext_ticket_key_cb), which seals with the current key
+and still opens tickets sealed with the previous one
+(zig-src/quic/ticket_keys.zig).
 """
 import sys
 from pathlib import Path
@@ -916,6 +925,54 @@ pub extern "C" fn quiche_conn_stream_shutdown(
 EDITS += [
     (relative, old, new.replace("@MARK@", MARK))
     for relative, old, new in RESET_STREAM_AT_EDITS
+]
+
+
+# The SSL_CTX (see the module docstring): the library installs a session
+# ticket key callback on it, so a rotated-out key still opens tickets.
+SSL_CTX_EDITS = [
+    (
+        "src/tls/mod.rs",
+        "    pub fn set_ticket_key(&mut self, key: &[u8]) -> Result<()> {\n",
+        "    /// (@MARK@) The SSL_CTX itself, for callbacks quiche does not wrap.\n"
+        "    pub fn ssl_ctx_ptr(&mut self) -> *mut c_void {\n"
+        "        self.as_mut_ptr() as *mut c_void\n"
+        "    }\n"
+        "\n"
+        "    pub fn set_ticket_key(&mut self, key: &[u8]) -> Result<()> {\n",
+    ),
+    (
+        "src/lib.rs",
+        "    pub fn set_ticket_key(&mut self, key: &[u8]) -> Result<()> {\n"
+        "        self.tls_ctx.set_ticket_key(key)\n"
+        "    }\n",
+        "    pub fn set_ticket_key(&mut self, key: &[u8]) -> Result<()> {\n"
+        "        self.tls_ctx.set_ticket_key(key)\n"
+        "    }\n"
+        "\n"
+        "    /// (@MARK@) The BoringSSL SSL_CTX behind this configuration. It\n"
+        "    /// lives as long as the Config; whatever the caller installs on it\n"
+        "    /// must not outlive that.\n"
+        "    pub fn ssl_ctx_ptr(&mut self) -> *mut std::ffi::c_void {\n"
+        "        self.tls_ctx.ssl_ctx_ptr()\n"
+        "    }\n",
+    ),
+    (
+        "src/ffi.rs",
+        "#[no_mangle]\npub extern \"C\" fn quiche_config_set_ticket_key(\n",
+        "/// (@MARK@) The configuration's BoringSSL SSL_CTX.\n"
+        "#[no_mangle]\n"
+        "pub extern \"C\" fn quiche_config_ssl_ctx(config: &mut Config) -> *mut c_void {\n"
+        "    config.ssl_ctx_ptr()\n"
+        "}\n"
+        "\n"
+        "#[no_mangle]\npub extern \"C\" fn quiche_config_set_ticket_key(\n",
+    ),
+]
+
+EDITS += [
+    (relative, old, new.replace("@MARK@", MARK))
+    for relative, old, new in SSL_CTX_EDITS
 ]
 
 

@@ -10,7 +10,7 @@ const config_docs = @import("../config_docs.zig");
 const Config = @import("../config.zig").Config;
 const LogLevel = @import("../config.zig").LogLevel;
 
-pub const abi_version: u32 = 2;
+pub const abi_version: u32 = 3;
 
 pub const ConfigC = extern struct {
     struct_size: u32,
@@ -72,6 +72,10 @@ pub const ConfigC = extern struct {
     quic_lb_nonce_len: u64,
     quic_lb_config_rotation: u64,
     quic_lb_key_hex: ?[*:0]const u8,
+    // Added in ABI version 3: resumption and 0-RTT.
+    ticket_key_hex: ?[*:0]const u8,
+    enable_early_data: u64,
+    early_data_allow_unsafe: u64,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;
@@ -94,6 +98,7 @@ pub const ConfigC = extern struct {
         c.keylog_path = null;
         c.quic_lb_server_id_hex = null;
         c.quic_lb_key_hex = null;
+        c.ticket_key_hex = null;
         c.log_level = @intFromEnum(d.log_level);
         c.port = d.port;
         inline for (@typeInfo(ConfigC).@"struct".fields) |field| {
@@ -125,6 +130,7 @@ pub const ConfigC = extern struct {
             .keylog_path = if (c.keylog_path) |p| std.mem.span(p) else null,
             .quic_lb_server_id_hex = if (c.quic_lb_server_id_hex) |p| std.mem.span(p) else null,
             .quic_lb_key_hex = if (c.quic_lb_key_hex) |p| std.mem.span(p) else null,
+            .ticket_key_hex = if (c.ticket_key_hex) |p| std.mem.span(p) else null,
             .log_level = std.meta.intToEnum(LogLevel, std.math.cast(u8, c.log_level) orelse return error.InvalidArgument) catch return error.InvalidArgument,
             .port = std.math.cast(u16, c.port) orelse return error.InvalidArgument,
         };
@@ -177,6 +183,38 @@ test "a caller built before the Retry fields gets their defaults" {
     const full = try ConfigC.toConfig(&c);
     try testing.expect(full.enable_retry);
     try testing.expectEqual(@as(u64, 1), full.retry_token_lifetime_ms);
+}
+
+test "a caller built before the 0-RTT fields gets resumption with the server's own key and no early data" {
+    var c = ConfigC.defaults();
+    c.cert_path = "c.pem";
+    c.key_path = "k.pem";
+    c.ticket_key_hex = "00" ** 48;
+    c.enable_early_data = 1;
+    c.struct_size = @offsetOf(ConfigC, "ticket_key_hex");
+    const config = try ConfigC.toConfig(&c);
+    try testing.expectEqual(@as(?[:0]const u8, null), config.ticket_key_hex);
+    try testing.expect(!config.enable_early_data);
+    c.struct_size = @sizeOf(ConfigC);
+    const full = try ConfigC.toConfig(&c);
+    try testing.expect(full.enable_early_data);
+    try full.validate();
+}
+
+test "a ticket key that is not 48 bytes of hex is refused" {
+    var c = ConfigC.defaults();
+    c.cert_path = "c.pem";
+    c.key_path = "k.pem";
+    for ([_][*:0]const u8{ "00" ** 47, "00" ** 49, "0" ** 95, "zz" ** 48, "" }) |bad| {
+        c.ticket_key_hex = bad;
+        const config = try ConfigC.toConfig(&c);
+        try testing.expectError(error.TicketKeyInvalid, config.validate());
+    }
+    c.ticket_key_hex = "aB" ** 48;
+    const config = try ConfigC.toConfig(&c);
+    try config.validate();
+    const key = @import("../config.zig").ticketKey(&config).?;
+    try testing.expectEqual(@as(u8, 0xab), key[47]);
 }
 
 test "out-of-range and too-short structs are refused" {

@@ -89,6 +89,16 @@ export fn zig_h3_server_shutdown(server: ?*Server, timeout_ms: u64) callconv(.c)
     return Status.ok.code();
 }
 
+export fn zig_h3_server_set_ticket_key(server: ?*Server, key: ?[*]const u8, key_len: usize) callconv(.c) c_int {
+    const s = server orelse return Status.invalid_argument.code();
+    const bytes = key orelse return Status.invalid_argument.code();
+    s.setTicketKey(bytes[0..key_len]) catch |err| return switch (err) {
+        error.InvalidState => Status.invalid_state.code(),
+        error.TicketKeyInvalid => Status.ticket_key_invalid.code(),
+    };
+    return Status.ok.code();
+}
+
 export fn zig_h3_server_set_doorbell(server: ?*Server, function: ?*const fn (?*anyopaque) callconv(.c) void, user: ?*anyopaque) callconv(.c) c_int {
     const s = server orelse return Status.invalid_argument.code();
     const doorbell: ?@import("../quic/engine.zig").Engine.Doorbell = if (function) |f| .{ .function = f, .user = user } else null;

@@ -76,6 +76,9 @@ pub extern fn quiche_config_set_application_protos(config: *Config, protos: [*]c
 pub extern fn quiche_config_verify_peer(config: *Config, v: bool) void;
 pub extern fn quiche_config_grease(config: *Config, v: bool) void;
 pub extern fn quiche_config_log_keys(config: *Config) void;
+/// The BoringSSL SSL_CTX of a config (third_party/quiche/patch.py).
+pub extern fn quiche_config_ssl_ctx(config: *Config) *anyopaque;
+pub extern fn quiche_config_enable_early_data(config: *Config) void;
 pub extern fn quiche_config_set_max_idle_timeout(config: *Config, v: u64) void;
 pub extern fn quiche_config_set_max_recv_udp_payload_size(config: *Config, v: usize) void;
 pub extern fn quiche_config_set_max_send_udp_payload_size(config: *Config, v: usize) void;
@@ -149,6 +152,9 @@ pub extern fn quiche_conn_on_timeout(conn: *Conn) void;
 pub extern fn quiche_conn_close(conn: *Conn, app: bool, err: u64, reason: [*]const u8, reason_len: usize) c_int;
 pub extern fn quiche_conn_is_established(conn: *const Conn) bool;
 pub extern fn quiche_conn_is_in_early_data(conn: *const Conn) bool;
+pub extern fn quiche_conn_is_resumed(conn: *const Conn) bool;
+pub extern fn quiche_conn_session(conn: *const Conn, out: *[*]const u8, out_len: *usize) void;
+pub extern fn quiche_conn_set_session(conn: *Conn, buf: [*]const u8, buf_len: usize) c_int;
 pub extern fn quiche_conn_is_closed(conn: *const Conn) bool;
 pub extern fn quiche_conn_is_draining(conn: *const Conn) bool;
 pub extern fn quiche_conn_set_qlog_path(conn: *Conn, path: [*:0]const u8, title: [*:0]const u8, desc: [*:0]const u8) bool;

@@ -35,12 +35,26 @@ const max_body_record_bytes = 256 * 1024;
 const HeadSink = struct {
     head: *RequestHead,
     priority: ?priority.Priority = null,
+    /// RFC 8470 5.1: any Early-Data field, whatever its value or count,
+    /// counts as `Early-Data: 1`.
+    early_data_field: bool = false,
 
     fn onField(sink: *HeadSink, name: []const u8, value: []const u8) void {
         if (std.mem.eql(u8, name, "priority")) sink.priority = priority.parse(value);
+        if (std.mem.eql(u8, name, "early-data")) sink.early_data_field = true;
         sink.head.add(name, value);
     }
 };
+
+/// Methods an early request may have without the application's opt-in:
+/// RFC 9110's safe methods, which by definition change nothing on the
+/// server, so a replay of them is harmless. Idempotent is not enough: a
+/// PUT or DELETE replayed after the client's own later write undoes it.
+pub fn isSafeMethod(method: []const u8) bool {
+    const safe = [_][]const u8{ "GET", "HEAD", "OPTIONS", "TRACE" };
+    for (safe) |name| if (std.mem.eql(u8, name, method)) return true;
+    return false;
+}
 
 pub const SectionResult = enum { done, blocked, failed };
 
@@ -76,7 +90,12 @@ pub fn decodeHead(layer: *Layer, slot: u32, block: []const u8, ends_stream: bool
         request.urgency = wanted.urgency;
         request.incremental = wanted.incremental;
     }
-    onHead(layer, slot, &head, ends_stream);
+    // Read before the client's Finished: it may be a replay of someone
+    // else's 0-RTT flight (RFC 8470 2). A head read after the handshake
+    // completed came from the peer that completed it, whatever packet
+    // carried it, which is the "wait for the handshake" of RFC 8470 3.
+    const early = sink.early_data_field or quiche.quiche_conn_is_in_early_data(connection.quiche_conn);
+    onHead(layer, slot, &head, ends_stream, early);
     return .done;
 }
 
@@ -90,7 +109,7 @@ pub fn rejectOversizedHead(layer: *Layer, slot: u32) void {
     respondInternal(layer, slot, 431);
 }
 
-fn onHead(layer: *Layer, slot: u32, head: *RequestHead, ends_stream: bool) void {
+fn onHead(layer: *Layer, slot: u32, head: *RequestHead, ends_stream: bool, early: bool) void {
     const request = layer.requests.get(slot);
     const connection = layer.conn(request.conn_slot);
     const stream_id = request.stream_id;
@@ -108,6 +127,17 @@ fn onHead(layer: *Layer, slot: u32, head: *RequestHead, ends_stream: bool) void 
     }
     if (over_connection_cap) return respondInternal(layer, slot, 503);
     if ((head.content_length orelse 0) > config.max_request_body_size) return respondInternal(layer, slot, 413);
+    if (early) {
+        layer.stats.requests_early_data.inc();
+        // Before routing, so static and native routes obey it too; the
+        // client retries after its handshake (RFC 8470 4.2).
+        if (!config.early_data_allow_unsafe and !isSafeMethod(head.method.?)) {
+            layer.stats.requests_too_early.inc();
+            layer.log(.info, connection.serial, "early request on stream {d} refused with 425 ({s} is not a safe method)", .{ stream_id, head.method.? });
+            return respondInternal(layer, slot, 425);
+        }
+        head.setEarly();
+    }
 
     layer.router_mutex.lock();
     const match = layer.router.match(head.method.?, head.path orelse "");
@@ -326,6 +356,7 @@ fn respondInternal(layer: *Layer, slot: u32, status: u16) void {
         405 => "Method Not Allowed\n",
         413 => "Content Too Large\n",
         414 => "URI Too Long\n",
+        425 => "Too Early\n",
         431 => "Request Header Fields Too Large\n",
         503 => "Service Unavailable\n",
         else => "Error\n",

@@ -211,13 +211,25 @@ pub const Layer = struct {
     }
 
     /// The transport fed the connection a packet: start HTTP/3 once the
-    /// handshake allows it, and hand on received datagrams.
-    pub fn onPacket(layer: *Layer, conn_slot: u32) void {
+    /// handshake allows it, and hand on received datagrams. While the
+    /// connection is in 0-RTT, its streams are read at once rather than
+    /// with the rest of the batch (beforeSend): a request is early when its
+    /// HEADERS came before the client's Finished (exchange.decodeHead), and
+    /// the Finished may be the next datagram of the same batch.
+    pub fn onPacket(layer: *Layer, conn_slot: u32, now_ns: u64) void {
         const state = layer.conn(conn_slot);
         if (state.h3 == null and
             (quiche.quiche_conn_is_established(state.quiche_conn) or quiche.quiche_conn_is_in_early_data(state.quiche_conn)))
         {
+            // Both are known once the ClientHello is processed: BoringSSL
+            // has then accepted the ticket and decided on the early data.
+            if (quiche.quiche_conn_is_resumed(state.quiche_conn)) layer.stats.connections_resumed.inc();
+            if (quiche.quiche_conn_is_in_early_data(state.quiche_conn)) layer.stats.connections_early_data.inc();
             layer.openH3(state);
+        }
+        if (state.h3 != null and quiche.quiche_conn_is_in_early_data(state.quiche_conn)) {
+            layer.setClock(now_ns);
+            stream_input.readConnection(layer, conn_slot);
         }
         datagrams.receive(layer, conn_slot);
     }

@@ -176,6 +176,11 @@ pub const RequestHead = struct {
         return null;
     }
 
+    /// The request may be a replay (wire.flag_early).
+    pub fn setEarly(head: *RequestHead) void {
+        head.writer.buffer[5] |= wire.flag_early;
+    }
+
     pub fn setRoute(head: *RequestHead, route_id: u32) void {
         std.mem.writeInt(u32, head.writer.buffer[offset_route_id..][0..4], route_id, .little);
     }

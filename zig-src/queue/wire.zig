@@ -20,6 +20,7 @@ pub const EventKind = enum(u8) {
     /// u32 header_count, header block (pseudo-headers included, in wire order).
     /// flags.fin: the field section ended the stream, so the request has no
     /// body and no BODY_END follows (a bodiless request is one record).
+    /// flags.early: the request may be a replay (see flag_early).
     request = 1,
     /// id = request id; payload: body bytes.
     body = 2,
@@ -130,6 +131,10 @@ pub const flag_body: u8 = 4;
 /// On a HEAD or BODY command that carries FIN: the application has
 /// forgotten the request; nothing more is reported about it.
 pub const flag_quiet: u8 = 8;
+/// On a REQUEST event: the request may be a replay (RFC 8470). Its field
+/// section was read while the connection was still in 0-RTT, or it carried
+/// `Early-Data` (an intermediary forwarded it from early data).
+pub const flag_early: u8 = 16;
 
 pub const Header = extern struct {
     length: u32,

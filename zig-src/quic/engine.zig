@@ -273,6 +273,9 @@ pub const Engine = struct {
     /// and brings the loop back for the rest).
     fn receivePackets(engine: *Engine) void {
         const count = engine.receive_batch.receive(engine.socket.fd);
+        // One clock reading per batch, for what a packet makes the HTTP/3
+        // layer do at once (0-RTT requests, see Layer.onPacket).
+        const now_ns = nowNs();
         for (0..count) |i| {
             const datagram = engine.receive_batch.datagram(i);
             engine.stats.packets_received.inc();
@@ -280,7 +283,7 @@ pub const Engine = struct {
                 engine.stats.packets_invalid.inc();
                 continue;
             }
-            engine.processPacket(datagram.data, datagram.peer, datagram.peer_len);
+            engine.processPacket(datagram.data, datagram.peer, datagram.peer_len, now_ns);
         }
     }
 
@@ -301,7 +304,7 @@ pub const Engine = struct {
         assert(engine.loop_thread != null and engine.loop_thread.? == std.Thread.getCurrentId());
     }
 
-    fn processPacket(engine: *Engine, packet: []u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t) void {
+    fn processPacket(engine: *Engine, packet: []u8, peer: *posix.sockaddr.storage, peer_len: posix.socklen_t, now_ns: u64) void {
         engine.assertLoopThread();
         var version: u32 = 0;
         var packet_type: u8 = 0;
@@ -330,7 +333,7 @@ pub const Engine = struct {
         if (quiche.quiche_conn_recv(connection.quiche_conn, packet.ptr, packet.len, &recv_info) < 0) {
             engine.stats.packets_invalid.inc();
         }
-        engine.http.onPacket(slot);
+        engine.http.onPacket(slot, now_ns);
         engine.markDirty(slot);
     }
 

@@ -36,6 +36,9 @@ pub const Pair = struct {
         /// The server's config, made elsewhere (the pair frees it);
         /// configure_server is not called on it.
         server_config: ?*quiche.Config = null,
+        /// A session the client resumes (quiche_conn_session of an earlier
+        /// connection), offering its ticket.
+        client_session: ?[]const u8 = null,
     };
 
     pub fn initWith(options: Options) !Pair {
@@ -57,6 +60,9 @@ pub const Pair = struct {
         const client_scid = [_]u8{0xc1} ** 16;
         const server_scid = [_]u8{0x5e} ** 16;
         const client_conn = quiche.quiche_connect("localhost", &client_scid, client_scid.len, &client_address.any, client_address.getOsSockLen(), &server_address.any, server_address.getOsSockLen(), client_config) orelse return error.ConnectFailed;
+        if (options.client_session) |session| {
+            if (quiche.quiche_conn_set_session(client_conn, session.ptr, session.len) != 0) return error.SessionRejected;
+        }
         const server_conn = quiche.quiche_accept(&server_scid, server_scid.len, null, 0, &server_address.any, server_address.getOsSockLen(), &client_address.any, client_address.getOsSockLen(), server_config) orelse return error.AcceptFailed;
         var pair = Pair{
             .client = .{ .conn = client_conn, .address = client_address },
@@ -78,6 +84,15 @@ pub const Pair = struct {
         quiche.quiche_conn_free(pair.server.conn);
         quiche.quiche_config_free(pair.client_config);
         quiche.quiche_config_free(pair.server_config);
+    }
+
+    /// The client's session (with the server's latest ticket), copied.
+    pub fn clientSession(pair: *const Pair, allocator: std.mem.Allocator) ![]u8 {
+        var bytes: [*]const u8 = undefined;
+        var len: usize = 0;
+        quiche.quiche_conn_session(pair.client.conn, &bytes, &len);
+        if (len == 0) return error.NoSession;
+        return allocator.dupe(u8, bytes[0..len]);
     }
 
     /// Moves every packet `from` has to send into `to`; returns how many.

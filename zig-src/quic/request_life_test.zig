@@ -154,7 +154,7 @@ const Harness = struct {
     /// server's packets out to the client.
     fn serverTurn(harness: *Harness) void {
         _ = Pair.deliver(&harness.pair.client, &harness.pair.server);
-        harness.layer.onPacket(conn_slot);
+        harness.layer.onPacket(conn_slot, harness.tick());
         harness.layer.ringDoorbellIfDue();
         harness.layer.beforeSend(conn_slot, harness.tick());
         harness.layer.afterSend(conn_slot);
@@ -578,7 +578,7 @@ test "requests arriving together ring the doorbell once, even when the applicati
     // ring, which happens at the ring point, not at the push.
     try sendHeaders(harness.pair.client.conn, 12, "GET", "/hello", true);
     _ = Pair.deliver(&harness.pair.client, &harness.pair.server);
-    harness.layer.onPacket(conn_slot);
+    harness.layer.onPacket(conn_slot, harness.tick());
     harness.layer.beforeSend(conn_slot, harness.tick());
     try testing.expect(harness.events.nextRecordLength() > 0);
     try testing.expectEqual(rings_before + 1, harness.doorbell_rings);
