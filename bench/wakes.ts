@@ -60,7 +60,7 @@ try {
         const server = servers.get(name)!;
         await Bun.sleep(200);
         const before = read(server.pid);
-        const result = await runLoad(server.port, workload.args);
+        const result = await runLoad(server.port, [...workload.args]);
         await Bun.sleep(200);
         const after = read(server.pid);
         const units = workload.unit === "req" ? result.requests! : (result.bytes_sent! + result.bytes_received!) / 2 ** 30;

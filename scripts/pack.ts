@@ -93,7 +93,12 @@ writeJson(join(mainDir, "package.json"), {
   engines: { bun: ">=1.4.0" },
   types: "./types/index.d.ts",
   module: "./ts/index.ts",
-  exports: { ".": { types: "./types/index.d.ts", default: "./ts/index.ts" }, "./package.json": "./package.json" },
+  exports: {
+    ".": { types: "./types/index.d.ts", default: "./ts/index.ts" },
+    "./rpc": { types: "./types/rpc/index.d.ts", default: "./ts/rpc/index.ts" },
+    "./rpc/client": { types: "./types/rpc/client-index.d.ts", default: "./ts/rpc/client-index.ts" },
+    "./package.json": "./package.json",
+  },
   bin: { [pkg.name]: "./ts/cli.ts" },
   optionalDependencies: { [platformName]: pkg.version },
   files: [...copied.filter((path) => path !== "README.md" && path !== "LICENSE"), "types"],
