@@ -492,7 +492,11 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_STAT_COMMANDS_APPLIED 23
 #define ZIG_H3_STAT_BODY_BYTES_DELIVERED 24
 #define ZIG_H3_STAT_WT_RESETS_AT 25
-#define ZIG_H3_STAT_COUNT 26
+#define ZIG_H3_STAT_PACKETS_PACED 26
+#define ZIG_H3_STAT_CONNECTION_IDS_ISSUED 27
+#define ZIG_H3_STAT_PATHS_VALIDATED 28
+#define ZIG_H3_STAT_PEER_MIGRATIONS 29
+#define ZIG_H3_STAT_COUNT 30
 
 /* Indices of the values of a CONN_STATS event. */
 #define ZIG_H3_CONN_STAT_PACKETS_RECEIVED 0

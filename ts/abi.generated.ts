@@ -72,6 +72,10 @@ export const STATS_FIELDS = [
   "commands_applied",
   "body_bytes_delivered",
   "wt_resets_at",
+  "packets_paced",
+  "connection_ids_issued",
+  "paths_validated",
+  "peer_migrations",
 ] as const;
 
 /** The values of a CONN_STATS event, in order. */

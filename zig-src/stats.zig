@@ -40,6 +40,17 @@ pub const Stats = struct {
     /// WebTransport streams of ours reset with RESET_STREAM_AT, their
     /// preface kept delivered (peers that support reset_stream_at).
     wt_resets_at: Counter = .{},
+    /// Packets sent with an SCM_TXTIME send time from quiche's pacer
+    /// (enable_pacing, and the kernel accepted SO_TXTIME).
+    packets_paced: Counter = .{},
+    /// Spare connection IDs given to peers (NEW_CONNECTION_ID), which a
+    /// client needs to migrate or to rotate its connection ID.
+    connection_ids_issued: Counter = .{},
+    /// New paths quiche validated (PATH_CHALLENGE answered), and
+    /// connections that moved to a new client address (NAT rebinding or
+    /// migration).
+    paths_validated: Counter = .{},
+    peer_migrations: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;
