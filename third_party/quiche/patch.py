@@ -46,6 +46,22 @@ has upstream, as of this writing). The edits add:
   - quiche_conn_send_reset_stream_at_for_testing(): queues a frame with any
     fields, so that tests can play a misbehaving peer.
 zig-src/quic/reset_stream_at_test.zig is the witness.
+The migration fix: data in flight on the path a peer migrated away from
+was never retransmitted. quiche keeps loss detection per path; once the
+peer's packets arrive on a new path, no acknowledgment ever covers a
+packet sent on the old one again, so the old path's recovery neither
+declares its outstanding packets lost (that needs a later packet of the
+same path acknowledged) nor retransmits more than one probe's worth per
+PTO, with the PTO doubling each time. After a NAT rebinding or a
+migration during a transfer, the receiving stream kept a hole and the
+connection stalled until its idle timeout. Upstream:
+https://github.com/cloudflare/quiche/issues/2452 (open). With the edits,
+leaving a path (Connection::set_active_path calls on_path_change for it)
+declares everything still outstanding on it lost, in both recovery
+implementations, so its frames are sent again on the new active path.
+tests/interop-cases.test.ts (rebind-port, rebind-addr,
+connectionmigration through a relay that drops the old binding) is the
+witness.
 """
 import sys
 from pathlib import Path
@@ -916,6 +932,79 @@ pub extern "C" fn quiche_conn_stream_shutdown(
 EDITS += [
     (relative, old, new.replace("@MARK@", MARK))
     for relative, old, new in RESET_STREAM_AT_EDITS
+]
+
+
+# Leaving a path: everything outstanding on it is lost (see the docstring).
+# The largest acknowledged packet number is raised past every packet sent
+# on the path for one loss detection pass, then restored, so that both
+# recovery implementations' own loss detection does the work (frames to
+# retransmit, bytes in flight, congestion signal) and later
+# acknowledgments are judged against the real value.
+MIGRATION_EDITS = [
+    (
+        "src/recovery/congestion/recovery.rs",
+        """    fn on_path_change(
+        &mut self, epoch: Epoch, now: Instant, trace_id: &str,
+    ) -> (usize, usize) {
+        // Time threshold loss detection.
+        self.detect_lost_packets(epoch, now, trace_id)
+    }
+""",
+        """    fn on_path_change(
+        &mut self, epoch: Epoch, now: Instant, trace_id: &str,
+    ) -> (usize, usize) {
+        // (@MARK@) The connection leaves this path: no acknowledgment will
+        // cover its outstanding packets again, so they are all lost now.
+        let largest_acked = self.epochs[epoch].largest_acked_packet;
+        if let Some(last) = self.epochs[epoch].sent_packets.back() {
+            self.epochs[epoch].largest_acked_packet =
+                Some(last.pkt_num + LEAVE_PATH_PKT_GAP);
+        }
+        let lost = self.detect_lost_packets(epoch, now, trace_id);
+        self.epochs[epoch].largest_acked_packet = largest_acked;
+        lost
+    }
+""",
+    ),
+    (
+        "src/recovery/congestion/recovery.rs",
+        "impl RecoveryOps for LegacyRecovery {\n",
+        """// (@MARK@) Larger than any packet threshold, so that every packet sent on a
+// path being left counts as lost (see on_path_change).
+const LEAVE_PATH_PKT_GAP: u64 = 1 << 20;
+
+impl RecoveryOps for LegacyRecovery {
+""",
+    ),
+    (
+        "src/recovery/gcongestion/recovery.rs",
+        """    fn on_path_change(
+        &mut self, epoch: packet::Epoch, now: Instant, _trace_id: &str,
+    ) -> (usize, usize) {
+        let (lost_bytes, lost_packets) =
+            self.detect_and_remove_lost_packets(epoch, now);
+""",
+        """    fn on_path_change(
+        &mut self, epoch: packet::Epoch, now: Instant, _trace_id: &str,
+    ) -> (usize, usize) {
+        // (@MARK@) The connection leaves this path: no acknowledgment will
+        // cover its outstanding packets again, so they are all lost now.
+        let largest_acked = self.epochs[epoch].largest_acked_packet;
+        if let Some(last) = self.epochs[epoch].sent_packets.back() {
+            self.epochs[epoch].largest_acked_packet =
+                Some(last.pkt_num + (1 << 20));
+        }
+        let (lost_bytes, lost_packets) =
+            self.detect_and_remove_lost_packets(epoch, now);
+        self.epochs[epoch].largest_acked_packet = largest_acked;
+""",
+    ),
+]
+
+EDITS += [
+    (relative, old, new.replace("@MARK@", MARK))
+    for relative, old, new in MIGRATION_EDITS
 ]
 
 
