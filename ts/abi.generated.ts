@@ -73,6 +73,7 @@ export const STATS_FIELDS = [
   "body_bytes_delivered",
   "wt_resets_at",
   "packets_paced",
+  "packets_paced_ahead",
   "connection_ids_issued",
   "paths_validated",
   "peer_migrations",

@@ -43,6 +43,9 @@ pub const Stats = struct {
     /// Packets sent with an SCM_TXTIME send time from quiche's pacer
     /// (enable_pacing, and the kernel accepted SO_TXTIME).
     packets_paced: Counter = .{},
+    /// Of those, packets whose send time lay ahead of the moment they were
+    /// handed to the kernel: the pacer spread them out.
+    packets_paced_ahead: Counter = .{},
     /// Spare connection IDs given to peers (NEW_CONNECTION_ID), which a
     /// client needs to migrate or to rotate its connection ID.
     connection_ids_issued: Counter = .{},

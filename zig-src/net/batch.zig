@@ -202,6 +202,8 @@ pub const SendBatch = struct {
         dropped: usize,
         /// Of `sent`, the packets whose message carried a send time.
         paced: usize = 0,
+        /// Of `paced`, those whose send time was still ahead at the flush.
+        paced_ahead: usize = 0,
         /// The socket's send buffer is full: the unsent packets are still
         /// in the batch; flush again once the socket is writable.
         blocked: bool = false,
@@ -214,6 +216,7 @@ pub const SendBatch = struct {
     /// network might, and quiche's recovery retransmits what it carried.
     pub fn flush(batch: *SendBatch, fd: posix.socket_t) Flushed {
         if (batch.count == 0) return .{ .sent = 0, .dropped = 0 };
+        const now_ns = if (batch.txtime) monotonicNs() else 0;
         var messages: usize = 0;
         var first: usize = 0;
         while (first < batch.count) : (messages += 1) {
@@ -222,31 +225,49 @@ pub const SendBatch = struct {
             first += run;
         }
         var sent_packets: usize = 0;
+        var ahead: usize = 0;
         var message: usize = 0;
         while (message < messages) {
             const rc = linux.sendmmsg(fd, batch.headers[message..].ptr, @intCast(messages - message), linux.MSG.DONTWAIT);
             const errno = linux.E.init(rc);
             if (errno == .SUCCESS and rc > 0) {
-                for (batch.headers[message..][0..rc]) |header| sent_packets += packetsIn(batch, header);
+                for (batch.headers[message..][0..rc]) |header| {
+                    sent_packets += packetsIn(batch, header);
+                    ahead += batch.aheadIn(header, now_ns);
+                }
                 message += rc;
                 continue;
             }
-            if (errno == .AGAIN) return batch.keepFrom(message, sent_packets);
+            if (errno == .AGAIN) return batch.keepFrom(message, sent_packets, ahead);
             if (batch.gso and (errno == .IO or errno == .INVAL or errno == .OPNOTSUPP)) {
                 // No GSO here: send the rest one packet per message.
                 batch.gso = false;
-                return batch.resendWithoutGso(fd, message, sent_packets);
+                return batch.resendWithoutGso(fd, message, sent_packets, ahead, now_ns);
             }
             // This message cannot go now: drop it and go on.
             message += 1;
         }
         const dropped = batch.count - sent_packets;
         batch.count = 0;
-        return .{ .sent = sent_packets, .dropped = dropped, .paced = if (batch.txtime) sent_packets else 0 };
+        return .{ .sent = sent_packets, .dropped = dropped, .paced = if (batch.txtime) sent_packets else 0, .paced_ahead = ahead };
+    }
+
+    /// How many packets of a message were to leave after `now_ns` (the
+    /// whole message leaves at its first packet's time).
+    fn aheadIn(batch: *const SendBatch, header: linux.mmsghdr_const, now_ns: u64) usize {
+        if (!batch.txtime) return 0;
+        const first = (@intFromPtr(header.hdr.iov) - @intFromPtr(batch.iovecs.ptr)) / @sizeOf(posix.iovec_const);
+        assert(first < batch.count);
+        return if (batch.send_times_ns[first] > now_ns) header.hdr.iovlen else 0;
+    }
+
+    fn monotonicNs() u64 {
+        const ts = posix.clock_gettime(.MONOTONIC) catch unreachable;
+        return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
     }
 
     /// Moves the packets of messages `message..` to the front of the batch.
-    fn keepFrom(batch: *SendBatch, message: usize, sent: usize) Flushed {
+    fn keepFrom(batch: *SendBatch, message: usize, sent: usize, ahead: usize) Flushed {
         var first: usize = 0;
         for (batch.headers[0..message]) |header| first += header.hdr.iovlen;
         const kept = batch.count - first;
@@ -260,7 +281,7 @@ pub const SendBatch = struct {
             batch.send_times_ns[k] = batch.send_times_ns[from];
         }
         batch.count = kept;
-        return .{ .sent = sent, .dropped = 0, .blocked = true, .paced = if (batch.txtime) sent else 0 };
+        return .{ .sent = sent, .dropped = 0, .blocked = true, .paced = if (batch.txtime) sent else 0, .paced_ahead = ahead };
     }
 
     fn packetsIn(batch: *const SendBatch, header: linux.mmsghdr_const) usize {
@@ -317,19 +338,23 @@ pub const SendBatch = struct {
     }
 
     /// Resends, one packet per message, everything from message `from` on.
-    fn resendWithoutGso(batch: *SendBatch, fd: posix.socket_t, from: usize, already_sent: usize) Flushed {
+    fn resendWithoutGso(batch: *SendBatch, fd: posix.socket_t, from: usize, already_sent: usize, already_ahead: usize, now_ns: u64) Flushed {
         var first_packet: usize = 0;
         for (batch.headers[0..from]) |header| first_packet += header.hdr.iovlen;
         var sent = already_sent;
+        var ahead = already_ahead;
         var i = first_packet;
         while (i < batch.count) : (i += 1) {
             batch.buildMessage(0, i, 1);
             const rc = linux.sendmmsg(fd, batch.headers[0..1].ptr, 1, linux.MSG.DONTWAIT);
-            if (linux.E.init(rc) == .SUCCESS and rc == 1) sent += 1;
+            if (linux.E.init(rc) == .SUCCESS and rc == 1) {
+                sent += 1;
+                ahead += batch.aheadIn(batch.headers[0], now_ns);
+            }
         }
         const dropped = batch.count - sent;
         batch.count = 0;
-        return .{ .sent = sent, .dropped = dropped, .paced = if (batch.txtime) sent else 0 };
+        return .{ .sent = sent, .dropped = dropped, .paced = if (batch.txtime) sent else 0, .paced_ahead = ahead };
     }
 };
 
@@ -428,8 +453,10 @@ test "with SO_TXTIME on, every message carries its send time and arrives intact 
     var destination: posix.sockaddr.storage = undefined;
     @memcpy(std.mem.asBytes(&destination)[0..bound_len], std.mem.asBytes(&bound.any)[0..bound_len]);
 
-    // Four equal packets (one GSO message), then two shorter ones; the send
-    // times are now, as quiche gives them when nothing is held back.
+    // Four equal packets (one GSO message), then two shorter ones. The send
+    // times are now, as quiche gives them when nothing is held back, except
+    // the last packet's, 50 ms ahead (the kernel without fq sends it at
+    // once; with fq it would wait).
     const lengths = [_]usize{ 1200, 1200, 1200, 1200, 500, 300 };
     var batch = try SendBatch.init(testing.allocator, lengths.len, 1200);
     defer batch.deinit(testing.allocator);
@@ -438,14 +465,19 @@ test "with SO_TXTIME on, every message carries its send time and arrives intact 
     const now_ns = @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
     for (lengths, 0..) |length, i| {
         @memset(batch.next()[0..length], @intCast(i));
-        batch.commit(length, &destination, bound_len, now_ns);
+        const ahead_ns: u64 = if (i == lengths.len - 1) 50 * std.time.ns_per_ms else 0;
+        batch.commit(length, &destination, bound_len, now_ns + ahead_ns);
     }
-    try testing.expectEqual(SendBatch.Flushed{ .sent = lengths.len, .dropped = 0, .paced = lengths.len }, batch.flush(sender));
+    try testing.expectEqual(SendBatch.Flushed{ .sent = lengths.len, .dropped = 0, .paced = lengths.len, .paced_ahead = 1 }, batch.flush(sender));
 
     var receive_batch = try ReceiveBatch.init(testing.allocator, 16, 1201);
     defer receive_batch.deinit(testing.allocator);
     var received: usize = 0;
     while (received < lengths.len) {
+        // Wait for the socket: with the fq qdisc the last packet leaves
+        // only at its send time.
+        var fds = [_]posix.pollfd{.{ .fd = receiver, .events = posix.POLL.IN, .revents = 0 }};
+        try testing.expect(try posix.poll(&fds, 5000) == 1);
         const count = receive_batch.receive(receiver);
         try testing.expect(count > 0);
         for (0..count) |k| {

@@ -466,6 +466,7 @@ pub const Engine = struct {
         engine.stats.packets_sent.add(flushed.sent);
         engine.stats.send_failures.add(flushed.dropped);
         engine.stats.packets_paced.add(flushed.paced);
+        engine.stats.packets_paced_ahead.add(flushed.paced_ahead);
         if (flushed.blocked != engine.send_blocked) {
             engine.send_blocked = flushed.blocked;
             engine.poller.watchWritable(engine.socket.fd, socket_tag, flushed.blocked);
