@@ -62,6 +62,20 @@ implementations, so its frames are sent again on the new active path.
 tests/interop-cases.test.ts (rebind-port, rebind-addr,
 connectionmigration through a relay that drops the old binding) is the
 witness.
+
+The path limit: a server kept every path a peer had left, each holding one
+of the peer's connection IDs, and only evicts a path that holds none, so
+once a connection had as many paths as its active_connection_id_limit
+(two here), a further NAT rebinding found no room and every packet from
+the new address was dropped: the connection survived one rebinding and
+stalled at the second. With the edits, a server that needs room for a new
+path first gives up a path it no longer uses (not active, not being
+validated, no lost frames left to send): the peer's connection ID on it is
+retired (RETIRE_CONNECTION_ID, so the peer issues another) unless another
+path still uses it, which makes the path evictable. A connection ID of ours
+that still names an evicted path is treated as naming none.
+tests/interop-cases.test.ts (rebind-port: two rebindings in one transfer)
+is the witness.
 """
 import sys
 from pathlib import Path
@@ -1005,6 +1019,78 @@ impl RecoveryOps for LegacyRecovery {
 EDITS += [
     (relative, old, new.replace("@MARK@", MARK))
     for relative, old, new in MIGRATION_EDITS
+]
+
+
+# The path limit (see the docstring).
+PATH_LIMIT_EDITS = [
+    (
+        "src/path.rs",
+        "    /// Records the provided `Path` and returns its assigned identifier.\n",
+        """    /// (@MARK@) Whether inserting a path now would find no unused path to
+    /// evict.
+    pub fn full_without_unused(&self) -> bool {
+        self.paths.len() >= self.max_concurrent_paths &&
+            !self.paths.iter().any(|(_, p)| p.unused())
+    }
+
+    /// Records the provided `Path` and returns its assigned identifier.
+""",
+    ),
+    (
+        "src/lib.rs",
+        """        // Ignore this step if are using zero-length SCID.
+        if ids.zero_length_scid() {
+            in_scid_pid = None;
+        }
+""",
+        """        // Ignore this step if are using zero-length SCID.
+        if ids.zero_length_scid() {
+            in_scid_pid = None;
+        }
+
+        // (@MARK@) A path evicted earlier may still be named by the CID.
+        if in_scid_pid.is_some_and(|pid| self.paths.get(pid).is_err()) {
+            in_scid_pid = None;
+        }
+
+        // (@MARK@) No room for the new path: give up one the connection left.
+        if self.is_server && self.paths.full_without_unused() {
+            let left = self
+                .paths
+                .iter()
+                .find(|(_, p)| {
+                    !p.active() &&
+                        !p.under_validation() &&
+                        !p.recovery.has_lost_frames(packet::Epoch::Application)
+                })
+                .map(|(pid, _)| pid);
+
+            if let Some(left) = left {
+                if let Some(seq) = self.paths.get(left)?.active_dcid_seq {
+                    let shared = self.paths.iter().any(|(pid, p)| {
+                        pid != left && p.active_dcid_seq == Some(seq)
+                    });
+
+                    if !shared && !ids.zero_length_dcid() {
+                        let _ = ids.retire_dcid(seq);
+                    }
+                }
+
+                self.paths.get_mut(left)?.active_dcid_seq = None;
+
+                if in_scid_pid == Some(left) {
+                    in_scid_pid = None;
+                }
+            }
+        }
+""",
+    ),
+]
+
+EDITS += [
+    (relative, old, new.replace("@MARK@", MARK))
+    for relative, old, new in PATH_LIMIT_EDITS
 ]
 
 
