@@ -261,32 +261,39 @@ async function throughNat(client: "aioquic" | "quic-go", rebinds: { bytes: numbe
   }
 }
 
-describe("rebind-port: the client's NAT moves to a new source port, twice, mid-transfer", () => {
-  const rebinds = [{ bytes: MiB, kind: "port" as const }, { bytes: 2 * MiB, kind: "port" as const }];
+// Five rebindings in one transfer: more than the paths a connection may
+// hold at once (our active_connection_id_limit, 2), so the server must give
+// up the paths the client left.
+describe("rebind-port: the client's NAT moves to a new source port, five times, mid-transfer", () => {
+  const rebinds = [1, 2, 3, 4, 5].map((half) => ({ bytes: (half * MiB) / 2, kind: "port" as const }));
+  for (const client of ["aioquic", "quic-go"] as const) {
+    test(client, async () => {
+      const { connection, responses, relay, stats } = await throughNat(client, rebinds);
+      expect(connection.error ?? null).toBeNull();
+      expect(connection.responses).toEqual(responses);
+      expect(relay.bindings).toHaveLength(6);
+      expect(relay.bindings.every((binding) => binding.startsWith("127.0.0.1:"))).toBe(true);
+      // The connection moved to the last binding once it was validated.
+      // A binding the NAT gave up before its validation ended counts no
+      // migration, so the count may be lower than the rebindings.
+      expect(stats.peer_migrations).toBeGreaterThanOrEqual(1);
+      expect(stats.peer_migrations).toBeLessThanOrEqual(5);
+      expect(stats.connections_accepted).toBe(1);
+    }, 60_000);
+  }
+});
+
+describe("rebind-addr: the client's NAT moves to a new source address, then to a new port there, mid-transfer", () => {
+  const rebinds = [{ bytes: MiB, kind: "address" as const }, { bytes: 2 * MiB, kind: "address" as const }];
   for (const client of ["aioquic", "quic-go"] as const) {
     test(client, async () => {
       const { connection, responses, relay, stats } = await throughNat(client, rebinds);
       expect(connection.error ?? null).toBeNull();
       expect(connection.responses).toEqual(responses);
       expect(relay.bindings).toHaveLength(3);
-      expect(relay.bindings.every((binding) => binding.startsWith("127.0.0.1:"))).toBe(true);
-      // Each new binding was validated and the connection moved to it.
-      expect(stats.peer_migrations).toBe(2);
-      expect(stats.connections_accepted).toBe(1);
-    }, 60_000);
-  }
-});
-
-describe("rebind-addr: the client's NAT moves to a new source address mid-transfer", () => {
-  const rebinds = [{ bytes: MiB, kind: "address" as const }];
-  for (const client of ["aioquic", "quic-go"] as const) {
-    test(client, async () => {
-      const { connection, responses, relay, stats } = await throughNat(client, rebinds);
-      expect(connection.error ?? null).toBeNull();
-      expect(connection.responses).toEqual(responses);
-      expect(relay.bindings).toHaveLength(2);
-      expect(relay.bindings[1]!.startsWith("127.0.0.2:")).toBe(true);
-      expect(stats.peer_migrations).toBe(1);
+      expect(relay.bindings.slice(1).every((binding) => binding.startsWith("127.0.0.2:"))).toBe(true);
+      expect(stats.peer_migrations).toBeGreaterThanOrEqual(1);
+      expect(stats.peer_migrations).toBeLessThanOrEqual(2);
       expect(stats.connections_accepted).toBe(1);
     }, 60_000);
   }

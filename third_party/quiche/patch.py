@@ -69,8 +69,9 @@ once a connection had as many paths as its active_connection_id_limit
 (two here), a further NAT rebinding found no room and every packet from
 the new address was dropped: the connection survived one rebinding and
 stalled at the second. With the edits, a server that needs room for a new
-path first gives up a path it no longer uses (not active, not being
-validated, no lost frames left to send): the peer's connection ID on it is
+path first gives up a path it no longer uses (not active, no lost frames
+left to send; one whose validation is over first): the peer's connection
+ID on it is
 retired (RETIRE_CONNECTION_ID, so the peer issues another) unless another
 path still uses it, which makes the path evictable. A connection ID of ours
 that still names an evicted path is treated as naming none.
@@ -1056,14 +1057,17 @@ PATH_LIMIT_EDITS = [
 
         // (@MARK@) No room for the new path: give up one the connection left.
         if self.is_server && self.paths.full_without_unused() {
-            let left = self
-                .paths
-                .iter()
-                .find(|(_, p)| {
+            // A path left before its validation ended (the peer moved on
+            // again at once) is given up too, but only if no other is free.
+            let left_paths = || {
+                self.paths.iter().filter(|(_, p)| {
                     !p.active() &&
-                        !p.under_validation() &&
                         !p.recovery.has_lost_frames(packet::Epoch::Application)
                 })
+            };
+            let left = left_paths()
+                .find(|(_, p)| !p.under_validation())
+                .or_else(|| left_paths().next())
                 .map(|(pid, _)| pid);
 
             if let Some(left) = left {
