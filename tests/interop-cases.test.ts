@@ -42,9 +42,9 @@ beforeAll(() => {
   goClient = buildGoClient();
 }, 300_000);
 
-const bodies = new Map<number, Uint8Array>();
+const bodies = new Map<number, Uint8Array<ArrayBuffer>>();
 /** What /bytes/N answers: N bytes of a pattern that does not repeat every 256. */
-function body(n: number): Uint8Array {
+function body(n: number): Uint8Array<ArrayBuffer> {
   let bytes = bodies.get(n);
   if (!bytes) {
     bytes = new Uint8Array(n);

@@ -264,14 +264,14 @@ export interface LimitOptions {
    */
   maxSendUdpPayloadSize?: number;
   /**
-   * Tell clients not to migrate the connection to a new address.
+   * Tell clients not to migrate the connection to a new address of their choosing (RFC 9000 disable_active_migration). NAT rebinding is followed either way; see docs/INTEROP.md.
    *
    * (zig_h3_config `disable_active_migration`)
    * @default true
    */
   disableActiveMigration?: boolean;
   /**
-   * Pace outgoing packets (SO_TXTIME) instead of sending each flight at once.
+   * Pace outgoing packets: quiche's pacer gives each packet a send time, handed to the kernel with SO_TXTIME, which the fq qdisc honours. quiche 0.28 paces only with ccAlgorithm "bbr2"; see docs/INTEROP.md.
    *
    * (zig_h3_config `enable_pacing`)
    * @default true
