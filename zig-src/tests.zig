@@ -31,6 +31,7 @@ test {
     _ = @import("quic/fin_delivery_test.zig");
     _ = @import("quic/request_life_test.zig");
     _ = @import("quic/reset_stream_at_test.zig");
+    _ = @import("quic/migration_test.zig");
     _ = @import("server.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");

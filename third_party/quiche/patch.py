@@ -59,9 +59,9 @@ https://github.com/cloudflare/quiche/issues/2452 (open). With the edits,
 leaving a path (Connection::set_active_path calls on_path_change for it)
 declares everything still outstanding on it lost, in both recovery
 implementations, so its frames are sent again on the new active path.
-tests/interop-cases.test.ts (rebind-port, rebind-addr,
-connectionmigration through a relay that drops the old binding) is the
-witness.
+zig-src/quic/migration_test.zig is the witness (with
+tests/interop-cases.test.ts: rebind-port, rebind-addr and
+connectionmigration through a relay that drops the old binding).
 
 The path limit: a server kept every path a peer had left, each holding one
 of the peer's connection IDs, and only evicts a path that holds none, so
@@ -75,8 +75,8 @@ ID on it is
 retired (RETIRE_CONNECTION_ID, so the peer issues another) unless another
 path still uses it, which makes the path evictable. A connection ID of ours
 that still names an evicted path is treated as naming none.
-tests/interop-cases.test.ts (rebind-port: two rebindings in one transfer)
-is the witness.
+zig-src/quic/migration_test.zig (four rebindings) is the witness, with
+tests/interop-cases.test.ts (rebind-port: five rebindings in one transfer).
 """
 import sys
 from pathlib import Path
