@@ -63,12 +63,23 @@ function expected(paths: string[]) {
 }
 
 function startServer(limits: Record<string, unknown> = {}): Server {
-  return serve({ port: 0, tls, limits, routes: { "/bytes/:n": (request) => new Response(body(Number(request.params.n))) } });
+  return serve({
+    port: 0,
+    tls,
+    limits,
+    routes: {
+      "/bytes/:n": (request) => new Response(body(Number(request.params.n))),
+      // The client's address as the server sees it now (requestIP).
+      "/ip": (request, server) => new Response(server.requestIP(request)?.address ?? "none"),
+    },
+  });
 }
 
 interface Connection {
   cipher: string | null;
   responses: { path: string; status: number | null; length: number; sha256: string }[];
+  /** aioquic's requests made after `responses` were complete (spec.after). */
+  after?: { path: string; status: number | null; text: string }[];
   migrated: boolean;
   local_addresses: unknown[];
   error?: string | null;
@@ -253,7 +264,7 @@ async function throughNat(client: "aioquic" | "quic-go", rebinds: { bytes: numbe
   const relay = await natRelay({ host: "127.0.0.1", port: server.port }, { rebindAt: rebinds });
   try {
     const paths = ["/bytes/1000", `/bytes/${4 * MiB}`];
-    const [connection] = client === "aioquic" ? await aioquic(relay.port, { paths }) : await quicGo(relay.port, paths);
+    const [connection] = client === "aioquic" ? await aioquic(relay.port, { paths, after: ["/ip"] }) : await quicGo(relay.port, paths);
     console.log(`${client}: bindings ${relay.bindings.join(" → ")}, ${relay.droppedOnOldBinding} datagrams dropped on old bindings`);
     return { connection: connection!, responses: expected(paths), relay, stats: server.stats() };
   } finally {
@@ -292,6 +303,8 @@ describe("rebind-addr: the client's NAT moves to a new source address, then to a
       expect(connection.responses).toEqual(responses);
       expect(relay.bindings).toHaveLength(3);
       expect(relay.bindings.slice(1).every((binding) => binding.startsWith("127.0.0.2:"))).toBe(true);
+      // requestIP follows the connection to its new address.
+      if (client === "aioquic") expect(connection.after).toEqual([{ path: "/ip", status: 200, text: "127.0.0.2" }]);
       expect(stats.peer_migrations).toBeGreaterThanOrEqual(1);
       expect(stats.peer_migrations).toBeLessThanOrEqual(2);
       expect(stats.connections_accepted).toBe(1);
@@ -303,9 +316,10 @@ describe("connectionmigration: the client moves to a new socket on another addre
   const paths = ["/bytes/1000", `/bytes/${4 * MiB}`];
   test("aioquic: change_connection_id, then a new socket on 127.0.0.2 (the old one closed)", async () => {
     await using server = startServer({ disableActiveMigration: false });
-    const [connection] = await aioquic(server.port, { paths, migrate: "address", migrate_at: MiB });
+    const [connection] = await aioquic(server.port, { paths, migrate: "address", migrate_at: MiB, after: ["/ip"] });
     expect(connection!.error).toBeNull();
     expect(connection!.responses).toEqual(expected(paths));
+    expect(connection!.after).toEqual([{ path: "/ip", status: 200, text: "127.0.0.2" }]);
     expect(connection!.migrated).toBe(true);
     expect((connection!.local_addresses[1] as [string, number])[0]).toBe("::ffff:127.0.0.2");
     const stats = server.stats();

@@ -11,11 +11,12 @@ SPEC_JSON: {
   "key_updates": 0,             client-initiated key updates during the transfer
   "key_update_every": 1048576,  received bytes between two key updates
   "migrate": null | "port" | "address",   connection migration (see below)
-  "migrate_at": 1048576         received bytes before migrating
+  "migrate_at": 1048576,        received bytes before migrating
+  "after": []                   paths fetched once the first ones are done
 }
 Prints {"connections": [{"cipher", "responses": [{"path", "status",
-"length", "sha256"}], "key_updates", "server_key_phases", "migrated",
-"local_addresses", "error"}]}.
+"length", "sha256"}], "after": [{"path", "status", "text"}], "key_updates",
+"server_key_phases", "migrated", "local_addresses", "error"}]}.
 
 Key update: aioquic's request_key_update(). The next update is requested
 only after the server's packets arrived in the current key phase and
@@ -106,7 +107,7 @@ class Client(QuicConnectionProtocol):
         stream_id = self._quic.get_next_available_stream_id()
         headers = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"localhost"), (b":path", path.encode())]
         self.h3.send_headers(stream_id, headers, end_stream=True)
-        self.responses[stream_id] = {"path": path, "status": None, "hash": hashlib.sha256(), "length": 0}
+        self.responses[stream_id] = {"path": path, "status": None, "hash": hashlib.sha256(), "length": 0, "bytes": bytearray()}
         self.waiters[stream_id] = self._loop.create_future()
         self.transmit()
         return self.waiters[stream_id]
@@ -126,6 +127,8 @@ class Client(QuicConnectionProtocol):
                 response["status"] = int(dict(h3_event.headers)[b":status"])
             elif isinstance(h3_event, DataReceived):
                 response["hash"].update(h3_event.data)
+                if response["length"] < 4096:
+                    response["bytes"] += h3_event.data[: 4096 - response["length"]]
                 response["length"] += len(h3_event.data)
                 self.received += len(h3_event.data)
                 self.after_data()
@@ -171,7 +174,7 @@ async def one_connection(spec):
     configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, verify_mode=ssl.CERT_NONE)
     if spec.get("cipher"):
         configuration.cipher_suites = [CIPHERS[spec["cipher"]]]
-    result = {"responses": [], "cipher": None, "key_updates": 0, "server_key_phases": [], "migrated": False, "local_addresses": [], "error": None}
+    result = {"responses": [], "after": [], "cipher": None, "key_updates": 0, "server_key_phases": [], "migrated": False, "local_addresses": [], "error": None}
     client = None
     try:
         async with connect(spec["host"], spec["port"], configuration=configuration, create_protocol=Client) as client:
@@ -182,6 +185,8 @@ async def one_connection(spec):
             futures = [client.request(path) for path in spec["paths"]]
             responses = await asyncio.wait_for(asyncio.gather(*futures), timeout=spec.get("timeout", 60))
             result["responses"] = [{"path": r["path"], "status": r["status"], "length": r["length"], "sha256": r["hash"].hexdigest()} for r in responses]
+            after = await asyncio.wait_for(asyncio.gather(*[client.request(path) for path in spec.get("after", [])]), timeout=spec.get("timeout", 60))
+            result["after"] = [{"path": r["path"], "status": r["status"], "text": r["bytes"].decode("utf-8", "replace")} for r in after]
     except Exception as error:  # reported, and the test fails on it
         result["error"] = f"{type(error).__name__}: {error}"
     if client is not None:

@@ -285,6 +285,7 @@ pub const PathEventType = enum(c_int) {
 pub extern fn quiche_conn_path_event_next(conn: *Conn) ?*PathEvent;
 pub extern fn quiche_path_event_type(event: *const PathEvent) PathEventType;
 pub extern fn quiche_path_event_free(event: *PathEvent) void;
+pub extern fn quiche_path_event_peer_migrated(event: *const PathEvent, local: *posix.sockaddr.storage, local_len: *posix.socklen_t, peer: *posix.sockaddr.storage, peer_len: *posix.socklen_t) void;
 
 pub extern fn quiche_conn_dgram_recv(conn: *Conn, buf: [*]u8, buf_len: usize) isize;
 pub extern fn quiche_conn_dgram_send(conn: *Conn, buf: [*]const u8, buf_len: usize) isize;

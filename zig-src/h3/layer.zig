@@ -205,6 +205,13 @@ pub const Layer = struct {
         layer.serials.putAssumeCapacity(serial, conn_slot);
     }
 
+    /// The connection moved to a new, validated client address: requests
+    /// from now on report it.
+    pub fn setPeer(layer: *Layer, conn_slot: u32, peer: ConnPeer) void {
+        assert(peer.family == 4 or peer.family == 6);
+        layer.conn(conn_slot).peer = peer;
+    }
+
     /// The transport fed the connection a packet: start HTTP/3 once the
     /// handshake allows it, and hand on received datagrams.
     pub fn onPacket(layer: *Layer, conn_slot: u32) void {

@@ -13,11 +13,16 @@
 //!   the CID table, and a retired one leaves it.
 //! * Path events. quiche queues one per path change and never drops them,
 //!   so a client that keeps changing its address would grow that queue:
-//!   they are drained here, and a completed peer migration is counted.
+//!   they are drained here. A completed peer migration is counted, and the
+//!   HTTP/3 layer learns the new address (what requestIP reports). The
+//!   per-IP connection count stays with the address the connection was
+//!   accepted from.
 
 const std = @import("std");
 const assert = std.debug.assert;
+const posix = std.posix;
 const quiche = @import("../ffi/quiche.zig");
+const peer_counts = @import("peer_counts.zig");
 const Engine = @import("engine.zig").Engine;
 const config_mod = @import("../config.zig");
 
@@ -44,7 +49,7 @@ pub fn update(engine: *Engine, slot: u32) void {
     const conn = engine.connections.get(slot).quiche_conn;
     forgetRetired(engine, conn);
     if (quiche.quiche_conn_is_established(conn)) issueSpare(engine, slot, conn);
-    drainEvents(engine, conn);
+    drainEvents(engine, slot, conn);
 }
 
 /// Removes every ID of the connection from the CID table (it is being
@@ -90,15 +95,26 @@ fn issueSpare(engine: *Engine, slot: u32, conn: *quiche.Conn) void {
     }
 }
 
-fn drainEvents(engine: *Engine, conn: *quiche.Conn) void {
+fn drainEvents(engine: *Engine, slot: u32, conn: *quiche.Conn) void {
     var drained: u32 = 0;
     while (drained < max_events_per_flush) : (drained += 1) {
         const event = quiche.quiche_conn_path_event_next(conn) orelse return;
         defer quiche.quiche_path_event_free(event);
         switch (quiche.quiche_path_event_type(event)) {
-            .peer_migrated => engine.stats.peer_migrations.inc(),
+            .peer_migrated => onPeerMigrated(engine, slot, event),
             .validated => engine.stats.paths_validated.inc(),
             else => {},
         }
     }
+}
+
+fn onPeerMigrated(engine: *Engine, slot: u32, event: *const quiche.PathEvent) void {
+    engine.stats.peer_migrations.inc();
+    var local: posix.sockaddr.storage = undefined;
+    var local_len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
+    var peer: posix.sockaddr.storage = undefined;
+    var peer_len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
+    quiche.quiche_path_event_peer_migrated(event, &local, &local_len, &peer, &peer_len);
+    const address = peer_counts.familyAndPort(&peer);
+    engine.http.setPeer(slot, .{ .family = address.family, .port = address.port, .address = peer_counts.keyOf(&peer) });
 }
