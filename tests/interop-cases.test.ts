@@ -77,6 +77,7 @@ function startServer(limits: Record<string, unknown> = {}): Server {
 
 interface Connection {
   cipher: string | null;
+  cid_rotations?: number;
   responses: { path: string; status: number | null; length: number; sha256: string }[];
   /** aioquic's requests made after `responses` were complete (spec.after). */
   after?: { path: string; status: number | null; text: string }[];
@@ -327,6 +328,15 @@ describe("connectionmigration: the client moves to a new socket on another addre
     expect(stats.paths_validated).toBe(1);
     // The client retired the ID it used before; the server replaced it.
     expect(stats.connection_ids_issued).toBe(2);
+  }, 60_000);
+  test("aioquic: three connection ID rotations on the same socket, each retired ID replaced", async () => {
+    await using server = startServer();
+    const [connection] = await aioquic(server.port, { paths, cid_rotations: 3, cid_rotate_every: MiB });
+    expect(connection!.error).toBeNull();
+    expect(connection!.responses).toEqual(expected(paths));
+    expect(connection!.cid_rotations).toBe(3);
+    // One spare at the handshake, then a replacement for each retired ID.
+    expect(server.stats().connection_ids_issued).toBe(4);
   }, 60_000);
   test("quic-go: AddPath on 127.0.0.2, Probe, Switch", async () => {
     await using server = startServer({ disableActiveMigration: false });

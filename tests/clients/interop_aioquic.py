@@ -12,11 +12,14 @@ SPEC_JSON: {
   "key_update_every": 1048576,  received bytes between two key updates
   "migrate": null | "port" | "address",   connection migration (see below)
   "migrate_at": 1048576,        received bytes before migrating
-  "after": []                   paths fetched once the first ones are done
+  "after": [],                  paths fetched once the first ones are done
+  "cid_rotations": 0,           change_connection_id() calls, same socket,
+  "cid_rotate_every": 1048576   one per this many received bytes
 }
 Prints {"connections": [{"cipher", "responses": [{"path", "status",
 "length", "sha256"}], "after": [{"path", "status", "text"}], "key_updates",
-"server_key_phases", "migrated", "local_addresses", "error"}]}.
+"server_key_phases", "migrated", "cid_rotations", "local_addresses",
+"error"}]}.
 
 Key update: aioquic's request_key_update(). The next update is requested
 only after the server's packets arrived in the current key phase and
@@ -79,6 +82,7 @@ class Client(QuicConnectionProtocol):
         self.local_addresses = []
         self.terminated = None
         self.phase_hooked = False
+        self.cid_rotations = 0
 
     def start(self, spec):
         self.spec = spec
@@ -138,6 +142,13 @@ class Client(QuicConnectionProtocol):
     def after_data(self):
         if self.next_key_update_at is not None and self.received >= self.next_key_update_at:
             self.maybe_update_key()
+        every = self.spec.get("cid_rotate_every", 1 << 20)
+        if self.cid_rotations < self.spec.get("cid_rotations", 0) and self.received >= (self.cid_rotations + 1) * every:
+            # Only with a spare ID of the server's: aioquic does nothing otherwise.
+            if self._quic._peer_cid_available:
+                self._quic.change_connection_id()
+                self.transmit()
+                self.cid_rotations += 1
         if self.spec.get("migrate") and not self.migrated and self.received >= self.spec.get("migrate_at", 1 << 20):
             self.migrated = True
             asyncio.ensure_future(self.migrate(self.spec["migrate"]))
@@ -190,7 +201,7 @@ async def one_connection(spec):
     except Exception as error:  # reported, and the test fails on it
         result["error"] = f"{type(error).__name__}: {error}"
     if client is not None:
-        result.update(key_updates=client.key_updates, server_key_phases=client.server_phases, migrated=client.migrated, local_addresses=client.local_addresses)
+        result.update(cid_rotations=client.cid_rotations, key_updates=client.key_updates, server_key_phases=client.server_phases, migrated=client.migrated, local_addresses=client.local_addresses)
     return result
 
 
