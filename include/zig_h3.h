@@ -521,7 +521,12 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_STAT_CONNECTIONS_EARLY_DATA 27
 #define ZIG_H3_STAT_REQUESTS_EARLY_DATA 28
 #define ZIG_H3_STAT_REQUESTS_TOO_EARLY 29
-#define ZIG_H3_STAT_COUNT 30
+#define ZIG_H3_STAT_PACKETS_PACED 30
+#define ZIG_H3_STAT_PACKETS_PACED_AHEAD 31
+#define ZIG_H3_STAT_CONNECTION_IDS_ISSUED 32
+#define ZIG_H3_STAT_PATHS_VALIDATED 33
+#define ZIG_H3_STAT_PEER_MIGRATIONS 34
+#define ZIG_H3_STAT_COUNT 35
 
 /* Indices of the values of a CONN_STATS event. */
 #define ZIG_H3_CONN_STAT_PACKETS_RECEIVED 0

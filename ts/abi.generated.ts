@@ -77,6 +77,11 @@ export const STATS_FIELDS = [
   "connections_early_data",
   "requests_early_data",
   "requests_too_early",
+  "packets_paced",
+  "packets_paced_ahead",
+  "connection_ids_issued",
+  "paths_validated",
+  "peer_migrations",
 ] as const;
 
 /** The values of a CONN_STATS event, in order. */
@@ -268,14 +273,14 @@ export interface LimitOptions {
    */
   maxSendUdpPayloadSize?: number;
   /**
-   * Tell clients not to migrate the connection to a new address.
+   * Tell clients not to migrate the connection to a new address of their choosing (RFC 9000 disable_active_migration). NAT rebinding is followed either way; see docs/INTEROP.md.
    *
    * (zig_h3_config `disable_active_migration`)
    * @default true
    */
   disableActiveMigration?: boolean;
   /**
-   * Pace outgoing packets (SO_TXTIME) instead of sending each flight at once.
+   * Pace outgoing packets: quiche's pacer gives each packet a send time, handed to the kernel with SO_TXTIME, which the fq qdisc honours. quiche 0.28 paces only with ccAlgorithm "bbr2"; see docs/INTEROP.md.
    *
    * (zig_h3_config `enable_pacing`)
    * @default true

@@ -194,12 +194,17 @@ pub const Config = struct {
         try fixedRange(config, "command_queue_bytes");
     }
 
-    /// Capacity of the connection-ID table: every connection holds its own
-    /// CID and, until it is freed, the client's original DCID as an alias.
+    /// Capacity of the connection-ID table: every connection holds up to
+    /// cid_keys_per_connection keys, and the table fills at most half.
     pub fn cidTableCapacity(config: *const Config) u32 {
-        return std.math.ceilPowerOfTwoAssert(u32, config.max_connections * 4);
+        return std.math.ceilPowerOfTwoAssert(u32, config.max_connections * 2 * cid_keys_per_connection);
     }
 };
+
+/// CID table keys one connection may hold at once: the client's original
+/// DCID and our active connection IDs, of which a peer may hold
+/// cid_keys_per_connection - 1 (our active_connection_id_limit; quic/paths.zig).
+pub const cid_keys_per_connection = 3;
 
 /// Bounds of draft-ietf-quic-load-balancers (quic/quic_lb.zig holds the
 /// same): a server ID of 1..15 bytes, a nonce of 4..18, at most 19 together.
@@ -291,7 +296,7 @@ fn testConfig() Config {
 test "defaults validate" {
     const config = testConfig();
     try config.validate();
-    try testing.expectEqual(@as(u32, 16384), config.cidTableCapacity());
+    try testing.expectEqual(@as(u32, 32768), config.cidTableCapacity());
 }
 
 test "missing paths are rejected" {

@@ -20,6 +20,7 @@ const wire = @import("queue/wire.zig");
 const Engine = @import("quic/engine.zig").Engine;
 const ticket_keys = @import("quic/ticket_keys.zig");
 const TicketKeys = ticket_keys.TicketKeys;
+const paths = @import("quic/paths.zig");
 
 pub const CreateError = Config.Error || error{
     OutOfMemory,
@@ -276,6 +277,7 @@ pub fn makeQuicheConfig(config: *const Config, keys: ?*TicketKeys) CreateError!*
     quiche.quiche_config_set_initial_max_streams_bidi(quiche_config, config.initial_max_streams_bidi);
     quiche.quiche_config_set_initial_max_streams_uni(quiche_config, config.initial_max_streams_uni);
     quiche.quiche_config_set_disable_active_migration(quiche_config, config.disable_active_migration);
+    quiche.quiche_config_set_active_connection_id_limit(quiche_config, paths.active_connection_id_limit);
     quiche.quiche_config_enable_pacing(quiche_config, config.enable_pacing);
     if (config.enable_dgram) quiche.quiche_config_enable_dgram(quiche_config, true, config.dgram_recv_queue_len, config.dgram_send_queue_len);
     // RESET_STREAM_AT (third_party/quiche/patch.py): draft-16 WebTransport

@@ -50,6 +50,20 @@ pub const Stats = struct {
     /// them answered 425 Too Early because their method is not safe.
     requests_early_data: Counter = .{},
     requests_too_early: Counter = .{},
+    /// Packets sent with an SCM_TXTIME send time from quiche's pacer
+    /// (enable_pacing, and the kernel accepted SO_TXTIME).
+    packets_paced: Counter = .{},
+    /// Of those, packets whose send time lay ahead of the moment they were
+    /// handed to the kernel: the pacer spread them out.
+    packets_paced_ahead: Counter = .{},
+    /// Spare connection IDs given to peers (NEW_CONNECTION_ID), which a
+    /// client needs to migrate or to rotate its connection ID.
+    connection_ids_issued: Counter = .{},
+    /// New paths quiche validated (PATH_CHALLENGE answered), and
+    /// connections that moved to a new client address (NAT rebinding or
+    /// migration).
+    paths_validated: Counter = .{},
+    peer_migrations: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

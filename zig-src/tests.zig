@@ -32,6 +32,7 @@ test {
     _ = @import("quic/request_life_test.zig");
     _ = @import("quic/reset_stream_at_test.zig");
     _ = @import("quic/ticket_keys.zig");
+    _ = @import("quic/migration_test.zig");
     _ = @import("server.zig");
     _ = @import("fuzz.zig");
     _ = @import("fuzz_h3.zig");

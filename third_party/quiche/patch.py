@@ -55,6 +55,38 @@ full handshake. The library installs a ticket key callback on the SSL_CTX
 instead (SSL_CTX_set_tlsext_ticket_key_cb), which seals with the current key
 and still opens tickets sealed with the previous one
 (zig-src/quic/ticket_keys.zig).
+
+The migration fix: data in flight on the path a peer migrated away from
+was never retransmitted. quiche keeps loss detection per path; once the
+peer's packets arrive on a new path, no acknowledgment ever covers a
+packet sent on the old one again, so the old path's recovery neither
+declares its outstanding packets lost (that needs a later packet of the
+same path acknowledged) nor retransmits more than one probe's worth per
+PTO, with the PTO doubling each time. After a NAT rebinding or a
+migration during a transfer, the receiving stream kept a hole and the
+connection stalled until its idle timeout. Upstream:
+https://github.com/cloudflare/quiche/issues/2452 (open). With the edits,
+leaving a path (Connection::set_active_path calls on_path_change for it)
+declares everything still outstanding on it lost, in both recovery
+implementations, so its frames are sent again on the new active path.
+zig-src/quic/migration_test.zig is the witness (with
+tests/interop-cases.test.ts: rebind-port, rebind-addr and
+connectionmigration through a relay that drops the old binding).
+
+The path limit: a server kept every path a peer had left, each holding one
+of the peer's connection IDs, and only evicts a path that holds none, so
+once a connection had as many paths as its active_connection_id_limit
+(two here), a further NAT rebinding found no room and every packet from
+the new address was dropped: the connection survived one rebinding and
+stalled at the second. With the edits, a server that needs room for a new
+path first gives up a path it no longer uses (not active, no lost frames
+left to send; one whose validation is over first): the peer's connection
+ID on it is
+retired (RETIRE_CONNECTION_ID, so the peer issues another) unless another
+path still uses it, which makes the path evictable. A connection ID of ours
+that still names an evicted path is treated as naming none.
+zig-src/quic/migration_test.zig (four rebindings) is the witness, with
+tests/interop-cases.test.ts (rebind-port: five rebindings in one transfer).
 """
 import sys
 from pathlib import Path
@@ -973,6 +1005,154 @@ SSL_CTX_EDITS = [
 EDITS += [
     (relative, old, new.replace("@MARK@", MARK))
     for relative, old, new in SSL_CTX_EDITS
+]
+
+
+# Leaving a path: everything outstanding on it is lost (see the docstring).
+# The largest acknowledged packet number is raised past every packet sent
+# on the path for one loss detection pass, then restored, so that both
+# recovery implementations' own loss detection does the work (frames to
+# retransmit, bytes in flight, congestion signal) and later
+# acknowledgments are judged against the real value.
+MIGRATION_EDITS = [
+    (
+        "src/recovery/congestion/recovery.rs",
+        """    fn on_path_change(
+        &mut self, epoch: Epoch, now: Instant, trace_id: &str,
+    ) -> (usize, usize) {
+        // Time threshold loss detection.
+        self.detect_lost_packets(epoch, now, trace_id)
+    }
+""",
+        """    fn on_path_change(
+        &mut self, epoch: Epoch, now: Instant, trace_id: &str,
+    ) -> (usize, usize) {
+        // (@MARK@) The connection leaves this path: no acknowledgment will
+        // cover its outstanding packets again, so they are all lost now.
+        let largest_acked = self.epochs[epoch].largest_acked_packet;
+        if let Some(last) = self.epochs[epoch].sent_packets.back() {
+            self.epochs[epoch].largest_acked_packet =
+                Some(last.pkt_num + LEAVE_PATH_PKT_GAP);
+        }
+        let lost = self.detect_lost_packets(epoch, now, trace_id);
+        self.epochs[epoch].largest_acked_packet = largest_acked;
+        lost
+    }
+""",
+    ),
+    (
+        "src/recovery/congestion/recovery.rs",
+        "impl RecoveryOps for LegacyRecovery {\n",
+        """// (@MARK@) Larger than any packet threshold, so that every packet sent on a
+// path being left counts as lost (see on_path_change).
+const LEAVE_PATH_PKT_GAP: u64 = 1 << 20;
+
+impl RecoveryOps for LegacyRecovery {
+""",
+    ),
+    (
+        "src/recovery/gcongestion/recovery.rs",
+        """    fn on_path_change(
+        &mut self, epoch: packet::Epoch, now: Instant, _trace_id: &str,
+    ) -> (usize, usize) {
+        let (lost_bytes, lost_packets) =
+            self.detect_and_remove_lost_packets(epoch, now);
+""",
+        """    fn on_path_change(
+        &mut self, epoch: packet::Epoch, now: Instant, _trace_id: &str,
+    ) -> (usize, usize) {
+        // (@MARK@) The connection leaves this path: no acknowledgment will
+        // cover its outstanding packets again, so they are all lost now.
+        let largest_acked = self.epochs[epoch].largest_acked_packet;
+        if let Some(last) = self.epochs[epoch].sent_packets.back() {
+            self.epochs[epoch].largest_acked_packet =
+                Some(last.pkt_num + (1 << 20));
+        }
+        let (lost_bytes, lost_packets) =
+            self.detect_and_remove_lost_packets(epoch, now);
+        self.epochs[epoch].largest_acked_packet = largest_acked;
+""",
+    ),
+]
+
+EDITS += [
+    (relative, old, new.replace("@MARK@", MARK))
+    for relative, old, new in MIGRATION_EDITS
+]
+
+
+# The path limit (see the docstring).
+PATH_LIMIT_EDITS = [
+    (
+        "src/path.rs",
+        "    /// Records the provided `Path` and returns its assigned identifier.\n",
+        """    /// (@MARK@) Whether inserting a path now would find no unused path to
+    /// evict.
+    pub fn full_without_unused(&self) -> bool {
+        self.paths.len() >= self.max_concurrent_paths &&
+            !self.paths.iter().any(|(_, p)| p.unused())
+    }
+
+    /// Records the provided `Path` and returns its assigned identifier.
+""",
+    ),
+    (
+        "src/lib.rs",
+        """        // Ignore this step if are using zero-length SCID.
+        if ids.zero_length_scid() {
+            in_scid_pid = None;
+        }
+""",
+        """        // Ignore this step if are using zero-length SCID.
+        if ids.zero_length_scid() {
+            in_scid_pid = None;
+        }
+
+        // (@MARK@) A path evicted earlier may still be named by the CID.
+        if in_scid_pid.is_some_and(|pid| self.paths.get(pid).is_err()) {
+            in_scid_pid = None;
+        }
+
+        // (@MARK@) No room for the new path: give up one the connection left.
+        if self.is_server && self.paths.full_without_unused() {
+            // A path left before its validation ended (the peer moved on
+            // again at once) is given up too, but only if no other is free.
+            let left_paths = || {
+                self.paths.iter().filter(|(_, p)| {
+                    !p.active() &&
+                        !p.recovery.has_lost_frames(packet::Epoch::Application)
+                })
+            };
+            let left = left_paths()
+                .find(|(_, p)| !p.under_validation())
+                .or_else(|| left_paths().next())
+                .map(|(pid, _)| pid);
+
+            if let Some(left) = left {
+                if let Some(seq) = self.paths.get(left)?.active_dcid_seq {
+                    let shared = self.paths.iter().any(|(pid, p)| {
+                        pid != left && p.active_dcid_seq == Some(seq)
+                    });
+
+                    if !shared && !ids.zero_length_dcid() {
+                        let _ = ids.retire_dcid(seq);
+                    }
+                }
+
+                self.paths.get_mut(left)?.active_dcid_seq = None;
+
+                if in_scid_pid == Some(left) {
+                    in_scid_pid = None;
+                }
+            }
+        }
+""",
+    ),
+]
+
+EDITS += [
+    (relative, old, new.replace("@MARK@", MARK))
+    for relative, old, new in PATH_LIMIT_EDITS
 ]
 
 

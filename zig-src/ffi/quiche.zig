@@ -268,6 +268,31 @@ pub extern fn quiche_conn_path_stats(conn: *const Conn, idx: usize, out: *PathSt
 pub extern fn quiche_conn_peer_error(conn: *const Conn, is_app: *bool, error_code: *u64, reason: *[*]const u8, reason_len: *usize) bool;
 pub extern fn quiche_conn_local_error(conn: *const Conn, is_app: *bool, error_code: *u64, reason: *[*]const u8, reason_len: *usize) bool;
 
+// Connection IDs and paths (quic/paths.zig): spare connection IDs for a
+// peer that migrates, and the path events of passive migration.
+pub extern fn quiche_config_set_active_connection_id_limit(config: *Config, v: u64) void;
+pub extern fn quiche_conn_scids_left(conn: *Conn) usize;
+pub extern fn quiche_conn_new_scid(conn: *Conn, scid: [*]const u8, scid_len: usize, reset_token: *const [16]u8, retire_if_needed: bool, scid_seq: *u64) c_int;
+pub extern fn quiche_conn_retired_scid_next(conn: *const Conn, out: *[*]const u8, out_len: *usize) bool;
+pub const ConnectionIdIter = opaque {};
+pub extern fn quiche_conn_source_ids(conn: *Conn) ?*ConnectionIdIter;
+pub extern fn quiche_connection_id_iter_next(iter: *ConnectionIdIter, out: *[*]const u8, out_len: *usize) bool;
+pub extern fn quiche_connection_id_iter_free(iter: *ConnectionIdIter) void;
+pub const PathEvent = opaque {};
+pub const PathEventType = enum(c_int) {
+    new = 0,
+    validated = 1,
+    failed_validation = 2,
+    closed = 3,
+    reused_source_connection_id = 4,
+    peer_migrated = 5,
+    _,
+};
+pub extern fn quiche_conn_path_event_next(conn: *Conn) ?*PathEvent;
+pub extern fn quiche_path_event_type(event: *const PathEvent) PathEventType;
+pub extern fn quiche_path_event_free(event: *PathEvent) void;
+pub extern fn quiche_path_event_peer_migrated(event: *const PathEvent, local: *posix.sockaddr.storage, local_len: *posix.socklen_t, peer: *posix.sockaddr.storage, peer_len: *posix.socklen_t) void;
+
 pub extern fn quiche_conn_dgram_recv(conn: *Conn, buf: [*]u8, buf_len: usize) isize;
 pub extern fn quiche_conn_dgram_send(conn: *Conn, buf: [*]const u8, buf_len: usize) isize;
 pub extern fn quiche_conn_dgram_max_writable_len(conn: *const Conn) isize;

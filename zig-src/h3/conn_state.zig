@@ -9,9 +9,10 @@ const std = @import("std");
 const quiche = @import("../ffi/quiche.zig");
 const H3Connection = @import("h3_connection.zig").H3Connection;
 
-/// The client's address when it connected, as REQUEST events carry it
-/// (the application's requestIP). The transport reads it from the first
-/// packet and hands it over in `Layer.openConnection`.
+/// The client's address, as REQUEST events carry it (the application's
+/// requestIP). The transport reads it from the first packet and hands it
+/// over in `Layer.openConnection`, and again in `Layer.setPeer` when the
+/// connection moved to a new validated address (NAT rebinding, migration).
 pub const Peer = struct {
     /// 4 or 6.
     family: u8,

@@ -210,6 +210,13 @@ pub const Layer = struct {
         layer.serials.putAssumeCapacity(serial, conn_slot);
     }
 
+    /// The connection moved to a new, validated client address: requests
+    /// from now on report it.
+    pub fn setPeer(layer: *Layer, conn_slot: u32, peer: ConnPeer) void {
+        assert(peer.family == 4 or peer.family == 6);
+        layer.conn(conn_slot).peer = peer;
+    }
+
     /// The transport fed the connection a packet: start HTTP/3 once the
     /// handshake allows it, and hand on received datagrams. While the
     /// connection is in 0-RTT, its streams are read at once rather than

@@ -53,3 +53,19 @@ pub const Socket = struct {
         };
     }
 };
+
+/// SO_TXTIME and its control message SCM_TXTIME (same number), from
+/// <linux/net_tstamp.h> and <asm-generic/socket.h>.
+pub const so_txtime: u32 = 61;
+
+/// Asks the kernel to take a send time (SCM_TXTIME, CLOCK_MONOTONIC
+/// nanoseconds) with each message on `fd`, the clock quiche's pacer uses.
+/// The fq qdisc holds each packet until then; without fq the time is
+/// accepted and ignored. Returns false when the kernel refuses the option
+/// (then no message may carry the time: the kernel would reject it).
+pub fn enableTxtime(fd: posix.socket_t) bool {
+    const SockTxtime = extern struct { clockid: i32, flags: u32 };
+    const value = SockTxtime{ .clockid = @intCast(@intFromEnum(linux.CLOCK.MONOTONIC)), .flags = 0 };
+    posix.setsockopt(fd, posix.SOL.SOCKET, so_txtime, std.mem.asBytes(&value)) catch return false;
+    return true;
+}

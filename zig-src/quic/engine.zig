@@ -28,6 +28,8 @@ const TimerHeap = @import("timer_heap.zig").TimerHeap;
 const peer_counts = @import("peer_counts.zig");
 const refusal = @import("refusal.zig");
 const address_validation = @import("address_validation.zig");
+const paths = @import("paths.zig");
+const udp = @import("../net/udp.zig");
 const retry_token = @import("retry_token.zig");
 const connection_mod = @import("connection.zig");
 const Connection = connection_mod.Connection;
@@ -166,6 +168,10 @@ pub const Engine = struct {
         errdefer engine.receive_batch.deinit(allocator);
         engine.send_batch = try batch.SendBatch.init(allocator, send_batch_packets, config.max_send_udp_payload_size);
         errdefer engine.send_batch.deinit(allocator);
+        // Pacing: quiche's pacer gives every packet a send time; the kernel
+        // holds each message until then (SCM_TXTIME) if the socket accepts
+        // SO_TXTIME. Without it packets leave as soon as they are written.
+        engine.send_batch.txtime = config.enable_pacing and udp.enableTxtime(deps.socket.fd);
         try engine.http.init(allocator, .{
             .config = config,
             .stats = deps.stats,
@@ -354,7 +360,7 @@ pub const Engine = struct {
         else
             null;
         if (engine.connections.liveCount() >= engine.config.max_connections or
-            engine.cids.count + 2 > engine.cids.maxEntries())
+            engine.cids.count + config_mod.cid_keys_per_connection > engine.cids.maxEntries())
         {
             engine.refuse(scid, dcid, peer, peer_len, "max_connections reached");
             return null;
@@ -468,6 +474,8 @@ pub const Engine = struct {
         const flushed = engine.send_batch.flush(engine.socket.fd);
         engine.stats.packets_sent.add(flushed.sent);
         engine.stats.send_failures.add(flushed.dropped);
+        engine.stats.packets_paced.add(flushed.paced);
+        engine.stats.packets_paced_ahead.add(flushed.paced_ahead);
         if (flushed.blocked != engine.send_blocked) {
             engine.send_blocked = flushed.blocked;
             engine.poller.watchWritable(engine.socket.fd, socket_tag, flushed.blocked);
@@ -477,6 +485,7 @@ pub const Engine = struct {
     fn flushConnection(engine: *Engine, slot: u32) void {
         engine.assertLoopThread();
         const connection = engine.connections.get(slot);
+        paths.update(engine, slot);
         engine.http.beforeSend(slot, nowNs());
         var packets: u32 = 0;
         while (packets < max_packets_per_flush) : (packets += 1) {
@@ -490,7 +499,7 @@ pub const Engine = struct {
             var send_info: quiche.SendInfo = undefined;
             const written = quiche.quiche_conn_send(connection.quiche_conn, out.ptr, out.len, &send_info);
             if (written < 0) break;
-            engine.send_batch.commit(@intCast(written), &send_info.to, send_info.to_len);
+            engine.send_batch.commit(@intCast(written), &send_info.to, send_info.to_len, timespecNs(send_info.at));
         } else engine.markDirty(slot);
         engine.http.afterSend(slot);
 
@@ -506,6 +515,7 @@ pub const Engine = struct {
         const connection = engine.connections.get(slot);
         engine.logClose(connection);
         engine.http.closeConnection(slot);
+        paths.forgetAll(engine, connection.quiche_conn);
         _ = engine.cids.remove(connection.scid.slice());
         _ = engine.cids.remove(connection.odcid.slice());
         engine.peers.remove(connection.peer_key);
@@ -563,6 +573,12 @@ pub const Engine = struct {
         h3_events.log(&engine.http, level, conn_id, format, args);
     }
 };
+
+/// A time on the monotonic clock (quiche's send_info.at) in nanoseconds.
+fn timespecNs(ts: posix.timespec) u64 {
+    assert(ts.sec >= 0 and ts.nsec >= 0);
+    return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
+}
 
 pub fn nowNs() u64 {
     const ts = posix.clock_gettime(.MONOTONIC) catch unreachable;

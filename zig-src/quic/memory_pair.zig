@@ -1,8 +1,8 @@
 //! Two real quiche connections joined through memory (no sockets), so
 //! that tests decide the order of packets, and drop some, exactly rather
 //! than by racing. Used by the transport tests of the crate patch
-//! (third_party/quiche/patch.py): fin_delivery_test.zig and
-//! reset_stream_at_test.zig; and request_life_test.zig, which drives the HTTP/3
+//! (third_party/quiche/patch.py): fin_delivery_test.zig,
+//! reset_stream_at_test.zig and migration_test.zig; and request_life_test.zig, which drives the HTTP/3
 //! layer against a quiche client through it.
 
 const std = @import("std");
