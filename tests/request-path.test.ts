@@ -12,6 +12,7 @@ const tls = makeCertificate();
 let server: Server;
 let firstSeen!: () => void;
 const firstChunkSeen = new Promise<void>((resolve) => (firstSeen = resolve));
+const aborts: string[] = [];
 let seen: { instance: boolean; method: string; url: string; agent: string | null; bodyNull: boolean; params: Record<string, string> }[] = [];
 
 beforeAll(() => {
@@ -26,6 +27,11 @@ beforeAll(() => {
         return Response.json({ id: req.params.id });
       },
       "/echo": { POST: async (req: H3Request) => new Response(`${req.headers.get("content-type")}:${await req.text()}`) },
+      // Streams until the client goes away; counts the aborts it sees.
+      "/until-abort": (req: H3Request) => {
+        req.signal.addEventListener("abort", () => aborts.push((req.signal.reason as Error).name));
+        return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("first")) }));
+      },
       // Answers without the body: cancels it before any of it arrived.
       "/refuse": { POST: (req: H3Request) => {
         void req.body!.cancel(new Error("not wanted"));
@@ -210,6 +216,21 @@ describe("handler deadlines", () => {
     }
     expect(deadlines.size).toBeLessThan(3000);
     deadlines.clear();
+  });
+});
+
+describe("a client that stops reading", () => {
+  test("Bun's fetch aborted mid-response (STOP_SENDING): the handler's signal aborts and the request ends", async () => {
+    const abort = new AbortController();
+    const response = await h3fetch(new URL("/until-abort", server.url), { signal: abort.signal });
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("first");
+    const before = server.stats().requests_active;
+    abort.abort();
+    for (let i = 0; i < 200 && aborts.length === 0; i++) await Bun.sleep(10);
+    expect(aborts).toEqual(["AbortError"]);
+    for (let i = 0; i < 200 && server.stats().requests_active >= before; i++) await Bun.sleep(10);
+    expect(server.stats().requests_active).toBe(before - 1);
   });
 });
 

@@ -45,7 +45,7 @@ pub const ConnState = struct {
     /// A CONN_INFO event named this connection, so its end is announced.
     announced: bool = false,
     /// quiche's count of STOP_SENDING frames received, as far as they were
-    /// handed on to WebTransport streams (wt_streams.noticeStopSending).
+    /// handed on to the streams they stopped (stop_sending.zig).
     stop_sending_seen: u64 = 0,
 
     /// Frees what the HTTP/3 layer allocated; not the quiche connection.

@@ -21,6 +21,7 @@ const priority = @import("priority.zig");
 const exchange = @import("exchange.zig");
 const wt = @import("wt_streams.zig");
 const slow_clients = @import("slow_clients.zig");
+const stop_sending = @import("stop_sending.zig");
 
 pub const Flow = enum { more, stop };
 
@@ -39,7 +40,7 @@ pub fn readConnection(layer: *Layer, conn_slot: u32) void {
         }
     }
     if (h3.blocked.items.len > 0) retryBlocked(layer, conn_slot);
-    if (layer.config.enable_webtransport and !h3.failed) wt.noticeStopSending(layer, conn_slot);
+    if (!h3.failed) stop_sending.notice(layer, conn_slot);
     h3.flushControl(connection.quiche_conn);
 }
 

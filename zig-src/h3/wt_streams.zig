@@ -196,42 +196,8 @@ fn stoppedOrFailed(layer: *Layer, slot: u32) output.WriteResult {
     return .failed;
 }
 
-/// A WebTransport stream with nothing to write still hears of the peer's
-/// STOP_SENDING at once, not only at its next write: when quiche counts a
-/// new STOP_SENDING on the connection, the send side of every WebTransport
-/// stream still sending is probed (an empty write reports StreamStopped
-/// with the peer's code). Streams found stopped are handled after the walk
-/// (ending a slot changes the map); past `max_stopped_per_flush` the rest
-/// wait for the next flush, which probes again.
-pub fn noticeStopSending(layer: *Layer, conn_slot: u32) void {
-    const max_stopped_per_flush = 16;
-    const connection = layer.conn(conn_slot);
-    var stats: quiche.Stats = undefined;
-    quiche.quiche_conn_stats(connection.quiche_conn, &stats);
-    if (stats.stopped_stream_count_remote == connection.stop_sending_seen) return;
-    var stopped: [max_stopped_per_flush]struct { slot: u32, code: u64 } = undefined;
-    var stopped_len: usize = 0;
-    var complete = true;
-    var it = connection.streams.valueIterator();
-    while (it.next()) |slot| {
-        const request = layer.requests.get(slot.*);
-        if (request.kind != .webtransport or request.writeDone()) continue;
-        var error_code: u64 = 0;
-        const probe = quiche.quiche_conn_stream_send(connection.quiche_conn, request.stream_id, "", 0, false, &error_code);
-        if (probe != quiche.err_stream_stopped) continue;
-        if (stopped_len == stopped.len) {
-            complete = false;
-            break;
-        }
-        stopped[stopped_len] = .{ .slot = slot.*, .code = error_code };
-        stopped_len += 1;
-    }
-    if (complete) connection.stop_sending_seen = stats.stopped_stream_count_remote;
-    for (stopped[0..stopped_len]) |found| _ = onStopSending(layer, found.slot, found.code);
-}
-
 /// The peer sent STOP_SENDING; quiche answered it with RESET_STREAM.
-fn onStopSending(layer: *Layer, slot: u32, error_code: u64) output.WriteResult {
+pub fn onStopSending(layer: *Layer, slot: u32, error_code: u64) output.WriteResult {
     const request = layer.requests.get(slot);
     dropOutput(request);
     request.outbound.transition(.done);
