@@ -6,6 +6,7 @@
 //   GET  /bulk/blob          -> the same 64 MiB as a Blob
 //   GET  /bulk/file          -> Bun.file() of a 64 MiB file in the temp directory
 //   POST /upload             -> the body is read and discarded; answers its length
+//   POST /json               -> the JSON body parsed and sent back (bench/rpc.ts's JSON call)
 import { renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,5 +81,6 @@ export function route(request: Request, path: string): Response | Promise<Respon
   if (path.startsWith("/bytes/")) return bytes(Number(path.slice(7)));
   if (path.startsWith("/bulk/")) return bulk(path.slice(6));
   if (path === "/upload" && request.method === "POST") return upload(request);
+  if (path === "/json" && request.method === "POST") return request.json().then((value) => Response.json(value));
   return new Response("not found", { status: 404 });
 }
