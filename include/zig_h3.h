@@ -300,6 +300,38 @@ int64_t zig_h3_submit(zig_h3_server *server, const uint8_t *batch, size_t len);
 int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count);
 
 /*
+ * Workers on one UDP port (docs/WORKERS.md). A steering object owns the
+ * SO_REUSEPORT group of the workers' sockets and the classic BPF program
+ * that sends each datagram to the socket of the worker whose id its
+ * destination connection ID carries. Only the owner of every socket knows
+ * the group's order, so one thread (the supervisor) makes all calls on it.
+ *
+ * zig_h3_steering_new reads bind_address, port and the quic_lb_* fields of
+ * config (the workers get the same ones with worker_steering = 1); it binds
+ * nothing yet. Errors: INVALID_ARGUMENT, ABI_MISMATCH, ADDRESS_INVALID,
+ * CONFIG_INVALID (a QUIC-LB key: the kernel cannot read encrypted IDs),
+ * OUT_OF_MEMORY. zig_h3_steering_free closes every socket; the workers
+ * must have stopped.
+ */
+typedef struct zig_h3_steering zig_h3_steering;
+int zig_h3_steering_new(const zig_h3_config *config, zig_h3_steering **out);
+int zig_h3_steering_free(zig_h3_steering *steering);
+/*
+ * Binds a socket for worker_id (0..255, unique in the group) and returns
+ * its fd (>= 1; pass it as socket_fd with worker_id), still owned by the
+ * steering object. The worker takes new connections at once. Errors:
+ * INVALID_ARGUMENT (id in use), INVALID_STATE (group full),
+ * ADDRESS_IN_USE, ADDRESS_NOT_AVAILABLE, PERMISSION_DENIED, SOCKET_FAILED.
+ */
+int zig_h3_steering_add(zig_h3_steering *steering, uint32_t worker_id);
+/* The worker gets no new connections; its own still reach it. */
+int zig_h3_steering_drain(zig_h3_steering *steering, uint32_t worker_id);
+/* Closes the worker's socket; its server must have stopped. */
+int zig_h3_steering_remove(zig_h3_steering *steering, uint32_t worker_id);
+/* The port the group shares (known after the first add). */
+int zig_h3_steering_port(const zig_h3_steering *steering);
+
+/*
  * Record layout (little-endian), events and commands alike:
  *   u32 length (whole record, unpadded) | u8 kind | u8 flags | u16 aux | u64 id
  * followed by the payload. A field block is: u32 count, then per field

@@ -157,6 +157,10 @@ export const CONFIG_FIELDS = [
   "quic_lb_nonce_len",
   "quic_lb_config_rotation",
   "quic_lb_key_hex",
+  "socket_fd",
+  "worker_steering",
+  "worker_id",
+  "retry_key_hex",
 ] as const;
 
 /** Status codes by name (zig_h3_status_name); the library returns the negative ones as errors. */
@@ -517,6 +521,13 @@ export interface LimitOptions {
    * @default none
    */
   quicLbKeyHex?: string;
+  /**
+   * The key Retry tokens are authenticated with, 32 bytes in hex (64 digits): servers sharing it accept each other's tokens (serve() gives its workers one). Unset: random per server.
+   *
+   * (zig_h3_config `retry_key_hex`)
+   * @default none
+   */
+  retryKeyHex?: string;
 }
 
 /** The zig_h3_config names `limits` accepted before camelCase; still accepted, deprecated. */
@@ -611,6 +622,8 @@ export interface SnakeCaseLimitOptions {
   quic_lb_config_rotation?: number;
   /** @deprecated Use `quicLbKeyHex`. */
   quic_lb_key_hex?: string;
+  /** @deprecated Use `retryKeyHex`. */
+  retry_key_hex?: string;
 }
 
 /** Every `limits` key: its zig_h3_config field and fixed range (null where the range depends on other fields or has none). */
@@ -661,6 +674,7 @@ export const LIMITS = {
   quicLbNonceLen: { field: "quic_lb_nonce_len", min: 4, max: 18 },
   quicLbConfigRotation: { field: "quic_lb_config_rotation", min: 0, max: 6 },
   quicLbKeyHex: { field: "quic_lb_key_hex", min: null, max: null },
+  retryKeyHex: { field: "retry_key_hex", min: null, max: null },
 } as const;
 
 /** Config fields set through other serve() options, by the option that sets them. */
@@ -674,4 +688,7 @@ export const CONFIG_FIELD_OPTIONS = {
   dgram_send_queue_len: "datagrams.sendQueueLength",
   log_level: "logLevel",
   enable_webtransport: "webtransport",
+  socket_fd: "workers",
+  worker_steering: "workers",
+  worker_id: "workers",
 } as const;

@@ -81,6 +81,10 @@ pub const docs = [_]Doc{
     .{ .name = "quic_lb_nonce_len", .text = "QUIC-LB: random nonce bytes after the server ID; server ID + nonce is at most 19 bytes. Used with quicLbServerIdHex.", .unit = "bytes", .min = 4, .max = 18 },
     .{ .name = "quic_lb_config_rotation", .text = "QUIC-LB: the config rotation codepoint written into the top 3 bits of every connection ID (7 is reserved). Used with quicLbServerIdHex.", .min = 0, .max = 6 },
     .{ .name = "quic_lb_key_hex", .text = "QUIC-LB: the fleet's 16-byte AES-128-ECB key in hex (32 digits), shared with the balancer; connection IDs are then encrypted (single pass at 16 bytes, else four-pass Feistel). Unset: plaintext." },
+    .{ .name = "socket_fd", .text = "A bound UDP socket to serve on instead of binding hostname:port: a worker's socket in its reuseport group (the supervisor owns and closes it). 0: bind one's own.", .option = "workers" },
+    .{ .name = "worker_steering", .text = "Stamp worker_id into every connection ID the server chooses, so the reuseport group's steering program brings the connection's packets to this worker.", .option = "workers" },
+    .{ .name = "worker_id", .text = "This worker's id, the byte its connection IDs carry.", .min = 0, .max = 255, .option = "workers" },
+    .{ .name = "retry_key_hex", .text = "The key Retry tokens are authenticated with, 32 bytes in hex (64 digits): servers sharing it accept each other's tokens (serve() gives its workers one). Unset: random per server." },
 };
 
 /// The doc of `name`; a compile error if there is none.

@@ -82,8 +82,13 @@ pub const Server = struct {
         server.quiche_config = try makeQuicheConfig(config);
         errdefer quiche.quiche_config_free(server.quiche_config);
 
-        const address = config_mod.parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
-        server.socket = try Socket.bind(address, 4 * 1024 * 1024);
+        if (config.socket_fd != 0) {
+            // A worker: serve on the socket the steering object bound for it.
+            server.socket = try Socket.adopt(config.socket_fd);
+        } else {
+            const address = config_mod.parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
+            server.socket = try Socket.bind(address, 4 * 1024 * 1024);
+        }
         errdefer server.socket.close();
         server.poller = Poller.init() catch return error.SocketFailed;
         errdefer server.poller.deinit();
@@ -221,6 +226,7 @@ fn copyConfig(arena: std.mem.Allocator, config: Config) !Config {
     if (config.keylog_path) |path| copy.keylog_path = try arena.dupeZ(u8, path);
     if (config.quic_lb_server_id_hex) |hex| copy.quic_lb_server_id_hex = try arena.dupeZ(u8, hex);
     if (config.quic_lb_key_hex) |hex| copy.quic_lb_key_hex = try arena.dupeZ(u8, hex);
+    if (config.retry_key_hex) |hex| copy.retry_key_hex = try arena.dupeZ(u8, hex);
     return copy;
 }
 

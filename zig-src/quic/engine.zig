@@ -22,6 +22,7 @@ const signalEventFd = @import("../net/poller.zig").signalEventFd;
 const ConnectionId = @import("connection_id.zig").ConnectionId;
 const connection_id = @import("connection_id.zig");
 const quic_lb = @import("quic_lb.zig");
+const worker_cid = @import("worker_cid.zig");
 const config_mod = @import("../config.zig");
 const CidTable = @import("cid_table.zig").CidTable;
 const TimerHeap = @import("timer_heap.zig").TimerHeap;
@@ -96,6 +97,11 @@ pub const Engine = struct {
     /// Length of every connection ID this server chooses; the length
     /// short-header packets are parsed with.
     local_cid_len: u8 = connection_id.local_len,
+    /// A worker on a shared port: where its id goes in each connection ID
+    /// it chooses (quic/worker_cid.zig), so the kernel's steering program
+    /// sends the connection's packets here. Null for a lone server.
+    worker_layout: ?worker_cid.Layout = null,
+    worker_id: u8 = 0,
     next_serial: u64 = 1,
     /// The HTTP/3 layer this loop drives (h3/layer.zig). It calls back
     /// only through `Layer.Host`, to mark a connection dirty.
@@ -141,9 +147,18 @@ pub const Engine = struct {
         engine.send_blocked = false;
         engine.commands_pending = false;
         engine.loop_thread = null;
-        std.crypto.random.bytes(&engine.retry_key);
+        // Workers share one key (config.retry_key_hex), so a token verifies
+        // on whichever worker the client's next Initial reaches.
+        if (config_mod.retryKey(config)) |key| engine.retry_key = key else std.crypto.random.bytes(&engine.retry_key);
         engine.quic_lb_config = quicLbConfig(config);
         engine.local_cid_len = if (engine.quic_lb_config) |*lb| lb.cidLen() else connection_id.local_len;
+        engine.worker_id = config.worker_id;
+        engine.worker_layout = null;
+        if (config.worker_steering) {
+            // Config.validate refused encrypted QUIC-LB with workers.
+            engine.worker_layout = worker_cid.layout(if (engine.quic_lb_config) |*lb| lb else null).?;
+            assert(engine.worker_layout.?.cid_len == engine.local_cid_len);
+        }
 
         engine.connections = try ConnectionPool.init(allocator, config.max_connections);
         errdefer engine.connections.deinit(allocator);
@@ -279,8 +294,14 @@ pub const Engine = struct {
     }
 
     /// A new connection ID for this server: QUIC-LB-encoded with a random
-    /// nonce when configured, else random.
+    /// nonce when configured, else random; a worker's carries its id.
     pub fn newLocalCid(engine: *const Engine) ConnectionId {
+        var cid = engine.newUnstampedCid();
+        if (engine.worker_layout) |at| worker_cid.stamp(&cid, at, engine.worker_id);
+        return cid;
+    }
+
+    fn newUnstampedCid(engine: *const Engine) ConnectionId {
         const lb = if (engine.quic_lb_config) |*lb| lb else return ConnectionId.random();
         var nonce: [quic_lb.nonce_len_max]u8 = undefined;
         std.crypto.random.bytes(nonce[0..lb.nonce_len]);
