@@ -136,6 +136,15 @@ typedef struct zig_h3_config {
     uint64_t quic_lb_config_rotation; /* QUIC-LB config rotation codepoint [0], 0..6 */
     const char *quic_lb_key_hex;     /* QUIC-LB 16-byte AES-128 key, 32 hex digits [NULL = plaintext
                                         connection IDs]; needs quic_lb_server_id_hex */
+    uint64_t socket_fd;              /* workers: a bound UDP socket to serve on (from
+                                        zig_h3_steering_add; the steering object owns it) instead
+                                        of binding bind_address:port [0 = bind one's own] */
+    uint64_t worker_steering;        /* workers: stamp worker_id into every connection ID the
+                                        server chooses (byte 0, or the first QUIC-LB nonce byte) [0] */
+    uint64_t worker_id;              /* workers: this worker's id, 0..255 [0] */
+    const char *retry_key_hex;       /* Retry token key, 32 bytes as 64 hex digits, shared by
+                                        servers that must accept each other's tokens [NULL =
+                                        random per server] */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
