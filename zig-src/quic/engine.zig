@@ -249,15 +249,30 @@ pub const Engine = struct {
     }
 
     /// Graceful shutdown: on the first iteration after it is requested,
-    /// every connection gets GOAWAY (so clients stop opening requests and
-    /// new streams are refused); the loop ends once no request is live or
-    /// the deadline passed, announcing it with a SHUTDOWN event.
+    /// every connection gets a GOAWAY that still admits requests, and a
+    /// grace later the one naming the first stream not processed (the
+    /// two-step shutdown of RFC 9114 5.2, so no request already on its way
+    /// is cut). The loop ends a grace after that once no request is live,
+    /// or at the deadline, announcing it with a SHUTDOWN event.
     fn shutdownFinished(engine: *Engine) bool {
         const deadline_ns = engine.shutdown_deadline_ns.load(.acquire);
         if (deadline_ns == 0) return false;
-        if (!engine.http.draining) engine.http.startDraining();
-        if (engine.http.activeRequests() > 0 and nowNs() < deadline_ns) return false;
-        engine.http.announceShutdown();
+        const now_ns = nowNs();
+        const http = &engine.http;
+        switch (http.drain_phase) {
+            .serving => {
+                http.startDraining(now_ns);
+                return false;
+            },
+            .announced => {
+                if (now_ns < http.drain_phase_end_ns and now_ns < deadline_ns) return false;
+                http.finalizeDraining(now_ns);
+                return false;
+            },
+            .final => {},
+        }
+        if (now_ns < deadline_ns and (now_ns < http.drain_phase_end_ns or http.activeRequests() > 0)) return false;
+        http.announceShutdown();
         return true;
     }
 
@@ -267,7 +282,7 @@ pub const Engine = struct {
         // Commands left over by the bounded drain (h3/exchange.zig).
         if (engine.commands_pending) return 0;
         // While draining, wake at least every 10 ms to check the deadline.
-        if (engine.http.draining) return 10;
+        if (engine.http.draining()) return 10;
         const timer: ?u64 = if (engine.timers.peek()) |next| next.deadline_ns else null;
         const slow = engine.http.nextDeadline();
         const deadline_ns = if (timer != null and slow != null) @min(timer.?, slow.?) else (timer orelse slow orelse return max_wait_ms);
