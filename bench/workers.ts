@@ -11,9 +11,10 @@
 // the servers and the load generator share the machine's cores; CPU per
 // request is the figure that does not depend on who got which core.
 // BENCH_DURATION_MS (default 4000), BENCH_REPEAT (default 3),
-// BENCH_CONNECTIONS (default 64), BENCH_STREAMS (default 8). Prints a
-// Markdown table; bench/RESULTS.md has the one recorded.
-import { cpus } from "node:os";
+// BENCH_CONNECTIONS (default 64), BENCH_STREAMS (default 8). Each row is
+// the run with the median server CPU per request. Prints a Markdown table;
+// bench/RESULTS.md has the one recorded.
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { sample, spent } from "./threads.ts";
 
@@ -148,17 +149,18 @@ async function measure(contender: Contender): Promise<Run[]> {
 }
 
 const fmt = (value: number, digits = 1) => value.toFixed(digits);
+const before = loadavg();
 const results: [Contender, Run][] = [];
 for (const contender of CONTENDERS) {
   const runs = await measure(contender);
-  runs.sort((a, b) => a.rps - b.rps);
+  runs.sort((a, b) => a.cpu_us_per_request - b.cpu_us_per_request);
   const median = runs[Math.floor(runs.length / 2)]!;
   results.push([contender, median]);
   console.error(`${contender.name}: ${JSON.stringify(runs.map((run) => ({ rps: Math.round(run.rps), cpu: fmt(run.cpu_us_per_request), threads: run.threads })))}`);
 }
 
 const lines = [
-  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}; quic-go load: ${connections} connections × ${streams} streams, ${duration} ms, median of ${repeat} by req/s.`,
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}; quic-go load: ${connections} connections × ${streams} streams, ${duration} ms, the run with the median server CPU per request of ${repeat}. Load average before: ${before.map((v) => v.toFixed(2)).join(", ")}; after: ${loadavg().map((v) => v.toFixed(2)).join(", ")}.`,
   "",
   "| server | req/s | p99 ms | server CPU µs/req | loop threads | JS threads | other | load generator CPU µs/req | connections per worker | errors |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
