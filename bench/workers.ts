@@ -28,6 +28,7 @@ const quicgoDir = join(import.meta.dir, "quicgo");
 const quicgo = join(quicgoDir, "quicgo");
 const bun = join(root, "node_modules", ".bin", "bun");
 const SETTLE_MS = 300;
+const before = loadavg();
 
 const built = Bun.spawnSync(["go", "build", "-o", quicgo, "."], { cwd: quicgoDir, stderr: "inherit" });
 if (built.exitCode !== 0) throw new Error("go build in bench/quicgo failed");
@@ -113,46 +114,55 @@ interface Run {
   threads: Record<string, number>;
 }
 
-async function measure(contender: Contender): Promise<Run[]> {
+/** One measured run of `contender`'s already running server. */
+async function measureOnce(contender: Contender, server: ServerProcess): Promise<Run> {
+  await Bun.sleep(SETTLE_MS);
+  const statsBefore = contender.workers > 0 ? await server.stats() : null;
+  const before = sample(server.child.pid);
+  const result = await load(server.port, duration);
+  await Bun.sleep(SETTLE_MS);
+  const after = sample(server.child.pid);
+  const statsAfter = contender.workers > 0 ? await server.stats() : null;
+  const cpu = spent(before, after);
+  const groups = { loop: 0, js: 0, other: 0 };
+  for (const [comm, seconds] of Object.entries(cpu.threads)) groups[groupOf(comm)] += seconds;
+  const perRequest = (seconds: number) => (seconds / result.requests) * 1e6;
+  return {
+    rps: result.rps,
+    p99_us: result.p99_us,
+    errors: result.errors,
+    cpu_us_per_request: perRequest(cpu.total),
+    loop_us: perRequest(groups.loop),
+    js_us: perRequest(groups.js),
+    other_us: perRequest(groups.other),
+    client_cpu_us_per_request: perRequest(result.cpu_seconds),
+    connections_per_worker: statsAfter ? statsAfter.workers.map((w, slot) => w.connections_accepted! - statsBefore!.workers[slot]!.connections_accepted!) : [],
+    threads: cpu.threads,
+  };
+}
+
+// Every server stays up and each repetition runs all of them in turn, so
+// whatever else the machine does falls on all of them alike.
+const servers = new Map<Contender, ServerProcess>();
+for (const contender of CONTENDERS) {
   const server = new ServerProcess(contender);
   await server.start();
   await load(server.port, 1000); // warm-up (JIT, first connections)
-  const runs: Run[] = [];
-  for (let i = 0; i < repeat; i++) {
-    await Bun.sleep(SETTLE_MS);
-    const statsBefore = contender.workers > 0 ? await server.stats() : null;
-    const before = sample(server.child.pid);
-    const result = await load(server.port, duration);
-    await Bun.sleep(SETTLE_MS);
-    const after = sample(server.child.pid);
-    const statsAfter = contender.workers > 0 ? await server.stats() : null;
-    const cpu = spent(before, after);
-    const groups = { loop: 0, js: 0, other: 0 };
-    for (const [comm, seconds] of Object.entries(cpu.threads)) groups[groupOf(comm)] += seconds;
-    const perRequest = (seconds: number) => (seconds / result.requests) * 1e6;
-    runs.push({
-      rps: result.rps,
-      p99_us: result.p99_us,
-      errors: result.errors,
-      cpu_us_per_request: perRequest(cpu.total),
-      loop_us: perRequest(groups.loop),
-      js_us: perRequest(groups.js),
-      other_us: perRequest(groups.other),
-      client_cpu_us_per_request: perRequest(result.cpu_seconds),
-      connections_per_worker: statsAfter ? statsAfter.workers.map((w, slot) => w.connections_accepted! - statsBefore!.workers[slot]!.connections_accepted!) : [],
-      threads: cpu.threads,
-    });
-  }
+  servers.set(contender, server);
+}
+const allRuns = new Map<Contender, Run[]>(CONTENDERS.map((contender) => [contender, []]));
+for (let i = 0; i < repeat; i++) {
+  for (const contender of CONTENDERS) allRuns.get(contender)!.push(await measureOnce(contender, servers.get(contender)!));
+}
+for (const server of servers.values()) {
   server.child.kill();
   await server.child.exited;
-  return runs;
 }
 
 const fmt = (value: number, digits = 1) => value.toFixed(digits);
-const before = loadavg();
 const results: [Contender, Run][] = [];
 for (const contender of CONTENDERS) {
-  const runs = await measure(contender);
+  const runs = allRuns.get(contender)!;
   runs.sort((a, b) => a.cpu_us_per_request - b.cpu_us_per_request);
   const median = runs[Math.floor(runs.length / 2)]!;
   results.push([contender, median]);
@@ -162,11 +172,11 @@ for (const contender of CONTENDERS) {
 const lines = [
   `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}; quic-go load: ${connections} connections × ${streams} streams, ${duration} ms, the run with the median server CPU per request of ${repeat}. Load average before: ${before.map((v) => v.toFixed(2)).join(", ")}; after: ${loadavg().map((v) => v.toFixed(2)).join(", ")}.`,
   "",
-  "| server | req/s | p99 ms | server CPU µs/req | loop threads | JS threads | other | load generator CPU µs/req | connections per worker | errors |",
-  "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+  "| server | req/s | p99 ms | server CPU µs/req (all runs) | loop threads | JS threads | other | load generator CPU µs/req | connections per worker | errors |",
+  "|---|---:|---:|---|---:|---:|---:|---:|---|---:|",
   ...results.map(
     ([contender, run]) =>
-      `| ${contender.name} | ${Math.round(run.rps)} | ${fmt(run.p99_us / 1000, 2)} | ${fmt(run.cpu_us_per_request)} | ${fmt(run.loop_us)} | ${fmt(run.js_us)} | ${fmt(run.other_us)} | ${fmt(run.client_cpu_us_per_request)} | ${run.connections_per_worker.join(" / ") || "—"} | ${run.errors} |`,
+      `| ${contender.name} | ${Math.round(run.rps)} | ${fmt(run.p99_us / 1000, 2)} | **${fmt(run.cpu_us_per_request)}** (${allRuns.get(contender)!.map((r) => fmt(r.cpu_us_per_request)).join(", ")}) | ${fmt(run.loop_us)} | ${fmt(run.js_us)} | ${fmt(run.other_us)} | ${fmt(run.client_cpu_us_per_request)} | ${run.connections_per_worker.join(" / ") || "—"} | ${run.errors} |`,
   ),
 ];
 console.log(lines.join("\n"));

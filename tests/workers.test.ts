@@ -104,11 +104,26 @@ interface GoResult {
   retry_causes: string[];
 }
 
-async function quicGo(binary: string, port: number, args: string[]): Promise<GoResult> {
+function startQuicGo(binary: string, port: number, args: string[]) {
   const child = Bun.spawn([binary, "-port", String(port), ...args], { stdout: "pipe", stderr: "pipe" });
-  const [out, err] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  if ((await child.exited) !== 0) throw new Error(`workers-go failed: ${err}`);
-  return JSON.parse(out);
+  const output = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const result = async (): Promise<GoResult> => {
+    const [out, err, code] = await output;
+    if (code !== 0) throw new Error(`workers-go failed: ${err}`);
+    return JSON.parse(out);
+  };
+  return {
+    result,
+    /** Ends a -duration-ms run now and returns what it saw. */
+    finish: () => {
+      child.kill("SIGTERM");
+      return result();
+    },
+  };
+}
+
+function quicGo(binary: string, port: number, args: string[]): Promise<GoResult> {
+  return startQuicGo(binary, port, args).result();
 }
 
 interface AioquicResult {
@@ -208,16 +223,18 @@ describe("serve({ workers: 2 })", () => {
   test("a rolling restart of one worker under load: GOAWAY drains it, its replacement takes over, no request fails", async () => {
     const [old0, old1] = await app.workers();
     const before = await app.stats();
-    // Requests that take 20 ms keep requests in flight on the restarted worker.
-    const load = quicGo(goClient, app.port, ["-connections", "40", "-duration-ms", "6000", "-path", "/slow/20"]);
-    // Restart once both workers are visibly serving this load.
-    for (let polls = 0; polls < 500; polls++) {
-      const now = await app.stats();
-      if (now.workers.every((worker, slot) => worker.requests_received! - before.workers[slot]!.requests_received! >= 50)) break;
-      await Bun.sleep(20);
-    }
+    // Requests that take 20 ms keep requests in flight on the restarted
+    // worker. The load runs until this test ends it (SIGTERM: no new
+    // request starts, those in flight complete).
+    const load = startQuicGo(goClient, app.port, ["-connections", "40", "-duration-ms", "120000", "-path", "/slow/20"]);
+    const servedSince = async (slot: number) => (await app.stats()).workers[slot]!.requests_received! - before.workers[slot]!.requests_received!;
+    // Restart once both workers serve this load...
+    while ((await servedSince(0)) < 50 || (await servedSince(1)) < 50) await Bun.sleep(20);
     const restarted = await app.command("restart 0");
-    const go = await load;
+    // ...and end it once the replacement has served some of it too.
+    const replacementBefore = (await app.stats()).workers[0]!.requests_received!;
+    while ((await app.stats()).workers[0]!.requests_received! - replacementBefore < 50) await Bun.sleep(20);
+    const go = await load.finish();
     const after = await app.stats();
 
     const fresh = restarted.workers[0] as WorkerStatus;
@@ -237,6 +254,43 @@ describe("serve({ workers: 2 })", () => {
     // The totals keep the replaced worker's counts: every request the
     // clients got an answer to was received once.
     expect(after.responses_completed! - before.responses_completed!).toBe(go.requests);
+  }, 120_000);
+});
+
+describe("serve({ workers: 2 }) with Retry", () => {
+  const certificate = makeCertificate();
+  let app: App;
+
+  beforeAll(async () => {
+    app = new App({ CERT: certificate.cert, KEY: certificate.key, WORKERS: "2", RETRY: "1" });
+    await app.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  test("every client's Initial after a Retry reaches a worker that accepts the token and keeps the connection", async () => {
+    const workers = await app.workers();
+    const before = await app.stats();
+    const py = await aioquic(app.port, 100, 2);
+    const after = await app.stats();
+    expect(py.errors).toEqual([]);
+    expect(py.failed).toBe(0);
+    expect(py.connections.length).toBe(100);
+    for (const connection of py.connections) {
+      expect(new Set(connection.workers).size).toBe(1);
+      // The connection ID the Retry named (and the connection kept) names
+      // the worker that served it.
+      expect(String(parseInt(connection.server_cid.slice(0, 2), 16))).toBe(connection.workers[0]!);
+    }
+    // At least one Retry per connection (a client whose first flight is
+    // two Initials gets two).
+    expect(after.retries_sent! - before.retries_sent!).toBeGreaterThanOrEqual(100);
+    expect(after.retry_tokens_rejected! - before.retry_tokens_rejected!).toBe(0);
+    expect(perWorker(before, after, workers, "connections_accepted")).toEqual(
+      new Map(workers.map((worker) => [String(worker.id), py.connections.filter((c) => c.workers[0] === String(worker.id)).length])),
+    );
   }, 120_000);
 });
 

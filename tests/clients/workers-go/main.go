@@ -3,7 +3,7 @@
 // them per connection and prints one JSON object on stdout.
 //
 //	workers-go -port P -connections C -requests R [-path /worker]
-//	workers-go -port P -connections C -duration-ms D [-path /slow/20]
+//	workers-go -port P -connections C -duration-ms D [-path /slow/20]  (SIGTERM ends it early)
 //	workers-go -port P -connections C -requests R -rebind
 //
 // Every connection has its own UDP socket. A request the server did not
@@ -27,8 +27,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -115,6 +118,14 @@ func main() {
 	c.result.Errors = []string{}
 	c.result.RetryCauses = []string{}
 	deadline := time.Now().Add(time.Duration(o.durationMs) * time.Millisecond)
+	// SIGTERM ends a -duration-ms run early: no new request starts, those in
+	// flight complete, and the result is printed as usual.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM)
+	go func() {
+		<-signals
+		stopping.Store(true)
+	}()
 	var wg sync.WaitGroup
 	for i := 0; i < o.connections; i++ {
 		wg.Add(1)
@@ -129,13 +140,15 @@ func main() {
 	}
 }
 
+var stopping atomic.Bool
+
 // run is one client slot: a connection that sends its requests, replaced
 // by a new one when the server refuses a request gracefully.
 func run(o options, deadline time.Time, c *collector) {
 	sent := 0
 	more := func() bool {
 		if o.durationMs > 0 {
-			return time.Now().Before(deadline)
+			return !stopping.Load() && time.Now().Before(deadline)
 		}
 		return sent < o.requests
 	}
