@@ -4,8 +4,8 @@
 // response names the worker that served it. The main thread takes
 // commands on stdin, one per line, and answers one JSON line on stdout:
 //   stats | workers | restart <slot> | stop
-// Settings from the environment: CERT, KEY, WORKERS, MIGRATION=1 (clients
-// may migrate actively), RETRY=1.
+// Settings from the environment: CERT, KEY, WORKERS, RETRY=1,
+// QUIC_LB_SERVER_ID (plaintext QUIC-LB connection IDs with this server ID).
 import { serve, Supervisor, workerInfo } from "../ts/index.ts";
 
 const server = serve({
@@ -14,8 +14,8 @@ const server = serve({
   tls: { cert: process.env.CERT!, key: process.env.KEY! },
   http1: false,
   limits: {
-    disableActiveMigration: process.env.MIGRATION !== "1",
     enableRetry: process.env.RETRY === "1",
+    quicLbServerIdHex: process.env.QUIC_LB_SERVER_ID,
     idleTimeoutMs: 60_000,
   },
   routes: {

@@ -294,6 +294,40 @@ describe("serve({ workers: 2 }) with Retry", () => {
   }, 120_000);
 });
 
+describe("serve({ workers: 2 }) with plaintext QUIC-LB connection IDs", () => {
+  const certificate = makeCertificate();
+  let app: App;
+
+  beforeAll(async () => {
+    app = new App({ CERT: certificate.cert, KEY: certificate.key, WORKERS: "2", QUIC_LB_SERVER_ID: "0a01" });
+    await app.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  test("the connection ID keeps the fleet's server ID and carries the worker in the first nonce byte", async () => {
+    const workers = await app.workers();
+    const py = await aioquic(app.port, 100, 2);
+    expect(py.errors).toEqual([]);
+    expect(py.failed).toBe(0);
+    expect(py.connections.length).toBe(100);
+    const seen = new Set<string>();
+    for (const connection of py.connections) {
+      expect(new Set(connection.workers).size).toBe(1);
+      const cid = Buffer.from(connection.server_cid, "hex");
+      // First octet: config rotation 0, length of the rest (2 + 8 = 10).
+      expect(cid.length).toBe(11);
+      expect(cid[0]).toBe(10);
+      expect(cid.subarray(1, 3).toString("hex")).toBe("0a01");
+      expect(String(cid[3])).toBe(connection.workers[0]!);
+      seen.add(connection.workers[0]!);
+    }
+    expect([...seen].sort()).toEqual(workers.map((worker) => String(worker.id)).sort());
+  }, 120_000);
+});
+
 describe("workers option errors", () => {
   const certificate = makeCertificate();
 
