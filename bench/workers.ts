@@ -7,9 +7,9 @@
 // got (the supervisor's stats().workers). Bun.serve({ http3: true }) runs
 // the same load in the same run for reference.
 //
-// Nothing is pinned: the point of workers is to use more than one core, so
-// the servers and the load generator share the machine's cores; CPU per
-// request is the figure that does not depend on who got which core.
+// Nothing is pinned by default: the point of workers is to use more than one
+// core, so the servers and the load generator share the machine's cores;
+// CPU per request is the figure that does not depend on who got which core.
 // BENCH_DURATION_MS (default 4000), BENCH_REPEAT (default 3),
 // BENCH_CONNECTIONS (default 64), BENCH_STREAMS (default 8). Each row is
 // the run with the median server CPU per request. Prints a Markdown table;
@@ -28,6 +28,11 @@ const quicgoDir = join(import.meta.dir, "quicgo");
 const quicgo = join(quicgoDir, "quicgo");
 const bun = join(root, "node_modules", ".bin", "bun");
 const SETTLE_MS = 300;
+// BENCH_PIN=1: servers on CPU 0, the load generator on CPU 1. Two workers
+// then share one core: what splitting costs without running in parallel.
+const pin = process.env.BENCH_PIN === "1";
+const serverPrefix = pin ? ["taskset", "-c", "0"] : [];
+const loadPrefix = pin ? ["taskset", "-c", "1"] : [];
 const before = loadavg();
 
 const built = Bun.spawnSync(["go", "build", "-o", quicgo, "."], { cwd: quicgoDir, stderr: "inherit" });
@@ -81,11 +86,11 @@ class ServerProcess {
 }
 
 function spawn(contender: Contender) {
-  return Bun.spawn([bun, join(root, contender.script)], { env: { ...process.env, ...tls, ...contender.env }, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  return Bun.spawn([...serverPrefix, bun, join(root, contender.script)], { env: { ...process.env, ...tls, ...contender.env }, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
 }
 
 async function load(port: number, durationMs: number) {
-  const child = Bun.spawn([quicgo, "-port", String(port), "-path", "/baseline2?a=1&b=1", "-connections", String(connections), "-streams", String(streams), "-duration-ms", String(durationMs)], {
+  const child = Bun.spawn([...loadPrefix, quicgo, "-port", String(port), "-path", "/baseline2?a=1&b=1", "-connections", String(connections), "-streams", String(streams), "-duration-ms", String(durationMs)], {
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -170,7 +175,7 @@ for (const contender of CONTENDERS) {
 }
 
 const lines = [
-  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}; quic-go load: ${connections} connections × ${streams} streams, ${duration} ms, the run with the median server CPU per request of ${repeat}. Load average before: ${before.map((v) => v.toFixed(2)).join(", ")}; after: ${loadavg().map((v) => v.toFixed(2)).join(", ")}.`,
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}; quic-go load: ${connections} connections × ${streams} streams, ${duration} ms, the run with the median server CPU per request of ${repeat}${pin ? "; servers pinned to CPU 0, load generator to CPU 1" : "; nothing pinned"}. Load average before: ${before.map((v) => v.toFixed(2)).join(", ")}; after: ${loadavg().map((v) => v.toFixed(2)).join(", ")}.`,
   "",
   "| server | req/s | p99 ms | server CPU µs/req (all runs) | loop threads | JS threads | other | load generator CPU µs/req | connections per worker | errors |",
   "|---|---:|---:|---|---:|---:|---:|---:|---|---:|",
