@@ -4,7 +4,8 @@
 // For each server: requests per second, p99 latency, the server's CPU time
 // per request from /proc/PID/task/*/stat (each thread, grouped: the loop
 // threads, the JS threads, the rest), and how many connections each worker
-// got (the supervisor's stats().workers). Bun.serve({ http3: true }) runs
+// got (the supervisor's stats().workers), and how many requests each loop
+// wake-up and each JS drain of the event queue carried. Bun.serve({ http3: true }) runs
 // the same load in the same run for reference.
 //
 // Nothing is pinned by default: the point of workers is to use more than one
@@ -78,7 +79,7 @@ class ServerProcess {
     this.port = Number(/ready (\d+)/.exec(await this.line())?.[1]);
   }
 
-  async stats(): Promise<{ workers: Record<string, number>[] }> {
+  async stats(): Promise<Record<string, number> & { workers: Record<string, number>[] }> {
     this.child.stdin.write("stats\n");
     this.child.stdin.flush();
     return JSON.parse(await this.line());
@@ -116,6 +117,9 @@ interface Run {
   other_us: number;
   client_cpu_us_per_request: number;
   connections_per_worker: number[];
+  /** Requests per loop wake-up and per zig_h3_poll that returned records (over all workers). */
+  requests_per_wakeup: number;
+  requests_per_drain: number;
   threads: Record<string, number>;
 }
 
@@ -142,6 +146,8 @@ async function measureOnce(contender: Contender, server: ServerProcess): Promise
     other_us: perRequest(groups.other),
     client_cpu_us_per_request: perRequest(result.cpu_seconds),
     connections_per_worker: statsAfter ? statsAfter.workers.map((w, slot) => w.connections_accepted! - statsBefore!.workers[slot]!.connections_accepted!) : [],
+    requests_per_wakeup: statsAfter ? (statsAfter.requests_received! - statsBefore!.requests_received!) / (statsAfter.loop_wakeups! - statsBefore!.loop_wakeups!) : 0,
+    requests_per_drain: statsAfter ? (statsAfter.requests_received! - statsBefore!.requests_received!) / (statsAfter.event_drains! - statsBefore!.event_drains!) : 0,
     threads: cpu.threads,
   };
 }
@@ -177,11 +183,11 @@ for (const contender of CONTENDERS) {
 const lines = [
   `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}; quic-go load: ${connections} connections × ${streams} streams, ${duration} ms, the run with the median server CPU per request of ${repeat}${pin ? "; servers pinned to CPU 0, load generator to CPU 1" : "; nothing pinned"}. Load average before: ${before.map((v) => v.toFixed(2)).join(", ")}; after: ${loadavg().map((v) => v.toFixed(2)).join(", ")}.`,
   "",
-  "| server | req/s | p99 ms | server CPU µs/req (all runs) | loop threads | JS threads | other | load generator CPU µs/req | connections per worker | errors |",
-  "|---|---:|---:|---|---:|---:|---:|---:|---|---:|",
+  "| server | req/s | p99 ms | server CPU µs/req (all runs) | loop threads | JS threads | other | load generator CPU µs/req | connections per worker | requests per loop wake-up | requests per JS drain | errors |",
+  "|---|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|",
   ...results.map(
     ([contender, run]) =>
-      `| ${contender.name} | ${Math.round(run.rps)} | ${fmt(run.p99_us / 1000, 2)} | **${fmt(run.cpu_us_per_request)}** (${allRuns.get(contender)!.map((r) => fmt(r.cpu_us_per_request)).join(", ")}) | ${fmt(run.loop_us)} | ${fmt(run.js_us)} | ${fmt(run.other_us)} | ${fmt(run.client_cpu_us_per_request)} | ${run.connections_per_worker.join(" / ") || "—"} | ${run.errors} |`,
+      `| ${contender.name} | ${Math.round(run.rps)} | ${fmt(run.p99_us / 1000, 2)} | **${fmt(run.cpu_us_per_request)}** (${allRuns.get(contender)!.map((r) => fmt(r.cpu_us_per_request)).join(", ")}) | ${fmt(run.loop_us)} | ${fmt(run.js_us)} | ${fmt(run.other_us)} | ${fmt(run.client_cpu_us_per_request)} | ${run.connections_per_worker.join(" / ") || "—"} | ${run.requests_per_wakeup ? fmt(run.requests_per_wakeup, 2) : "—"} | ${run.requests_per_drain ? fmt(run.requests_per_drain, 2) : "—"} | ${run.errors} |`,
   ),
 ];
 console.log(lines.join("\n"));

@@ -533,7 +533,9 @@ int zig_h3_steering_port(const zig_h3_steering *steering);
 #define ZIG_H3_STAT_COMMANDS_APPLIED 23
 #define ZIG_H3_STAT_BODY_BYTES_DELIVERED 24
 #define ZIG_H3_STAT_WT_RESETS_AT 25
-#define ZIG_H3_STAT_COUNT 26
+#define ZIG_H3_STAT_LOOP_WAKEUPS 26
+#define ZIG_H3_STAT_EVENT_DRAINS 27
+#define ZIG_H3_STAT_COUNT 28
 
 /* Indices of the values of a CONN_STATS event. */
 #define ZIG_H3_CONN_STAT_PACKETS_RECEIVED 0

@@ -196,6 +196,11 @@ describe("serve({ workers: 2 })", () => {
     expect(perWorker(before, after, workers, "connections_accepted")).toEqual(byConnection);
     // The supervisor's total is the sum of its workers.
     expect(after.requests_received! - before.requests_received!).toBe(1200);
+    // Every JS drain that counts returned at least one event record.
+    const drains = after.event_drains! - before.event_drains!;
+    expect(drains).toBeGreaterThan(0);
+    expect(drains).toBeLessThanOrEqual(after.events_pushed! - before.events_pushed!);
+    expect(after.loop_wakeups! - before.loop_wakeups!).toBeGreaterThan(0);
     expect(after.responses_completed).toBe(after.workers[0]!.responses_completed! + after.workers[1]!.responses_completed!);
   }, 120_000);
 

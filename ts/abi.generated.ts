@@ -72,6 +72,8 @@ export const STATS_FIELDS = [
   "commands_applied",
   "body_bytes_delivered",
   "wt_resets_at",
+  "loop_wakeups",
+  "event_drains",
 ] as const;
 
 /** The values of a CONN_STATS event, in order. */

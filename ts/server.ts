@@ -807,6 +807,10 @@ export class Server {
  * when the library cannot start (`code` says why, e.g.
  * "ZIG_H3_ERR_ADDRESS_IN_USE"). Route patterns type each handler's
  * `req.params`: `routes: { "/users/:id": (req) => ... }` gives `req.params.id: string`.
+ *
+ * With `workers: N`, the main thread gets a `Supervisor` (the port, its N
+ * worker threads, their stats, rolling restarts) and each worker thread,
+ * running the same script, gets its own `Server` (docs/WORKERS.md).
  */
 export function serve<R extends string = string>(options: ServeOptions<R> & { workers: number }): Server | Supervisor;
 export function serve<R extends string = string>(options: ServeOptions<R>): Server;

@@ -195,6 +195,7 @@ pub const Server = struct {
     /// request body because the queue was full.
     pub fn poll(server: *Server, out: []u8) error{BufferTooSmall}!usize {
         const drained = server.events.drain(out);
+        if (drained.bytes > 0) server.stats.event_drains.inc();
         if (drained.producer_was_refused) server.poller.wake();
         if (drained.bytes == 0 and server.events.nextRecordLength() > out.len) return error.BufferTooSmall;
         return drained.bytes;

@@ -40,6 +40,11 @@ pub const Stats = struct {
     /// WebTransport streams of ours reset with RESET_STREAM_AT, their
     /// preface kept delivered (peers that support reset_stream_at).
     wt_resets_at: Counter = .{},
+    /// Loop wake-ups that found a socket or wake event ready, and
+    /// zig_h3_poll calls that returned records: requests divided by these
+    /// are the batch sizes the per-wake-up costs are spread over.
+    loop_wakeups: Counter = .{},
+    event_drains: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

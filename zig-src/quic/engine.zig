@@ -226,7 +226,9 @@ pub const Engine = struct {
         engine.poller.watch(engine.socket.fd, socket_tag) catch return;
         var ready: [Poller.max_events]std.os.linux.epoll_event = undefined;
         while (!engine.stop_requested.load(.acquire)) {
-            for (engine.poller.wait(&ready, engine.waitTimeoutMs())) |event| {
+            const events = engine.poller.wait(&ready, engine.waitTimeoutMs());
+            if (events.len > 0) engine.stats.loop_wakeups.inc();
+            for (events) |event| {
                 if (event.data.u64 != socket_tag) {
                     engine.poller.consumeWake();
                     continue;
