@@ -20,6 +20,11 @@ const server = serve({
   },
   routes: {
     "/worker": () => new Response(String(workerInfo()!.id)),
+    // Ends this worker's thread (as a fatal error would), after answering.
+    "/exit": () => {
+      setTimeout(() => process.exit(3), 50);
+      return new Response(String(workerInfo()!.id));
+    },
     "/slow/:ms": async (req) => {
       await Bun.sleep(Number(req.params.ms));
       return new Response(String(workerInfo()!.id));

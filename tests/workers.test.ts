@@ -333,6 +333,51 @@ describe("serve({ workers: 2 }) with plaintext QUIC-LB connection IDs", () => {
   }, 120_000);
 });
 
+describe("serve({ workers: 2 }) when a worker thread dies", () => {
+  const certificate = makeCertificate();
+  let app: App;
+
+  beforeAll(async () => {
+    app = new App({ CERT: certificate.cert, KEY: certificate.key, WORKERS: "2" });
+    await app.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  test("its server is stopped and its socket closed, the other worker takes every connection, and restartWorker brings the slot back", async () => {
+    const response = await fetch(new URL("/exit", `https://127.0.0.1:${app.port}/`), { protocol: "http3", tls: { rejectUnauthorized: false } } as RequestInit);
+    const dead = Number(await response.text());
+    let workers = await app.workers();
+    while (!workers.some((worker) => worker.state === "exited")) {
+      await Bun.sleep(20);
+      workers = await app.workers();
+    }
+    const exited = workers.find((worker) => worker.state === "exited")!;
+    expect(exited.id).toBe(dead);
+    const survivor = workers.find((worker) => worker.state === "serving")!;
+
+    const alone = await aioquic(app.port, 50, 2);
+    expect(alone.errors).toEqual([]);
+    expect(alone.failed).toBe(0);
+    expect(alone.connections.length).toBe(50);
+    for (const connection of alone.connections) expect(connection.workers).toEqual([String(survivor.id), String(survivor.id)]);
+
+    const restarted = await app.command(`restart ${exited.slot}`);
+    const fresh = restarted.workers[exited.slot] as WorkerStatus;
+    expect(fresh.state).toBe("serving");
+    expect(fresh.id).not.toBe(dead);
+    const both = await aioquic(app.port, 50, 2);
+    expect(both.failed).toBe(0);
+    expect(new Set(both.connections.map((connection) => connection.workers[0])).size).toBe(2);
+    // The dead worker's counters stay in the totals: the one /exit request
+    // plus the 200 requests since.
+    const stats = await app.stats();
+    expect(stats.requests_received).toBe(201);
+  }, 120_000);
+});
+
 describe("workers option errors", () => {
   const certificate = makeCertificate();
 

@@ -107,6 +107,25 @@ class WorkerStatsCell {
     });
   }
 
+  /**
+   * For a worker thread that died with its server still running: the
+   * server's handle (now the caller's to stop and free), after its counters
+   * were kept. Null when the worker had freed it.
+   */
+  takeOrphan(lib: Native): Pointer | null {
+    let handle: Pointer | null = null;
+    this.#locked(() => {
+      if (this.#ints[1] !== CellState.live) return;
+      handle = Number(this.#words[0]) as Pointer;
+      const values = new BigUint64Array(STATS_FIELDS.length);
+      lib.zig_h3_server_stats(handle, ptr(values), values.length);
+      this.#words.set(values, 1);
+      this.#words[0] = 0n;
+      this.#ints[1] = CellState.retired;
+    });
+    return handle;
+  }
+
   read(lib: Native): Stats {
     const values = new BigUint64Array(STATS_FIELDS.length);
     this.#locked(() => {
@@ -176,8 +195,12 @@ export interface WorkerStatus {
   id: number;
   /** Bun's threadId of the worker. */
   threadId: number;
-  /** "starting" until its server runs, "serving", "draining" during a restart or stop. */
-  state: "starting" | "serving" | "draining";
+  /**
+   * "starting" until its server runs, "serving", "draining" during a
+   * restart or stop, "exited" when its thread ended on its own (its
+   * connections are closed; restartWorker(slot) starts a new one).
+   */
+  state: "starting" | "serving" | "draining" | "exited";
 }
 
 class WorkerHandle {
@@ -195,6 +218,8 @@ class WorkerHandle {
     readonly slot: number,
     entry: string,
     grant: WorkerGrant,
+    /** Called when the thread ends while serving (not asked to stop). */
+    onUnexpectedExit: (handle: WorkerHandle) => void,
   ) {
     this.cell = new WorkerStatsCell(grant.shared);
     this.worker = new Worker(entry, { workerData: grant });
@@ -212,6 +237,7 @@ class WorkerHandle {
       });
       this.worker.on("exit", (code) => {
         this.exited = true;
+        if (this.state === "serving") onUnexpectedExit(this);
         reject(new Error(`worker ${id} exited with code ${code} before its server started (did the entry script call serve({ workers }) on every thread?)`));
         this.#onStopped?.();
       });
@@ -310,7 +336,26 @@ export class Supervisor {
     if (this.#steering === null) throw new ZigH3Error(-4, "worker start after stop");
     const socketFd = check(this.#lib.zig_h3_steering_add(this.#steering, id), `socket for worker ${id}`);
     const grant: WorkerGrant = { mark: MARK, socketFd, workerId: id, slot, retryKeyHex: this.#retryKeyHex, shared: new SharedArrayBuffer(WorkerStatsCell.bytes()) };
-    return new WorkerHandle(id, slot, this.#entry, grant);
+    return new WorkerHandle(id, slot, this.#entry, grant, (handle) => this.#reap(handle));
+  }
+
+  /**
+   * A worker thread that ended on its own (process.exit() in a worker, a
+   * fatal error) leaves its server's loop thread running with nobody to
+   * answer its requests: stop it from here (the thread that owned it is
+   * gone, so no call can race), keep its counters, and close its socket so
+   * new connections go to the others.
+   */
+  #reap(handle: WorkerHandle) {
+    handle.state = "exited";
+    if (this.#steering === null) return;
+    this.#lib.zig_h3_steering_drain(this.#steering, handle.id);
+    const orphan = handle.cell.takeOrphan(this.#lib);
+    if (orphan !== null) {
+      this.#lib.zig_h3_server_stop(orphan);
+      this.#lib.zig_h3_server_free(orphan);
+    }
+    this.#lib.zig_h3_steering_remove(this.#steering, handle.id);
   }
 
   /** A worker id (a connection-ID byte) no current worker has. */
@@ -355,10 +400,15 @@ export class Supervisor {
         throw error;
       }
       this.#slots[slot] = fresh;
+      const final = async () => {
+        const stats = old.cell.read(this.#lib);
+        for (const name of STATS_FIELDS) this.#retired[name] += stats[name];
+      };
+      // A worker that exited on its own was reaped already (socket closed).
+      if (old.state === "exited") return final();
       check(this.#lib.zig_h3_steering_drain(this.#steering, old.id), `drain worker ${old.id}`);
       await old.stop(false, timeoutMs);
-      const final = old.cell.read(this.#lib);
-      for (const name of STATS_FIELDS) this.#retired[name] += final[name];
+      await final();
       check(this.#lib.zig_h3_steering_remove(this.#steering, old.id), `remove worker ${old.id}`);
     });
     this.#queue = run.catch(() => {});
@@ -377,7 +427,7 @@ export class Supervisor {
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new TypeError("stop() timeoutMs must be a non-negative integer");
     this.#stopped ??= this.#queue.then(async () => {
-      for (const handle of this.#slots) if (this.#steering) this.#lib.zig_h3_steering_drain(this.#steering, handle.id);
+      for (const handle of this.#slots) if (this.#steering && handle.state !== "exited") this.#lib.zig_h3_steering_drain(this.#steering, handle.id);
       await Promise.all(this.#slots.map((handle) => handle.stop(immediate, timeoutMs).catch(() => handle.worker.terminate())));
       const final = this.stats();
       for (const name of STATS_FIELDS) this.#retired[name] = final[name];
