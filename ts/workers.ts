@@ -37,6 +37,11 @@ interface WorkerGrant {
   socketFd: number;
   workerId: number;
   slot: number;
+  /**
+   * Keys every worker must share: the Retry token key now; the session
+   * ticket key (resumption and 0-RTT on any worker) belongs here too, passed
+   * on to each worker's config the same way (WorkerBinding.config).
+   */
   retryKeyHex: string;
   shared: SharedArrayBuffer;
 }
