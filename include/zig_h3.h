@@ -526,7 +526,9 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_STAT_CONNECTION_IDS_ISSUED 32
 #define ZIG_H3_STAT_PATHS_VALIDATED 33
 #define ZIG_H3_STAT_PEER_MIGRATIONS 34
-#define ZIG_H3_STAT_COUNT 35
+#define ZIG_H3_STAT_LOOP_WAKEUPS 35
+#define ZIG_H3_STAT_EVENT_DRAINS 36
+#define ZIG_H3_STAT_COUNT 37
 
 /* Indices of the values of a CONN_STATS event. */
 #define ZIG_H3_CONN_STAT_PACKETS_RECEIVED 0

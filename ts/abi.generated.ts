@@ -82,6 +82,8 @@ export const STATS_FIELDS = [
   "connection_ids_issued",
   "paths_validated",
   "peer_migrations",
+  "loop_wakeups",
+  "event_drains",
 ] as const;
 
 /** The values of a CONN_STATS event, in order. */
@@ -170,6 +172,10 @@ export const CONFIG_FIELDS = [
   "ticket_key_hex",
   "enable_early_data",
   "early_data_allow_unsafe",
+  "socket_fd",
+  "worker_steering",
+  "worker_id",
+  "retry_key_hex",
 ] as const;
 
 /** Status codes by name (zig_h3_status_name); the library returns the negative ones as errors. */
@@ -531,6 +537,13 @@ export interface LimitOptions {
    * @default none
    */
   quicLbKeyHex?: string;
+  /**
+   * The key Retry tokens are authenticated with, 32 bytes in hex (64 digits): servers sharing it accept each other's tokens (serve() gives its workers one). Unset: random per server.
+   *
+   * (zig_h3_config `retry_key_hex`)
+   * @default none
+   */
+  retryKeyHex?: string;
 }
 
 /** The zig_h3_config names `limits` accepted before camelCase; still accepted, deprecated. */
@@ -625,6 +638,8 @@ export interface SnakeCaseLimitOptions {
   quic_lb_config_rotation?: number;
   /** @deprecated Use `quicLbKeyHex`. */
   quic_lb_key_hex?: string;
+  /** @deprecated Use `retryKeyHex`. */
+  retry_key_hex?: string;
 }
 
 /** Every `limits` key: its zig_h3_config field and fixed range (null where the range depends on other fields or has none). */
@@ -675,6 +690,7 @@ export const LIMITS = {
   quicLbNonceLen: { field: "quic_lb_nonce_len", min: 4, max: 18 },
   quicLbConfigRotation: { field: "quic_lb_config_rotation", min: 0, max: 6 },
   quicLbKeyHex: { field: "quic_lb_key_hex", min: null, max: null },
+  retryKeyHex: { field: "retry_key_hex", min: null, max: null },
 } as const;
 
 /** Config fields set through other serve() options, by the option that sets them. */
@@ -691,4 +707,7 @@ export const CONFIG_FIELD_OPTIONS = {
   ticket_key_hex: "tls.ticketKeys",
   enable_early_data: "tls.earlyData",
   early_data_allow_unsafe: "tls.earlyData.allowUnsafeMethods",
+  socket_fd: "workers",
+  worker_steering: "workers",
+  worker_id: "workers",
 } as const;

@@ -77,6 +77,8 @@ export interface Http1Context {
   errorPage(error: unknown, method: string, path: string): string;
   /** A handler that has not answered this long gets 504 (0: never). Unit: ms. */
   handlerTimeoutMs: number;
+  /** Workers: every worker's Bun.serve shares the TCP port (SO_REUSEPORT; TCP needs no steering). */
+  reusePort?: boolean;
   /** Logs a handler timeout and tells the error hook (as for HTTP/3). */
   timedOut(method: string, path: string, timeoutMs: number): void;
 }
@@ -174,6 +176,7 @@ export class Http1Server {
         port: context.port,
         hostname: context.address,
         tls: bunTls(context.tls),
+        reusePort: context.reusePort === true,
         // Our development page comes from the wrappers below; Bun's
         // development mode (HTML bundling, HMR) is not involved.
         development: false,

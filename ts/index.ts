@@ -1,5 +1,6 @@
 // zig-quiche-h3: an HTTP/3 server for Bun. See README.md.
 export { serve, Server, HandlerTimeoutError } from "./server.ts";
+export { Supervisor, workerInfo, WORKERS_MAX, type WorkerInfo, type WorkerStatus, type Stats } from "./workers.ts";
 export { ZigH3Error, type PackageErrorCode, type StatusName } from "./errors.ts";
 export {
   STATS_FIELDS,

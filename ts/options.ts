@@ -147,6 +147,19 @@ export interface ServeOptions<R extends string = string> {
   log?: (entry: LogEntry) => void;
   /** The most detailed level passed to `log`. Default "warn". */
   logLevel?: LogLevel;
+  /**
+   * Serve on this many threads sharing the port (1..64), as Node's
+   * cluster does with processes: on the main thread serve() binds the
+   * sockets, attaches the kernel program that steers every packet to the
+   * worker holding its connection (by the worker id in the connection ID,
+   * so a client whose address changes keeps its worker), starts that many
+   * Bun Workers running the same script (`Bun.main`), and returns a
+   * `Supervisor` (port, stats() summed and per worker, restartWorker(i),
+   * stop()). In each worker the same serve() call returns that worker's own
+   * `Server`. Not with `limits.quicLbKeyHex` (the kernel cannot read
+   * encrypted connection IDs). See docs/WORKERS.md.
+   */
+  workers?: number;
 }
 
 /** Log levels, from the least to the most detailed. */

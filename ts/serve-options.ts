@@ -6,12 +6,12 @@ import { native } from "./loader.ts";
 import { nearestName } from "./config.ts";
 
 /** The options serve() knows. */
-export const OPTION_NAMES = ["port", "hostname", "tls", "routes", "static", "fetch", "error", "development", "mode", "handlerTimeoutMs", "datagrams", "webtransport", "http1", "limits", "log", "logLevel"];
+export const OPTION_NAMES = ["port", "hostname", "tls", "routes", "static", "fetch", "error", "development", "mode", "handlerTimeoutMs", "datagrams", "webtransport", "http1", "limits", "log", "logLevel", "workers"];
 /** Bun.serve options this server does not have, and what to do instead. */
 const BUN_ONLY_OPTIONS: Record<string, string> = {
   websocket: "WebSockets are not part of HTTP/3 here; use WebTransport (webtransport: true and server.webtransport())",
   unix: "HTTP/3 runs over UDP; give port and hostname",
-  reusePort: "not supported",
+  reusePort: "use workers: N (one process, N threads on one port, each connection's packets steered to its worker by connection ID; see docs/WORKERS.md)",
   ipv6Only: 'not supported; hostname "::" binds IPv6',
   idleTimeout: "use limits.idleTimeoutMs (milliseconds)",
   maxRequestBodySize: "use limits.maxRequestBodySize",

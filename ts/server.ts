@@ -42,6 +42,7 @@ import { Http1PortTakenError, Http1Server, type Http1Info } from "./http1.ts";
 import { bindAddress, checkOptionNames, describeNewFailure, ensureDirectory, resolvePort } from "./serve-options.ts";
 import { errorPage, HandlerTimeoutError } from "./handler-errors.ts";
 import { RouteTable } from "./route-table.ts";
+import { Supervisor, serveAsWorker, workerBinding, type WorkerBinding } from "./workers.ts";
 export { HandlerTimeoutError };
 
 const EVENT_BUFFER_BYTES = 1 << 20;
@@ -107,6 +108,8 @@ export class Server {
   /** WebTransport streams, by library id, and each session's stream set. */
   #streams!: WebTransportStreams;
   #stopped: Promise<void> | null = null;
+  /** In a worker of serve({ workers }): its socket, id and stats cell (ts/workers.ts). */
+  #worker: WorkerBinding | null;
 
   #development: boolean;
   /** Whether the server keeps Bun's event loop alive (ref()/unref()). */
@@ -124,8 +127,9 @@ export class Server {
     return this.#development;
   }
 
-  /** Use serve(). */
-  constructor(options: ServeOptions<any>) {
+  /** Use serve(). (`worker` is internal: the grant of a worker thread.) */
+  constructor(options: ServeOptions<any>, worker: WorkerBinding | null = null) {
+    this.#worker = worker;
     if (!options || typeof options !== "object") throw new TypeError("serve() needs an options object");
     checkOptionNames(options);
     if (!options.tls) throw new TypeError("serve() needs tls: { cert, key }");
@@ -166,7 +170,7 @@ export class Server {
     const session = resolveSession(options.tls);
     const pem = resolvePem(options.tls);
     try {
-      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...limits, ...session, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: address, port });
+      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...limits, ...session, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: address, port, ...worker?.config });
       this.#datagramSendQueue = config.read("dgram_send_queue_len");
       this.#window = config.read("max_pending_response_bytes");
       const readWindowBytes = config.read("request_read_window_bytes");
@@ -188,6 +192,7 @@ export class Server {
       const status = this.#lib.zig_h3_server_new(ptr(config.buffer), ptr(out));
       check(status, describeNewFailure(status, pem.certPath, pem.keyPath, address, port, options.tls.ticketKeys?.byteLength));
       this.#handle = Number(out[0]) as Pointer;
+      worker?.published(this.#handle);
     } finally {
       pem.cleanup();
     }
@@ -210,6 +215,7 @@ export class Server {
           errorPage,
           handlerTimeoutMs: this.#handlerTimeoutMs,
           timedOut: (method: string, path: string, timeoutMs: number) => this.#reportTimeout(new HandlerTimeoutError(method, path, timeoutMs), 0),
+          reusePort: worker !== null,
         };
         this.#http1 = new Http1Server(context, { routes: options.routes, static: options.static, fetch: options.fetch });
       }
@@ -221,6 +227,7 @@ export class Server {
       }
       check(this.#lib.zig_h3_server_start(this.#handle), "zig_h3_server_start");
     } catch (error) {
+      worker?.releasing(this.#lib, this.#handle);
       this.#lib.zig_h3_server_free(this.#handle);
       this.#handle = null;
       this.#callback?.close();
@@ -802,6 +809,8 @@ export class Server {
     for (const connection of this.#connections.values()) connection.onClosed();
     this.#connections.clear();
     this.#outbox.close();
+    // A worker's last counters stay readable by its supervisor.
+    this.#worker?.releasing(this.#lib, handle);
     check(this.#lib.zig_h3_server_free(handle), "zig_h3_server_free");
     await tcpStopped;
     if (this.#callback) {
@@ -825,8 +834,24 @@ export class Server {
  * when the library cannot start (`code` says why, e.g.
  * "ZIG_H3_ERR_ADDRESS_IN_USE"). Route patterns type each handler's
  * `req.params`: `routes: { "/users/:id": (req) => ... }` gives `req.params.id: string`.
+ *
+ * With `workers: N`, the main thread gets a `Supervisor` (the port, its N
+ * worker threads, their stats, rolling restarts) and each worker thread,
+ * running the same script, gets its own `Server` (docs/WORKERS.md).
  */
-export function serve<R extends string = string>(options: ServeOptions<R>): Server {
+export function serve<R extends string = string>(options: ServeOptions<R> & { workers: number }): Server | Supervisor;
+export function serve<R extends string = string>(options: ServeOptions<R>): Server;
+export function serve<R extends string = string>(options: ServeOptions<R>): Server | Supervisor {
+  if (options && typeof options === "object" && options.workers !== undefined) {
+    checkOptionNames(options);
+    const binding = workerBinding();
+    // The main thread supervises; each worker thread (the same script)
+    // serves on the socket it was given.
+    if (binding === null) return new Supervisor(options, options.workers);
+    const server = new Server(options, binding);
+    serveAsWorker(server);
+    return server;
+  }
   // With port 0 the library picks a free UDP port, and TCP then needs the
   // same number, which another process may hold: try a few new UDP ports.
   for (let attempt = 1; ; attempt++) {
@@ -838,5 +863,5 @@ export function serve<R extends string = string>(options: ServeOptions<R>): Serv
   }
 }
 
-export { STATS_FIELDS, CONN_STATS_FIELDS, LOG_LEVELS };
+export { STATS_FIELDS, CONN_STATS_FIELDS, LOG_LEVELS, Supervisor };
 export type { ServeOptions, StopOptions, EventMode, Handler, RawHandler, RouteValue, StaticValue, LogEntry, ConnectionStats };

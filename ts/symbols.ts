@@ -28,4 +28,10 @@ export const symbols = {
   zig_h3_poll: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
   zig_h3_submit: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
   zig_h3_server_stats: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+  zig_h3_steering_new: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  zig_h3_steering_free: { args: [FFIType.ptr], returns: FFIType.i32 },
+  zig_h3_steering_add: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  zig_h3_steering_drain: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  zig_h3_steering_remove: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  zig_h3_steering_port: { args: [FFIType.ptr], returns: FFIType.i32 },
 } as const;

@@ -124,6 +124,21 @@ pub const Config = struct {
     /// Hand early requests with unsafe methods (POST, PUT, ...) to the
     /// application instead of answering 425 Too Early.
     early_data_allow_unsafe: bool = false,
+    // Workers on one port (serve's `workers`; steering.zig, docs/WORKERS.md).
+    /// A bound UDP socket to serve on instead of binding bind_address:port
+    /// (the worker's socket in its reuseport group, owned and closed by the
+    /// steering object). 0: bind one's own.
+    socket_fd: u31 = 0,
+    /// Stamp `worker_id` into every connection ID this server chooses
+    /// (quic/worker_cid.zig), so the group's steering program brings the
+    /// connection's packets here whatever the client's address.
+    worker_steering: bool = false,
+    worker_id: u8 = 0,
+    /// The key Retry tokens are authenticated with, hex (32 bytes, 64
+    /// digits). Unset: random per server. Workers share one, so a token
+    /// verifies on whichever worker the client's next Initial reaches.
+    /// (Session ticket keys, when they exist, are shared the same way.)
+    retry_key_hex: ?[:0]const u8 = null,
 
     // Logging and diagnostics.
     qlog_dir: ?[:0]const u8 = null,
@@ -145,6 +160,9 @@ pub const Config = struct {
         LimitOutOfRange,
         WebTransportNeedsDatagrams,
         TicketKeyInvalid,
+        /// Workers read their id from connection IDs in the kernel, which
+        /// cannot decrypt encrypted QUIC-LB connection IDs.
+        WorkersNeedPlaintextCids,
     };
 
     /// Returns the first violated rule. Bounds are checked so that every
@@ -180,6 +198,7 @@ pub const Config = struct {
         try fixedRange(config, "retry_token_lifetime_ms");
         try validateQuicLb(config);
         if (config.ticket_key_hex) |hex| _ = parseTicketKey(hex) catch return error.TicketKeyInvalid;
+        try config.validateWorkers();
         if (config.enable_dgram) {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);
@@ -194,6 +213,17 @@ pub const Config = struct {
         try fixedRange(config, "command_queue_bytes");
     }
 
+    /// The settings of workers on one port; also what the steering object
+    /// (steering.zig) checks of the config it is made from.
+    pub fn validateWorkers(config: *const Config) Error!void {
+        if (config.worker_steering and config.quic_lb_key_hex != null) return error.WorkersNeedPlaintextCids;
+        if (config.retry_key_hex) |hex| {
+            if (hex.len != 2 * retry_key_len) return error.LimitOutOfRange;
+            var key: [retry_key_len]u8 = undefined;
+            _ = std.fmt.hexToBytes(&key, hex) catch return error.LimitOutOfRange;
+        }
+    }
+
     /// Capacity of the connection-ID table: every connection holds up to
     /// cid_keys_per_connection keys, and the table fills at most half.
     pub fn cidTableCapacity(config: *const Config) u32 {
@@ -205,6 +235,21 @@ pub const Config = struct {
 /// DCID and our active connection IDs, of which a peer may hold
 /// cid_keys_per_connection - 1 (our active_connection_id_limit; quic/paths.zig).
 pub const cid_keys_per_connection = 3;
+/// Bytes of a Retry token key (HMAC-SHA256, quic/retry_token.zig).
+pub const retry_key_len = 32;
+/// Workers one steering object (one port) can hold: the supervisor's
+/// `workers` plus one replacement during a rolling restart must fit, and
+/// worker ids are one byte.
+pub const workers_max = 64;
+pub const steering_members_max = 2 * workers_max;
+
+/// The shared Retry key, or null (random per server). Call after validate().
+pub fn retryKey(config: *const Config) ?[retry_key_len]u8 {
+    const text = config.retry_key_hex orelse return null;
+    var key: [retry_key_len]u8 = undefined;
+    _ = std.fmt.hexToBytes(&key, text) catch unreachable;
+    return key;
+}
 
 /// Bounds of draft-ietf-quic-load-balancers (quic/quic_lb.zig holds the
 /// same): a server ID of 1..15 bytes, a nonce of 4..18, at most 19 together.
@@ -379,6 +424,22 @@ test "QUIC-LB settings are validated against the draft's bounds" {
     config.quic_lb_nonce_len = 8;
     config.quic_lb_config_rotation = 7;
     try testing.expectError(error.LimitOutOfRange, config.validate());
+}
+
+test "workers need plaintext connection IDs, and a shared retry key is 32 bytes" {
+    var config = testConfig();
+    config.worker_steering = true;
+    config.quic_lb_server_id_hex = "0a01";
+    try config.validate();
+    config.quic_lb_key_hex = "00112233445566778899aabbccddeeff";
+    try testing.expectError(error.WorkersNeedPlaintextCids, config.validate());
+    config.worker_steering = false;
+    try config.validate();
+    config.retry_key_hex = "00" ** 31;
+    try testing.expectError(error.LimitOutOfRange, config.validate());
+    config.retry_key_hex = "0f" ** 32;
+    try config.validate();
+    try testing.expectEqual(@as(u8, 0x0f), retryKey(&config).?[31]);
 }
 
 test "unknown congestion control is rejected" {

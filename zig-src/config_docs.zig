@@ -84,6 +84,10 @@ pub const docs = [_]Doc{
     .{ .name = "ticket_key_hex", .text = "TLS session ticket key, 48 bytes in hex (96 digits: key name, HMAC secret, AES-128 key, as Node's ticketKeys). Servers given the same key resume each other's sessions. Unset: a random key of this server's own.", .option = "tls.ticketKeys" },
     .{ .name = "enable_early_data", .text = "Accept 0-RTT early data from resumed clients (RFC 8470; replayable).", .option = "tls.earlyData" },
     .{ .name = "early_data_allow_unsafe", .text = "Hand early requests with unsafe methods to the application instead of answering 425 Too Early.", .option = "tls.earlyData.allowUnsafeMethods" },
+    .{ .name = "socket_fd", .text = "A bound UDP socket to serve on instead of binding hostname:port: a worker's socket in its reuseport group (the supervisor owns and closes it). 0: bind one's own.", .option = "workers" },
+    .{ .name = "worker_steering", .text = "Stamp worker_id into every connection ID the server chooses, so the reuseport group's steering program brings the connection's packets to this worker.", .option = "workers" },
+    .{ .name = "worker_id", .text = "This worker's id, the byte its connection IDs carry.", .min = 0, .max = 255, .option = "workers" },
+    .{ .name = "retry_key_hex", .text = "The key Retry tokens are authenticated with, 32 bytes in hex (64 digits): servers sharing it accept each other's tokens (serve() gives its workers one). Unset: random per server." },
 };
 
 /// The doc of `name`; a compile error if there is none.

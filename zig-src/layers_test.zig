@@ -16,6 +16,7 @@ const ranks = [_]struct { unit: []const u8, rank: u8 }{
     .{ .unit = "entry", .rank = 7 },
     .{ .unit = "abi", .rank = 6 },
     .{ .unit = "server.zig", .rank = 5 },
+    .{ .unit = "steering.zig", .rank = 5 },
     // The loop: sockets, QUIC transport, and the driver of the HTTP/3 layer.
     .{ .unit = "quic", .rank = 4 },
     // The HTTP/3 layer, driven by the loop through h3/layer.zig.

@@ -100,8 +100,13 @@ pub const Server = struct {
             config.ticket_key_hex = null;
         }
 
-        const address = config_mod.parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
-        server.socket = try Socket.bind(address, 4 * 1024 * 1024);
+        if (config.socket_fd != 0) {
+            // A worker: serve on the socket the steering object bound for it.
+            server.socket = try Socket.adopt(config.socket_fd);
+        } else {
+            const address = config_mod.parseBindAddress(config.bind_address, config.port) catch return error.BindAddressInvalid;
+            server.socket = try Socket.bind(address, 4 * 1024 * 1024);
+        }
         errdefer server.socket.close();
         server.poller = Poller.init() catch return error.SocketFailed;
         errdefer server.poller.deinit();
@@ -220,6 +225,7 @@ pub const Server = struct {
     /// request body because the queue was full.
     pub fn poll(server: *Server, out: []u8) error{BufferTooSmall}!usize {
         const drained = server.events.drain(out);
+        if (drained.bytes > 0) server.stats.event_drains.inc();
         if (drained.producer_was_refused) server.poller.wake();
         if (drained.bytes == 0 and server.events.nextRecordLength() > out.len) return error.BufferTooSmall;
         return drained.bytes;
@@ -252,6 +258,7 @@ fn copyConfig(arena: std.mem.Allocator, config: Config) !Config {
     if (config.quic_lb_server_id_hex) |hex| copy.quic_lb_server_id_hex = try arena.dupeZ(u8, hex);
     if (config.quic_lb_key_hex) |hex| copy.quic_lb_key_hex = try arena.dupeZ(u8, hex);
     if (config.ticket_key_hex) |hex| copy.ticket_key_hex = try arena.dupeZ(u8, hex);
+    if (config.retry_key_hex) |hex| copy.retry_key_hex = try arena.dupeZ(u8, hex);
     return copy;
 }
 

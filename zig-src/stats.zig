@@ -64,6 +64,11 @@ pub const Stats = struct {
     /// migration).
     paths_validated: Counter = .{},
     peer_migrations: Counter = .{},
+    /// Loop wake-ups that found a socket or wake event ready, and
+    /// zig_h3_poll calls that returned records: requests divided by these
+    /// are the batch sizes the per-wake-up costs are spread over.
+    loop_wakeups: Counter = .{},
+    event_drains: Counter = .{},
 
     /// Names in field order; the C struct zig_h3_stats has the same fields.
     pub const field_count = @typeInfo(Stats).@"struct".fields.len;

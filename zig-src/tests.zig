@@ -26,6 +26,9 @@ test {
     _ = @import("h3/h3_connection.zig");
     _ = @import("h3/qpack/tests.zig");
     _ = @import("quic/quic_lb.zig");
+    _ = @import("quic/worker_cid.zig");
+    _ = @import("net/steering_program.zig");
+    _ = @import("steering.zig");
     _ = @import("quic/retry_token.zig");
     _ = @import("quic/address_validation.zig");
     _ = @import("quic/fin_delivery_test.zig");

@@ -72,10 +72,14 @@ pub const ConfigC = extern struct {
     quic_lb_nonce_len: u64,
     quic_lb_config_rotation: u64,
     quic_lb_key_hex: ?[*:0]const u8,
-    // Added in ABI version 3: resumption and 0-RTT.
+    // Added in ABI version 3: resumption and 0-RTT, then workers on one port.
     ticket_key_hex: ?[*:0]const u8,
     enable_early_data: u64,
     early_data_allow_unsafe: u64,
+    socket_fd: u64,
+    worker_steering: u64,
+    worker_id: u64,
+    retry_key_hex: ?[*:0]const u8,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;
@@ -99,6 +103,7 @@ pub const ConfigC = extern struct {
         c.quic_lb_server_id_hex = null;
         c.quic_lb_key_hex = null;
         c.ticket_key_hex = null;
+        c.retry_key_hex = null;
         c.log_level = @intFromEnum(d.log_level);
         c.port = d.port;
         inline for (@typeInfo(ConfigC).@"struct".fields) |field| {
@@ -131,6 +136,7 @@ pub const ConfigC = extern struct {
             .quic_lb_server_id_hex = if (c.quic_lb_server_id_hex) |p| std.mem.span(p) else null,
             .quic_lb_key_hex = if (c.quic_lb_key_hex) |p| std.mem.span(p) else null,
             .ticket_key_hex = if (c.ticket_key_hex) |p| std.mem.span(p) else null,
+            .retry_key_hex = if (c.retry_key_hex) |p| std.mem.span(p) else null,
             .log_level = std.meta.intToEnum(LogLevel, std.math.cast(u8, c.log_level) orelse return error.InvalidArgument) catch return error.InvalidArgument,
             .port = std.math.cast(u16, c.port) orelse return error.InvalidArgument,
         };

@@ -5,6 +5,7 @@
 const std = @import("std");
 const builtin = @import("builtin");
 const Server = @import("../server.zig").Server;
+const Steering = @import("../steering.zig").Steering;
 const Stats = @import("../stats.zig").Stats;
 const quiche = @import("../ffi/quiche.zig");
 const status_mod = @import("status.zig");
@@ -214,4 +215,57 @@ export fn zig_h3_server_stats(server: ?*const Server, out: ?[*]u64, count: usize
     s.stats.snapshot(&values);
     if (out) |o| @memcpy(o[0..@min(count, values.len)], values[0..@min(count, values.len)]);
     return @intCast(values.len);
+}
+
+// Workers on one port: the supervisor's reuseport group (steering.zig).
+
+export fn zig_h3_steering_new(config: ?*const anyopaque, out: ?*?*Steering) callconv(.c) c_int {
+    const result = out orelse return Status.invalid_argument.code();
+    result.* = null;
+    const c_config = config orelse return Status.invalid_argument.code();
+    const zig_config = ConfigC.toConfig(c_config) catch |err| return switch (err) {
+        error.AbiMismatch => Status.abi_mismatch.code(),
+        error.InvalidArgument => Status.invalid_argument.code(),
+    };
+    const steering = std.heap.c_allocator.create(Steering) catch return Status.out_of_memory.code();
+    steering.* = Steering.init(&zig_config) catch |err| {
+        std.heap.c_allocator.destroy(steering);
+        return status_mod.fromSteeringError(err).code();
+    };
+    result.* = steering;
+    return Status.ok.code();
+}
+
+export fn zig_h3_steering_free(steering: ?*Steering) callconv(.c) c_int {
+    const s = steering orelse return Status.invalid_argument.code();
+    s.deinit();
+    std.heap.c_allocator.destroy(s);
+    return Status.ok.code();
+}
+
+/// The new worker's socket fd (>= 1), or a negative status.
+export fn zig_h3_steering_add(steering: ?*Steering, worker_id: u32) callconv(.c) c_int {
+    const s = steering orelse return Status.invalid_argument.code();
+    const id = std.math.cast(u8, worker_id) orelse return Status.invalid_argument.code();
+    const fd = s.add(id) catch |err| return status_mod.fromSteeringError(err).code();
+    return fd;
+}
+
+export fn zig_h3_steering_drain(steering: ?*Steering, worker_id: u32) callconv(.c) c_int {
+    const s = steering orelse return Status.invalid_argument.code();
+    const id = std.math.cast(u8, worker_id) orelse return Status.invalid_argument.code();
+    s.drain(id) catch |err| return status_mod.fromSteeringError(err).code();
+    return Status.ok.code();
+}
+
+export fn zig_h3_steering_remove(steering: ?*Steering, worker_id: u32) callconv(.c) c_int {
+    const s = steering orelse return Status.invalid_argument.code();
+    const id = std.math.cast(u8, worker_id) orelse return Status.invalid_argument.code();
+    s.remove(id) catch |err| return status_mod.fromSteeringError(err).code();
+    return Status.ok.code();
+}
+
+export fn zig_h3_steering_port(steering: ?*const Steering) callconv(.c) c_int {
+    const s = steering orelse return Status.invalid_argument.code();
+    return s.port();
 }

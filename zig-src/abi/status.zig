@@ -5,6 +5,7 @@
 const std = @import("std");
 const server_mod = @import("../server.zig");
 const router = @import("../h3/router.zig");
+const steering = @import("../steering.zig");
 
 pub const Status = enum(c_int) {
     ok = 0,
@@ -93,11 +94,24 @@ pub fn fromCreateError(err: server_mod.CreateError) Status {
         error.CcAlgorithmInvalid => .cc_algorithm_invalid,
         error.TicketKeyInvalid => .ticket_key_invalid,
         error.TicketKeyCallbackFailed => .quiche_failed,
-        error.LimitOutOfRange, error.WebTransportNeedsDatagrams => .config_invalid,
+        error.LimitOutOfRange, error.WebTransportNeedsDatagrams, error.WorkersNeedPlaintextCids => .config_invalid,
         error.AddressInUse => .address_in_use,
         error.AddressNotAvailable => .address_not_available,
         error.PermissionDenied => .permission_denied,
         error.SocketFailed => .socket_failed,
+    };
+}
+
+pub fn fromSteeringError(err: steering.Error) Status {
+    return switch (err) {
+        error.BindAddressInvalid => .address_invalid,
+        error.LimitOutOfRange, error.WorkersNeedPlaintextCids => .config_invalid,
+        error.AddressInUse => .address_in_use,
+        error.AddressNotAvailable => .address_not_available,
+        error.PermissionDenied => .permission_denied,
+        error.SocketFailed, error.AttachFailed => .socket_failed,
+        error.InvalidArgument => .invalid_argument,
+        error.InvalidState => .invalid_state,
     };
 }
 

@@ -514,12 +514,20 @@ fn grantCredit(layer: *Layer, slot: u32, payload: []const u8) void {
 
 /// Starts a graceful shutdown: GOAWAY on every connection, naming the
 /// first request stream that will not be processed.
-pub fn sendGoaways(layer: *Layer) void {
+/// The largest client-initiated bidirectional stream ID (RFC 9114 5.2:
+/// 2^62 - 4), the first GOAWAY of a graceful shutdown.
+const goaway_id_max: u64 = (1 << 62) - 4;
+
+pub fn sendGoaways(layer: *Layer, step: enum { announce, final }) void {
     for (layer.conns, 0..) |*maybe, slot| {
         const connection = if (maybe.*) |*c| c else continue;
         const h3 = connection.h3 orelse continue;
         const next_id = if (connection.streams.count() == 0 and connection.max_stream_id_seen == 0) 0 else connection.max_stream_id_seen + 4;
-        h3.sendGoaway(layer.allocator, connection.quiche_conn, next_id);
+        if (step == .announce) {
+            h3.sendGoaway(layer.allocator, connection.quiche_conn, goaway_id_max, .announce);
+        } else {
+            h3.sendGoaway(layer.allocator, connection.quiche_conn, next_id, .final);
+        }
         layer.markDirty(@intCast(slot));
     }
 }

@@ -148,12 +148,14 @@ pub const H3Connection = struct {
     }
 
     /// GOAWAY naming the first request stream we will not process.
-    pub fn sendGoaway(h3: *H3Connection, allocator: std.mem.Allocator, conn: *quiche.Conn, first_unprocessed_id: u64) void {
+    /// `.announce`: a first GOAWAY that still lets requests in (the largest
+    /// ID); `.final`: no stream from `first_unprocessed_id` on is processed.
+    pub fn sendGoaway(h3: *H3Connection, allocator: std.mem.Allocator, conn: *quiche.Conn, first_unprocessed_id: u64, step: enum { announce, final }) void {
         assert(first_unprocessed_id % 4 == 0);
         var buffer: [frame.max_header_bytes + 8]u8 = undefined;
         const len = frame.writeVarintFrame(&buffer, frame.Type.goaway, first_unprocessed_id);
         h3.writeControl(allocator, conn, buffer[0..len]) catch return;
-        h3.goaway_sent = true;
+        if (step == .final) h3.goaway_sent = true;
         h3.flushControl(conn);
     }
 

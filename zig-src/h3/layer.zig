@@ -66,8 +66,17 @@ pub const Layer = struct {
     host: Host,
     /// The loop's clock reading passed to the entry point now running.
     now_ns: u64,
-    /// A graceful shutdown started: new request streams are refused.
-    draining: bool,
+    /// Graceful shutdown (RFC 9114 5.2, two GOAWAYs): `announced` sent
+    /// GOAWAY with the largest stream ID, so clients stop opening requests
+    /// while those already on the way are still processed; `final`, at
+    /// least a round trip later, names the first stream not processed, and
+    /// new request streams are refused from then on.
+    drain_phase: DrainPhase,
+    /// When the current drain phase may end (monotonic ns): one grace
+    /// (drainGraceNs) after it started, so requests a client sent before it
+    /// saw the GOAWAY arrive, and are processed or refused (retryable),
+    /// rather than cut by the connection's close.
+    drain_phase_end_ns: u64,
     /// A push this iteration found the event queue empty: the doorbell
     /// rings at the loop's next ring point (ringDoorbellIfDue), not at the
     /// push (events.zig says why).
@@ -115,7 +124,8 @@ pub const Layer = struct {
         layer.allocator = allocator;
         inline for (@typeInfo(Deps).@"struct".fields) |field| @field(layer, field.name) = @field(deps, field.name);
         layer.now_ns = 0;
-        layer.draining = false;
+        layer.drain_phase = .serving;
+        layer.drain_phase_end_ns = 0;
         layer.doorbell_due = false;
         layer.pending_control = .empty;
 
@@ -290,11 +300,47 @@ pub const Layer = struct {
         return slow_clients.nextDeadline(layer);
     }
 
-    /// Graceful shutdown: GOAWAY on every connection; new streams refused.
-    pub fn startDraining(layer: *Layer) void {
-        assert(!layer.draining);
-        layer.draining = true;
-        exchange.sendGoaways(layer);
+    pub const DrainPhase = enum { serving, announced, final };
+
+    pub fn draining(layer: *const Layer) bool {
+        return layer.drain_phase != .serving;
+    }
+
+    /// Graceful shutdown, first step: GOAWAY with the largest stream ID on
+    /// every connection (requests keep being served).
+    pub fn startDraining(layer: *Layer, now_ns: u64) void {
+        assert(layer.drain_phase == .serving);
+        layer.drain_phase = .announced;
+        layer.drain_phase_end_ns = now_ns +| layer.drainGraceNs();
+        exchange.sendGoaways(layer, .announce);
+    }
+
+    /// Second step, once the first one's grace passed: GOAWAY naming the
+    /// first unprocessed stream; new request streams are refused.
+    pub fn finalizeDraining(layer: *Layer, now_ns: u64) void {
+        assert(layer.drain_phase == .announced);
+        layer.drain_phase = .final;
+        layer.drain_phase_end_ns = now_ns +| layer.drainGraceNs();
+        exchange.sendGoaways(layer, .final);
+    }
+
+    /// Bounds of the grace between the drain steps. The floor covers a
+    /// client that is slow to act on what it received (a busy machine);
+    /// the ceiling keeps one very slow path from holding a restart up.
+    const drain_grace_min_ns = 25 * std.time.ns_per_ms;
+    const drain_grace_max_ns = 1000 * std.time.ns_per_ms;
+
+    /// Two round trips of the slowest connection (RTT plus four deviations,
+    /// quiche's estimate), within the bounds above.
+    fn drainGraceNs(layer: *const Layer) u64 {
+        var slowest_ns: u64 = 0;
+        for (layer.conns) |*maybe| {
+            const connection = if (maybe.*) |*c| c else continue;
+            var path: quiche.PathStats = std.mem.zeroes(quiche.PathStats);
+            if (quiche.quiche_conn_path_stats(connection.quiche_conn, 0, &path) != 0) continue;
+            slowest_ns = @max(slowest_ns, path.rtt +| 4 *| path.rttvar);
+        }
+        return std.math.clamp(2 *| slowest_ns, drain_grace_min_ns, drain_grace_max_ns);
     }
 
     pub fn activeRequests(layer: *const Layer) u32 {

@@ -75,7 +75,7 @@ fn discard(layer: *Layer, conn_slot: u32, stream_id: u64) void {
 fn openRequest(layer: *Layer, conn_slot: u32, stream_id: u64) ?u32 {
     const connection = layer.conn(conn_slot);
     connection.max_stream_id_seen = @max(connection.max_stream_id_seen, stream_id);
-    if (layer.draining or connection.h3.?.goaway_sent) {
+    if (layer.drain_phase == .final or connection.h3.?.goaway_sent) {
         layer.stats.requests_rejected.inc();
         exchange.refuseStream(layer, conn_slot, stream_id);
         return null;

@@ -22,6 +22,7 @@ const signalEventFd = @import("../net/poller.zig").signalEventFd;
 const ConnectionId = @import("connection_id.zig").ConnectionId;
 const connection_id = @import("connection_id.zig");
 const quic_lb = @import("quic_lb.zig");
+const worker_cid = @import("worker_cid.zig");
 const config_mod = @import("../config.zig");
 const CidTable = @import("cid_table.zig").CidTable;
 const TimerHeap = @import("timer_heap.zig").TimerHeap;
@@ -98,6 +99,11 @@ pub const Engine = struct {
     /// Length of every connection ID this server chooses; the length
     /// short-header packets are parsed with.
     local_cid_len: u8 = connection_id.local_len,
+    /// A worker on a shared port: where its id goes in each connection ID
+    /// it chooses (quic/worker_cid.zig), so the kernel's steering program
+    /// sends the connection's packets here. Null for a lone server.
+    worker_layout: ?worker_cid.Layout = null,
+    worker_id: u8 = 0,
     next_serial: u64 = 1,
     /// The HTTP/3 layer this loop drives (h3/layer.zig). It calls back
     /// only through `Layer.Host`, to mark a connection dirty.
@@ -143,9 +149,18 @@ pub const Engine = struct {
         engine.send_blocked = false;
         engine.commands_pending = false;
         engine.loop_thread = null;
-        std.crypto.random.bytes(&engine.retry_key);
+        // Workers share one key (config.retry_key_hex), so a token verifies
+        // on whichever worker the client's next Initial reaches.
+        if (config_mod.retryKey(config)) |key| engine.retry_key = key else std.crypto.random.bytes(&engine.retry_key);
         engine.quic_lb_config = quicLbConfig(config);
         engine.local_cid_len = if (engine.quic_lb_config) |*lb| lb.cidLen() else connection_id.local_len;
+        engine.worker_id = config.worker_id;
+        engine.worker_layout = null;
+        if (config.worker_steering) {
+            // Config.validate refused encrypted QUIC-LB with workers.
+            engine.worker_layout = worker_cid.layout(if (engine.quic_lb_config) |*lb| lb else null).?;
+            assert(engine.worker_layout.?.cid_len == engine.local_cid_len);
+        }
 
         engine.connections = try ConnectionPool.init(allocator, config.max_connections);
         errdefer engine.connections.deinit(allocator);
@@ -217,7 +232,9 @@ pub const Engine = struct {
         engine.poller.watch(engine.socket.fd, socket_tag) catch return;
         var ready: [Poller.max_events]std.os.linux.epoll_event = undefined;
         while (!engine.stop_requested.load(.acquire)) {
-            for (engine.poller.wait(&ready, engine.waitTimeoutMs())) |event| {
+            const events = engine.poller.wait(&ready, engine.waitTimeoutMs());
+            if (events.len > 0) engine.stats.loop_wakeups.inc();
+            for (events) |event| {
                 if (event.data.u64 != socket_tag) {
                     engine.poller.consumeWake();
                     continue;
@@ -246,15 +263,30 @@ pub const Engine = struct {
     }
 
     /// Graceful shutdown: on the first iteration after it is requested,
-    /// every connection gets GOAWAY (so clients stop opening requests and
-    /// new streams are refused); the loop ends once no request is live or
-    /// the deadline passed, announcing it with a SHUTDOWN event.
+    /// every connection gets a GOAWAY that still admits requests, and a
+    /// grace later the one naming the first stream not processed (the
+    /// two-step shutdown of RFC 9114 5.2, so no request already on its way
+    /// is cut). The loop ends a grace after that once no request is live,
+    /// or at the deadline, announcing it with a SHUTDOWN event.
     fn shutdownFinished(engine: *Engine) bool {
         const deadline_ns = engine.shutdown_deadline_ns.load(.acquire);
         if (deadline_ns == 0) return false;
-        if (!engine.http.draining) engine.http.startDraining();
-        if (engine.http.activeRequests() > 0 and nowNs() < deadline_ns) return false;
-        engine.http.announceShutdown();
+        const now_ns = nowNs();
+        const http = &engine.http;
+        switch (http.drain_phase) {
+            .serving => {
+                http.startDraining(now_ns);
+                return false;
+            },
+            .announced => {
+                if (now_ns < http.drain_phase_end_ns and now_ns < deadline_ns) return false;
+                http.finalizeDraining(now_ns);
+                return false;
+            },
+            .final => {},
+        }
+        if (now_ns < deadline_ns and (now_ns < http.drain_phase_end_ns or http.activeRequests() > 0)) return false;
+        http.announceShutdown();
         return true;
     }
 
@@ -264,7 +296,7 @@ pub const Engine = struct {
         // Commands left over by the bounded drain (h3/exchange.zig).
         if (engine.commands_pending) return 0;
         // While draining, wake at least every 10 ms to check the deadline.
-        if (engine.http.draining) return 10;
+        if (engine.http.draining()) return 10;
         const timer: ?u64 = if (engine.timers.peek()) |next| next.deadline_ns else null;
         const slow = engine.http.nextDeadline();
         const deadline_ns = if (timer != null and slow != null) @min(timer.?, slow.?) else (timer orelse slow orelse return max_wait_ms);
@@ -294,8 +326,14 @@ pub const Engine = struct {
     }
 
     /// A new connection ID for this server: QUIC-LB-encoded with a random
-    /// nonce when configured, else random.
+    /// nonce when configured, else random; a worker's carries its id.
     pub fn newLocalCid(engine: *const Engine) ConnectionId {
+        var cid = engine.newUnstampedCid();
+        if (engine.worker_layout) |at| worker_cid.stamp(&cid, at, engine.worker_id);
+        return cid;
+    }
+
+    fn newUnstampedCid(engine: *const Engine) ConnectionId {
         const lb = if (engine.quic_lb_config) |*lb| lb else return ConnectionId.random();
         var nonce: [quic_lb.nonce_len_max]u8 = undefined;
         std.crypto.random.bytes(nonce[0..lb.nonce_len]);

@@ -27,6 +27,7 @@ const qpack_encoder = @import("../h3/qpack/encoder.zig");
 const Decoder = @import("../h3/qpack/decoder.zig").Decoder;
 const memory_pair = @import("memory_pair.zig");
 const Pair = memory_pair.Pair;
+const varint = @import("../dgram/varint.zig");
 
 const testing = std.testing;
 
@@ -587,4 +588,64 @@ test "requests arriving together ring the doorbell once, even when the applicati
     harness.layer.ringDoorbellIfDue();
     try testing.expectEqual(rings_before + 2, harness.doorbell_rings);
     try testing.expectEqual(@as(usize, 1), try harness.poll());
+}
+
+/// The ids of every GOAWAY on the server's control stream (stream 3) the
+/// client has read so far, appended to `ids`.
+fn readGoaways(conn: *quiche.Conn, seen: *std.ArrayListUnmanaged(u8), ids: *std.ArrayListUnmanaged(u64)) !void {
+    var buffer: [4096]u8 = undefined;
+    var fin = false;
+    var error_code: u64 = 0;
+    while (true) {
+        const read = quiche.quiche_conn_stream_recv(conn, 3, &buffer, buffer.len, &fin, &error_code);
+        if (read <= 0) break;
+        try seen.appendSlice(testing.allocator, buffer[0..@intCast(read)]);
+    }
+    ids.clearRetainingCapacity();
+    // The stream type (0x00, control), then frames: type, length, payload.
+    var at = (try varint.decode(seen.items)).length;
+    while (at < seen.items.len) {
+        const kind = try varint.decode(seen.items[at..]);
+        const length = try varint.decode(seen.items[at + kind.length ..]);
+        const payload_at = at + kind.length + length.length;
+        if (payload_at + length.value > seen.items.len) break;
+        if (kind.value == frame.Type.goaway) try ids.append(testing.allocator, (try varint.decode(seen.items[payload_at..])).value);
+        at = payload_at + @as(usize, @intCast(length.value));
+    }
+}
+
+test "graceful stop in two GOAWAY steps: requests on their way are served, then new ones refused" {
+    const harness = try Harness.create();
+    defer harness.destroy();
+    harness.serverTurn();
+    var seen: std.ArrayListUnmanaged(u8) = .empty;
+    defer seen.deinit(testing.allocator);
+    var goaways: std.ArrayListUnmanaged(u64) = .empty;
+    defer goaways.deinit(testing.allocator);
+    try sendHeaders(harness.pair.client.conn, 0, "GET", "/hello", true);
+    harness.serverTurn();
+
+    // Step one: GOAWAY with the largest client bidirectional stream ID.
+    const started_ns = harness.tick();
+    harness.layer.startDraining(started_ns);
+    try testing.expect(harness.layer.drain_phase_end_ns >= started_ns + 25 * std.time.ns_per_ms);
+    _ = harness.pair.exchange();
+    try readGoaways(harness.pair.client.conn, &seen, &goaways);
+    try testing.expectEqualSlices(u64, &.{(1 << 62) - 4}, goaways.items);
+    // A request the client sent before it saw the GOAWAY is still served.
+    try sendHeaders(harness.pair.client.conn, 4, "GET", "/hello", true);
+    harness.serverTurn();
+    _ = try harness.poll();
+    try testing.expectEqual(@as(usize, 2), harness.countOf(.request));
+
+    // Step two, a grace later: the first stream not processed, and refusal.
+    harness.layer.finalizeDraining(harness.tick());
+    _ = harness.pair.exchange();
+    try readGoaways(harness.pair.client.conn, &seen, &goaways);
+    try testing.expectEqualSlices(u64, &.{ (1 << 62) - 4, 8 }, goaways.items);
+    try sendHeaders(harness.pair.client.conn, 8, "GET", "/hello", true);
+    harness.serverTurn();
+    _ = try harness.poll();
+    try testing.expectEqual(@as(usize, 2), harness.countOf(.request));
+    try testing.expectEqual(@as(u64, 1), harness.stats.requests_rejected.get());
 }
