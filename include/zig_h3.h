@@ -145,6 +145,15 @@ typedef struct zig_h3_config {
                                         the handshake completed has ZIG_H3_FLAG_EARLY */
     uint64_t early_data_allow_unsafe; /* early requests whose method is not GET, HEAD, OPTIONS or TRACE
                                          reach the application [0 = answered 425 Too Early] */
+    uint64_t socket_fd;              /* workers: a bound UDP socket to serve on (from
+                                        zig_h3_steering_add; the steering object owns it) instead
+                                        of binding bind_address:port [0 = bind one's own] */
+    uint64_t worker_steering;        /* workers: stamp worker_id into every connection ID the
+                                        server chooses (byte 0, or the first QUIC-LB nonce byte) [0] */
+    uint64_t worker_id;              /* workers: this worker's id, 0..255 [0] */
+    const char *retry_key_hex;       /* Retry token key, 32 bytes as 64 hex digits, shared by
+                                        servers that must accept each other's tokens [NULL =
+                                        random per server] */
 } zig_h3_config;
 
 /* "zig-quiche-h3/<version> quiche/<version>"; static, never NULL. */
@@ -318,6 +327,38 @@ int64_t zig_h3_submit(zig_h3_server *server, const uint8_t *batch, size_t len);
  * counters exist (out may be NULL to ask). Errors: INVALID_ARGUMENT.
  */
 int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count);
+
+/*
+ * Workers on one UDP port (docs/WORKERS.md). A steering object owns the
+ * SO_REUSEPORT group of the workers' sockets and the classic BPF program
+ * that sends each datagram to the socket of the worker whose id its
+ * destination connection ID carries. Only the owner of every socket knows
+ * the group's order, so one thread (the supervisor) makes all calls on it.
+ *
+ * zig_h3_steering_new reads bind_address, port and the quic_lb_* fields of
+ * config (the workers get the same ones with worker_steering = 1); it binds
+ * nothing yet. Errors: INVALID_ARGUMENT, ABI_MISMATCH, ADDRESS_INVALID,
+ * CONFIG_INVALID (a QUIC-LB key: the kernel cannot read encrypted IDs),
+ * OUT_OF_MEMORY. zig_h3_steering_free closes every socket; the workers
+ * must have stopped.
+ */
+typedef struct zig_h3_steering zig_h3_steering;
+int zig_h3_steering_new(const zig_h3_config *config, zig_h3_steering **out);
+int zig_h3_steering_free(zig_h3_steering *steering);
+/*
+ * Binds a socket for worker_id (0..255, unique in the group) and returns
+ * its fd (>= 1; pass it as socket_fd with worker_id), still owned by the
+ * steering object. The worker takes new connections at once. Errors:
+ * INVALID_ARGUMENT (id in use), INVALID_STATE (group full),
+ * ADDRESS_IN_USE, ADDRESS_NOT_AVAILABLE, PERMISSION_DENIED, SOCKET_FAILED.
+ */
+int zig_h3_steering_add(zig_h3_steering *steering, uint32_t worker_id);
+/* The worker gets no new connections; its own still reach it. */
+int zig_h3_steering_drain(zig_h3_steering *steering, uint32_t worker_id);
+/* Closes the worker's socket; its server must have stopped. */
+int zig_h3_steering_remove(zig_h3_steering *steering, uint32_t worker_id);
+/* The port the group shares (known after the first add). */
+int zig_h3_steering_port(const zig_h3_steering *steering);
 
 /*
  * Record layout (little-endian), events and commands alike:
