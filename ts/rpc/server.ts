@@ -30,7 +30,7 @@ export class RpcServer {
   readonly #options: CallOptions;
   readonly #prefix: string;
   /** The HTTP/3 handler: give it to `routes` (see routes()) or call it from `fetch`. */
-  readonly fetch: (request: Request) => Response;
+  readonly fetch: (request: Request) => Response | Promise<Response>;
   /** The WebTransport session handler: `server.webtransport("/zrpc", rpc.webtransport)`. */
   readonly webtransport: (session: RpcSession) => void;
 
@@ -47,7 +47,7 @@ export class RpcServer {
   }
 
   /** `{ "<prefix>/:service/:method": { POST: fetch } }`, to spread into `routes`. */
-  routes(): Record<string, { POST: (request: Request) => Response }> {
+  routes(): Record<string, { POST: (request: Request) => Response | Promise<Response> }> {
     return { [`${this.#prefix}/:service/:method`]: { POST: this.fetch } };
   }
 }
