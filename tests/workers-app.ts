@@ -5,13 +5,14 @@
 // commands on stdin, one per line, and answers one JSON line on stdout:
 //   stats | workers | restart <slot> | stop
 // Settings from the environment: CERT, KEY, WORKERS, RETRY=1,
-// QUIC_LB_SERVER_ID (plaintext QUIC-LB connection IDs with this server ID).
+// QUIC_LB_SERVER_ID (plaintext QUIC-LB connection IDs with this server ID),
+// EARLY_DATA=1 (0-RTT accepted).
 import { serve, Supervisor, workerInfo } from "../ts/index.ts";
 
 const server = serve({
   port: 0,
   workers: Number(process.env.WORKERS ?? 2),
-  tls: { cert: process.env.CERT!, key: process.env.KEY! },
+  tls: { cert: process.env.CERT!, key: process.env.KEY!, earlyData: process.env.EARLY_DATA === "1" },
   http1: false,
   limits: {
     enableRetry: process.env.RETRY === "1",
@@ -19,7 +20,10 @@ const server = serve({
     idleTimeoutMs: 60_000,
   },
   routes: {
+    "/": () => new Response(String(workerInfo()!.id)),
     "/worker": () => new Response(String(workerInfo()!.id)),
+    // The worker and whether the request came as 0-RTT early data.
+    "/early": (req) => new Response(`${workerInfo()!.id} ${req.earlyData}`),
     // Ends this worker's thread (as a fatal error would), after answering.
     "/exit": () => {
       setTimeout(() => process.exit(3), 50);

@@ -299,6 +299,44 @@ describe("serve({ workers: 2 }) with Retry", () => {
   }, 120_000);
 });
 
+describe("serve({ workers: 2 }) with 0-RTT", () => {
+  const certificate = makeCertificate();
+  let app: App;
+
+  beforeAll(async () => {
+    app = new App({ CERT: certificate.cert, KEY: certificate.key, WORKERS: "2", EARLY_DATA: "1" });
+    await app.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  test("a session resumes, with its GET in 0-RTT, whichever worker issued the ticket and whichever gets the new connection", async () => {
+    // Each run: a first connection keeps a ticket, a second offers it and
+    // sends GET /early in its first flight. Which worker each lands on is
+    // the steering program's pick from the client's random connection ID,
+    // so over 16 runs both the same and different workers come up.
+    const pairs = new Set<string>();
+    for (let run = 0; run < 16; run++) {
+      const python = join(import.meta.dir, "..", ".venv", "bin", "python");
+      const child = Bun.spawn([python, join(import.meta.dir, "clients", "zero_rtt.py"), "127.0.0.1", String(app.port), String(app.port), JSON.stringify([{ method: "GET", path: "/early" }])], { stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      expect(stderr.slice(-500)).toBe("");
+      expect(code).toBe(0);
+      const outcome = JSON.parse(stdout);
+      expect(outcome.second.resumed).toBe(true);
+      expect(outcome.second.early_data_accepted).toBe(true);
+      const [served, early] = String(outcome.second.results[0].body).split(" ");
+      expect(outcome.second.results[0].status).toBe(200);
+      expect(early).toBe("true");
+      pairs.add(`${outcome.first.body} ${served}`);
+    }
+    const crossed = [...pairs].filter((pair) => pair.split(" ")[0] !== pair.split(" ")[1]);
+    expect(crossed.length).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe("serve({ workers: 2 }) with plaintext QUIC-LB connection IDs", () => {
   const certificate = makeCertificate();
   let app: App;

@@ -38,11 +38,13 @@ interface WorkerGrant {
   workerId: number;
   slot: number;
   /**
-   * Keys every worker must share: the Retry token key now; the session
-   * ticket key (resumption and 0-RTT on any worker) belongs here too, passed
-   * on to each worker's config the same way (WorkerBinding.config).
+   * Keys every worker must share, passed on to each worker's config
+   * (WorkerBinding.config): the Retry token key, so a token verifies on any
+   * worker, and the session ticket key, so a session resumes (with 0-RTT,
+   * when the app enables it) on any worker.
    */
   retryKeyHex: string;
+  ticketKeyHex: string;
   shared: SharedArrayBuffer;
 }
 
@@ -152,7 +154,7 @@ const enum CellState {
  * config fields that make it a worker, and the stats cell to publish to.
  */
 export interface WorkerBinding {
-  config: { socket_fd: number; worker_steering: boolean; worker_id: number; retry_key_hex: string };
+  config: { socket_fd: number; worker_steering: boolean; worker_id: number; retry_key_hex: string; ticket_key_hex: string };
   published(handle: Pointer): void;
   releasing(lib: Native, handle: Pointer): void;
 }
@@ -163,7 +165,7 @@ export function workerBinding(): WorkerBinding | null {
   if (!grant) return null;
   const cell = new WorkerStatsCell(grant.shared);
   return {
-    config: { socket_fd: grant.socketFd, worker_steering: true, worker_id: grant.workerId, retry_key_hex: grant.retryKeyHex },
+    config: { socket_fd: grant.socketFd, worker_steering: true, worker_id: grant.workerId, retry_key_hex: grant.retryKeyHex, ticket_key_hex: grant.ticketKeyHex },
     published: (handle) => cell.publish(handle),
     releasing: (lib, handle) => cell.retire(lib, handle),
   };
@@ -278,6 +280,7 @@ export class Supervisor {
   #steering: Pointer | null;
   #entry: string;
   #retryKeyHex: string;
+  #ticketKeyHex: string;
   #slots: WorkerHandle[] = [];
   /** Counters of workers replaced by restartWorker(), so totals never go back. */
   #retired: Stats = Object.fromEntries(STATS_FIELDS.map((name) => [name, 0])) as Stats;
@@ -304,9 +307,11 @@ export class Supervisor {
     const address = bindAddress(this.hostname);
     const port = resolvePort(options.port);
     this.#lib = native();
-    // A key every worker shares, so a Retry token verifies on any of them.
-    // (Session ticket keys would be handed out the same way.)
+    // Keys every worker shares: a Retry token verifies, and a session
+    // resumes, on any of them. The app's own ticket key if it set one.
     this.#retryKeyHex = typeof limits.retry_key_hex === "string" ? limits.retry_key_hex : randomBytes(32).toString("hex");
+    const ticketKeys = options.tls?.ticketKeys;
+    this.#ticketKeyHex = ticketKeys instanceof Uint8Array ? Buffer.from(ticketKeys.buffer, ticketKeys.byteOffset, ticketKeys.byteLength).toString("hex") : randomBytes(48).toString("hex");
     this.#entry = Bun.main;
     const config = marshalConfig({ ...limits, bind_address: address, port, worker_steering: true });
     const out = new BigUint64Array(1);
@@ -340,7 +345,7 @@ export class Supervisor {
   #spawn(slot: number, id: number): WorkerHandle {
     if (this.#steering === null) throw new ZigH3Error(-4, "worker start after stop");
     const socketFd = check(this.#lib.zig_h3_steering_add(this.#steering, id), `socket for worker ${id}`);
-    const grant: WorkerGrant = { mark: MARK, socketFd, workerId: id, slot, retryKeyHex: this.#retryKeyHex, shared: new SharedArrayBuffer(WorkerStatsCell.bytes()) };
+    const grant: WorkerGrant = { mark: MARK, socketFd, workerId: id, slot, retryKeyHex: this.#retryKeyHex, ticketKeyHex: this.#ticketKeyHex, shared: new SharedArrayBuffer(WorkerStatsCell.bytes()) };
     return new WorkerHandle(id, slot, this.#entry, grant, (handle) => this.#reap(handle));
   }
 
