@@ -87,6 +87,15 @@ path still uses it, which makes the path evictable. A connection ID of ours
 that still names an evicted path is treated as naming none.
 zig-src/quic/migration_test.zig (four rebindings) is the witness, with
 tests/interop-cases.test.ts (rebind-port: five rebindings in one transfer).
+
+The connection ID accessors: quiche_conn_retired_scid_next() and
+quiche_connection_id_iter_next() hand out a pointer into a ConnectionId
+they drop before returning (the one popped from the retired queue, and a
+clone of the iterator's element), so the caller reads freed memory
+(valgrind: tests/leaks.test.ts, "Invalid read" in the CID table's hash).
+With the edits, the iterator hands out its own element, which lives as long
+as the iterator, and quiche_conn_retired_scid_next_into() copies a retired
+ID into the caller's buffer.
 """
 import sys
 from pathlib import Path
@@ -1153,6 +1162,63 @@ PATH_LIMIT_EDITS = [
 EDITS += [
     (relative, old, new.replace("@MARK@", MARK))
     for relative, old, new in PATH_LIMIT_EDITS
+]
+
+
+# The connection ID accessors (see the module docstring).
+CID_FFI_EDITS = [
+    (
+        "src/ffi.rs",
+        """    if let Some(conn_id) = iter.next() {
+        let id = conn_id.as_ref();
+        *out = id.as_ptr();
+        *out_len = id.len();
+        return true;
+    }
+""",
+        """    // (@MARK@) The iterator's own element: a clone would be freed on return.
+    if let Some(conn_id) = iter.cids.get(iter.index) {
+        iter.index += 1;
+        let id = conn_id.as_ref();
+        *out = id.as_ptr();
+        *out_len = id.len();
+        return true;
+    }
+""",
+    ),
+    (
+        "src/ffi.rs",
+        """#[no_mangle]
+pub extern "C" fn quiche_conn_retired_scid_next(
+""",
+        """/// (@MARK@) Copies the next retired source connection ID into `out`
+/// (`out_cap` bytes, at least 20); false when none is left.
+#[no_mangle]
+pub extern "C" fn quiche_conn_retired_scid_next_into(
+    conn: &mut Connection, out: *mut u8, out_cap: size_t, out_len: &mut size_t,
+) -> bool {
+    match conn.retired_scid_next() {
+        None => false,
+
+        Some(conn_id) => {
+            let id = conn_id.as_ref();
+            let len = id.len().min(out_cap);
+            unsafe { ptr::copy_nonoverlapping(id.as_ptr(), out, len) };
+            *out_len = len;
+            true
+        },
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn quiche_conn_retired_scid_next(
+""",
+    ),
+]
+
+EDITS += [
+    (relative, old, new.replace("@MARK@", MARK))
+    for relative, old, new in CID_FFI_EDITS
 ]
 
 

@@ -273,7 +273,9 @@ pub extern fn quiche_conn_local_error(conn: *const Conn, is_app: *bool, error_co
 pub extern fn quiche_config_set_active_connection_id_limit(config: *Config, v: u64) void;
 pub extern fn quiche_conn_scids_left(conn: *Conn) usize;
 pub extern fn quiche_conn_new_scid(conn: *Conn, scid: [*]const u8, scid_len: usize, reset_token: *const [16]u8, retire_if_needed: bool, scid_seq: *u64) c_int;
-pub extern fn quiche_conn_retired_scid_next(conn: *const Conn, out: *[*]const u8, out_len: *usize) bool;
+/// Copies the next retired source connection ID into `out` (patch.py: the
+/// unpatched quiche_conn_retired_scid_next returns freed memory).
+pub extern fn quiche_conn_retired_scid_next_into(conn: *Conn, out: [*]u8, out_cap: usize, out_len: *usize) bool;
 pub const ConnectionIdIter = opaque {};
 pub extern fn quiche_conn_source_ids(conn: *Conn) ?*ConnectionIdIter;
 pub extern fn quiche_connection_id_iter_next(iter: *ConnectionIdIter, out: *[*]const u8, out_len: *usize) bool;

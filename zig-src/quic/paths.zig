@@ -25,6 +25,7 @@ const quiche = @import("../ffi/quiche.zig");
 const peer_counts = @import("peer_counts.zig");
 const Engine = @import("engine.zig").Engine;
 const config_mod = @import("../config.zig");
+const connection_id = @import("connection_id.zig");
 
 /// Our active_connection_id_limit transport parameter: connection IDs of
 /// ours a peer may hold at once. Two, the RFC's minimum, is enough for one
@@ -66,9 +67,9 @@ pub fn forgetAll(engine: *Engine, conn: *quiche.Conn) void {
 }
 
 fn forgetRetired(engine: *Engine, conn: *quiche.Conn) void {
-    var bytes: [*]const u8 = undefined;
+    var bytes: [connection_id.max_len]u8 = undefined;
     var len: usize = 0;
-    while (quiche.quiche_conn_retired_scid_next(conn, &bytes, &len)) {
+    while (quiche.quiche_conn_retired_scid_next_into(conn, &bytes, bytes.len, &len)) {
         _ = engine.cids.remove(bytes[0..len]);
     }
 }
