@@ -470,6 +470,7 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_EVENT_WT_OPENED 16
 #define ZIG_H3_EVENT_WT_PEER_RESET 17
 #define ZIG_H3_EVENT_WT_STOP_SENDING 18
+#define ZIG_H3_EVENT_QUIC_CONN 19
 
 /* Command kinds (zig_h3_submit records). */
 #define ZIG_H3_COMMAND_HEAD 1
@@ -482,6 +483,8 @@ int zig_h3_server_stats(const zig_h3_server *server, uint64_t *out, size_t count
 #define ZIG_H3_COMMAND_WT_OPEN 8
 #define ZIG_H3_COMMAND_WT_STOP_SENDING 9
 #define ZIG_H3_COMMAND_CREDIT 10
+#define ZIG_H3_COMMAND_CONN_CLOSE 11
+#define ZIG_H3_COMMAND_STREAM_PRIORITY 12
 
 /* Record flags. */
 #define ZIG_H3_FLAG_FIN 1

@@ -23,6 +23,7 @@ export const EventKind = {
   wtOpened: 16,
   wtPeerReset: 17,
   wtStopSending: 18,
+  quicConn: 19,
 } as const;
 
 /** Command kinds (records taken by zig_h3_submit). */
@@ -37,6 +38,8 @@ export const CommandKind = {
   wtOpen: 8,
   wtStopSending: 9,
   credit: 10,
+  connClose: 11,
+  streamPriority: 12,
 } as const;
 
 export const FLAG_FIN = 1;
@@ -170,6 +173,7 @@ export const CONFIG_FIELDS = [
   "ticket_key_hex",
   "enable_early_data",
   "early_data_allow_unsafe",
+  "application_protos",
 ] as const;
 
 /** Status codes by name (zig_h3_status_name); the library returns the negative ones as errors. */
@@ -691,4 +695,5 @@ export const CONFIG_FIELD_OPTIONS = {
   ticket_key_hex: "tls.ticketKeys",
   enable_early_data: "tls.earlyData",
   early_data_allow_unsafe: "tls.earlyData.allowUnsafeMethods",
+  application_protos: "quic",
 } as const;

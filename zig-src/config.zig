@@ -125,6 +125,11 @@ pub const Config = struct {
     /// application instead of answering 425 Too Early.
     early_data_allow_unsafe: bool = false,
 
+    /// Application protocols (ALPN ids) served as raw QUIC connections
+    /// besides h3, comma-separated: at most max_application_protos, each
+    /// 1..255 bytes of printable ASCII, never "h3" itself.
+    application_protos: ?[:0]const u8 = null,
+
     // Logging and diagnostics.
     qlog_dir: ?[:0]const u8 = null,
     keylog_path: ?[:0]const u8 = null,
@@ -145,7 +150,37 @@ pub const Config = struct {
         LimitOutOfRange,
         WebTransportNeedsDatagrams,
         TicketKeyInvalid,
+        ApplicationProtosInvalid,
     };
+
+    /// The most application protocols one server negotiates besides h3.
+    pub const max_application_protos = 16;
+
+    /// The ALPN protocol list in TLS wire format (each id with its length
+    /// byte), h3 first: what quiche_config_set_application_protos takes.
+    pub fn alpnWire(config: *const Config, out: []u8) Error![]const u8 {
+        const h3 = "\x02h3";
+        if (out.len < h3.len) return error.ApplicationProtosInvalid;
+        @memcpy(out[0..h3.len], h3);
+        var len: usize = h3.len;
+        const list = config.application_protos orelse return out[0..len];
+        var count: usize = 0;
+        var names = std.mem.splitScalar(u8, list, ',');
+        while (names.next()) |name| {
+            count += 1;
+            if (count > max_application_protos) return error.ApplicationProtosInvalid;
+            if (name.len == 0 or name.len > 255 or std.mem.eql(u8, name, "h3")) return error.ApplicationProtosInvalid;
+            for (name) |byte| if (byte <= 0x20 or byte >= 0x7f) return error.ApplicationProtosInvalid;
+            if (len + 1 + name.len > out.len) return error.ApplicationProtosInvalid;
+            out[len] = @intCast(name.len);
+            @memcpy(out[len + 1 ..][0..name.len], name);
+            len += 1 + name.len;
+        }
+        return out[0..len];
+    }
+
+    /// Room for the longest list alpnWire accepts.
+    pub const max_alpn_wire_bytes = 3 + max_application_protos * 256;
 
     /// Returns the first violated rule. Bounds are checked so that every
     /// record the loop may produce fits in the queue that carries it.
@@ -180,6 +215,8 @@ pub const Config = struct {
         try fixedRange(config, "retry_token_lifetime_ms");
         try validateQuicLb(config);
         if (config.ticket_key_hex) |hex| _ = parseTicketKey(hex) catch return error.TicketKeyInvalid;
+        var alpn: [max_alpn_wire_bytes]u8 = undefined;
+        _ = try config.alpnWire(&alpn);
         if (config.enable_dgram) {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);

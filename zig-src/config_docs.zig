@@ -84,6 +84,7 @@ pub const docs = [_]Doc{
     .{ .name = "ticket_key_hex", .text = "TLS session ticket key, 48 bytes in hex (96 digits: key name, HMAC secret, AES-128 key, as Node's ticketKeys). Servers given the same key resume each other's sessions. Unset: a random key of this server's own.", .option = "tls.ticketKeys" },
     .{ .name = "enable_early_data", .text = "Accept 0-RTT early data from resumed clients (RFC 8470; replayable).", .option = "tls.earlyData" },
     .{ .name = "early_data_allow_unsafe", .text = "Hand early requests with unsafe methods to the application instead of answering 425 Too Early.", .option = "tls.earlyData.allowUnsafeMethods" },
+    .{ .name = "application_protos", .text = "Application protocols (ALPN) negotiated besides h3, comma-separated (e.g. \"zr/1\"); a connection that negotiates one is a raw QUIC connection handed to the application whole. A client offering none of them nor h3 is refused with the TLS alert no_application_protocol.", .option = "quic" },
 };
 
 /// The doc of `name`; a compile error if there is none.

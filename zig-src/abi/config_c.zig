@@ -10,7 +10,7 @@ const config_docs = @import("../config_docs.zig");
 const Config = @import("../config.zig").Config;
 const LogLevel = @import("../config.zig").LogLevel;
 
-pub const abi_version: u32 = 3;
+pub const abi_version: u32 = 4;
 
 pub const ConfigC = extern struct {
     struct_size: u32,
@@ -76,6 +76,8 @@ pub const ConfigC = extern struct {
     ticket_key_hex: ?[*:0]const u8,
     enable_early_data: u64,
     early_data_allow_unsafe: u64,
+    // Added in ABI version 4: raw QUIC connections by ALPN.
+    application_protos: ?[*:0]const u8,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;
@@ -99,6 +101,7 @@ pub const ConfigC = extern struct {
         c.quic_lb_server_id_hex = null;
         c.quic_lb_key_hex = null;
         c.ticket_key_hex = null;
+        c.application_protos = null;
         c.log_level = @intFromEnum(d.log_level);
         c.port = d.port;
         inline for (@typeInfo(ConfigC).@"struct".fields) |field| {
@@ -131,6 +134,7 @@ pub const ConfigC = extern struct {
             .quic_lb_server_id_hex = if (c.quic_lb_server_id_hex) |p| std.mem.span(p) else null,
             .quic_lb_key_hex = if (c.quic_lb_key_hex) |p| std.mem.span(p) else null,
             .ticket_key_hex = if (c.ticket_key_hex) |p| std.mem.span(p) else null,
+            .application_protos = if (c.application_protos) |p| std.mem.span(p) else null,
             .log_level = std.meta.intToEnum(LogLevel, std.math.cast(u8, c.log_level) orelse return error.InvalidArgument) catch return error.InvalidArgument,
             .port = std.math.cast(u16, c.port) orelse return error.InvalidArgument,
         };

@@ -153,6 +153,7 @@ pub extern fn quiche_conn_close(conn: *Conn, app: bool, err: u64, reason: [*]con
 pub extern fn quiche_conn_is_established(conn: *const Conn) bool;
 pub extern fn quiche_conn_is_in_early_data(conn: *const Conn) bool;
 pub extern fn quiche_conn_is_resumed(conn: *const Conn) bool;
+pub extern fn quiche_conn_application_proto(conn: *const Conn, out: *[*]const u8, out_len: *usize) void;
 pub extern fn quiche_conn_session(conn: *const Conn, out: *[*]const u8, out_len: *usize) void;
 pub extern fn quiche_conn_set_session(conn: *Conn, buf: [*]const u8, buf_len: usize) c_int;
 pub extern fn quiche_conn_is_closed(conn: *const Conn) bool;
