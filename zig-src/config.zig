@@ -423,3 +423,19 @@ test "unknown congestion control is rejected" {
     config.cc_algorithm = "vegas";
     try testing.expectError(error.CcAlgorithmInvalid, config.validate());
 }
+
+test "application protocols: h3 first, then each in TLS wire form; bad lists are refused" {
+    var config = testConfig();
+    var buffer: [Config.max_alpn_wire_bytes]u8 = undefined;
+    try testing.expectEqualStrings("\x02h3", try config.alpnWire(&buffer));
+    config.application_protos = "zr/1,raw/1";
+    try testing.expectEqualStrings("\x02h3\x04zr/1\x05raw/1", try config.alpnWire(&buffer));
+    try config.validate();
+    const seventeen = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q";
+    for ([_][:0]const u8{ "", "h3", "zr/1,h3", "a,,b", "a b", "zr/1,", seventeen, "caf\xc3\xa9" }) |bad| {
+        config.application_protos = bad;
+        try testing.expectError(error.ApplicationProtosInvalid, config.validate());
+    }
+    config.application_protos = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p";
+    try config.validate();
+}
