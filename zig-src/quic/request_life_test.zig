@@ -8,17 +8,9 @@
 //! COMPLETE; the client's reset of a second request → RESET.
 
 const std = @import("std");
-const assert = std.debug.assert;
 const quiche = @import("../ffi/quiche.zig");
 const wire = @import("../queue/wire.zig");
-const RecordQueue = @import("../queue/record_queue.zig").RecordQueue;
-const Config = @import("../config.zig").Config;
-const Stats = @import("../stats.zig").Stats;
-const Router = @import("../h3/router.zig").Router;
-const Layer = @import("../h3/layer.zig").Layer;
 const events = @import("../h3/events.zig");
-const Doorbell = events.Doorbell;
-const ConnPeer = @import("../h3/conn_state.zig").Peer;
 const frame = @import("../h3/frame.zig");
 const request_head = @import("../h3/request_head.zig");
 const settings = @import("../h3/settings.zig");
@@ -32,14 +24,10 @@ const testing = std.testing;
 
 const harness_mod = @import("layer_harness.zig");
 const Harness = harness_mod.Harness;
-const Event = harness_mod.Event;
 const conn_slot = harness_mod.conn_slot;
 const serial = harness_mod.serial;
 const read_window_bytes = harness_mod.read_window_bytes;
 const upload_route_id = harness_mod.upload_route_id;
-const hello_route_id = harness_mod.hello_route_id;
-const wt_route_id = harness_mod.wt_route_id;
-const test_peer = harness_mod.test_peer;
 const send = harness_mod.send;
 
 /// HEADERS with a QPACK section (static table and literals), as a client sends.
