@@ -132,6 +132,7 @@ pub fn bindBidi(layer: *Layer, slot: u32) stream_input.Flow {
 pub fn readUni(layer: *Layer, conn_slot: u32, stream_id: u64) void {
     const connection = layer.conn(conn_slot);
     if (connection.streams.get(stream_id)) |slot| return stream_input.pump(layer, slot);
+    if (!stream_input.hasRoom(layer)) return; // Read again with the connection's next packet.
     const h3 = connection.h3.?;
     const first = h3.seen_uni.firstSight(layer.allocator, stream_id) catch
         return h3.fail(connection.quiche_conn, connection_refused, "out of memory");

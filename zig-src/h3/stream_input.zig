@@ -54,6 +54,9 @@ fn readSlotStream(layer: *Layer, conn_slot: u32, stream_id: u64) void {
         return;
     }
     const h3 = connection.h3.?;
+    // A raw stream is announced at once (WT_STREAM): without room for it,
+    // it waits unread for the connection's next read.
+    if (connection.protocol == .raw and !hasRoom(layer)) return;
     const first = h3.seen_bidi.firstSight(layer.allocator, stream_id) catch
         return h3.fail(connection.quiche_conn, Code.internal_error, "out of memory");
     if (!first) return discard(layer, conn_slot, stream_id);
@@ -97,7 +100,7 @@ fn openRequest(layer: *Layer, conn_slot: u32, stream_id: u64) ?u32 {
     return slot;
 }
 
-fn hasRoom(layer: *Layer) bool {
+pub fn hasRoom(layer: *Layer) bool {
     return layer.events.hasRoomFor(wire.header_bytes + layer.stream_buffer.len, layer.controlReserve());
 }
 
