@@ -176,6 +176,7 @@ pub extern fn quiche_conn_free(conn: *Conn) void;
 pub extern fn quiche_conn_stream_recv(conn: *Conn, stream_id: u64, out: [*]u8, buf_len: usize, fin: *bool, out_error_code: *u64) isize;
 pub extern fn quiche_conn_stream_send(conn: *Conn, stream_id: u64, buf: [*]const u8, buf_len: usize, fin: bool, out_error_code: *u64) isize;
 pub extern fn quiche_conn_stream_finished(conn: *const Conn, stream_id: u64) bool;
+pub extern fn quiche_conn_stream_readable(conn: *const Conn, stream_id: u64) bool;
 pub extern fn quiche_conn_stream_priority(conn: *Conn, stream_id: u64, urgency: u8, incremental: bool) c_int;
 pub extern fn quiche_conn_stream_capacity(conn: *Conn, stream_id: u64) isize;
 pub extern fn quiche_conn_stream_writable(conn: *Conn, stream_id: u64, len: usize) c_int;

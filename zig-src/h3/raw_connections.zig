@@ -124,6 +124,9 @@ pub fn bindBidi(layer: *Layer, slot: u32) stream_input.Flow {
     request.input.phase = .raw;
     wt.prepareIncoming(request, true);
     const session_slot = sessionSlot(layer, request.conn_slot) orelse return wt.reject(layer, slot);
+    // RFC 9218's default priority for our side, as for the streams we open.
+    const quiche_conn = layer.conn(request.conn_slot).quiche_conn;
+    _ = quiche.quiche_conn_stream_priority(quiche_conn, request.stream_id, request.urgency, request.incremental);
     return wt.bindToSession(layer, slot, session_slot, true);
 }
 

@@ -161,6 +161,10 @@ fn openNow(layer: *Layer, session_slot: u32, ask: WaitingOpen) void {
     request.read_allowed_bytes = layer.config.request_read_window_bytes;
     request.input.phase = .raw;
     request.frame_out.appendSlice(layer.allocator, preface[sent..preface_len]) catch return exchange.failRequest(layer, slot);
+    // A raw QUIC stream starts at RFC 9218's default priority (urgency 3,
+    // not incremental) rather than quiche's own, so STREAM_PRIORITY orders
+    // it against its siblings as the RFC says.
+    if (session.raw_session) _ = quiche.quiche_conn_stream_priority(quiche_conn, stream_id, request.urgency, request.incremental);
     answer(layer, ask, layer.requests.idOf(slot), stream_id, .opened);
     output.queueOutput(layer, slot);
 }

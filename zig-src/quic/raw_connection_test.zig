@@ -14,6 +14,7 @@ const Harness = harness_mod.Harness;
 const conn_slot = harness_mod.conn_slot;
 const serial = harness_mod.serial;
 const send = harness_mod.send;
+const memory_pair = @import("memory_pair.zig");
 
 const testing = std.testing;
 
@@ -128,4 +129,65 @@ test "a raw QUIC connection: QUIC_CONN, the client's stream as raw bytes, a stre
     try testing.expect(is_app);
     try testing.expectEqual(@as(u64, 42), code);
     try testing.expectEqualStrings("bye", reason[0..reason_len]);
+}
+
+/// WT_OPEN of a unidirectional stream on the pseudo session; returns its id.
+fn openUni(harness: *Harness, session_id: u64, token: u64) !u64 {
+    var buffer: [wire.header_bytes + 8]u8 = undefined;
+    var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.CommandKind.wt_open), 0, 0, session_id);
+    writer.int(u64, token);
+    try harness.command(try writer.finish());
+    harness.applyTurn();
+    _ = try harness.poll();
+    const opened = lastOf(harness, .wt_opened);
+    try testing.expectEqual(token, std.mem.readInt(u64, opened.payload[0..8], .little));
+    return opened.id;
+}
+
+/// Which of two streams the server's first packet carries, after both got
+/// `bytes` with FIN in one batch of commands.
+fn firstSent(harness: *Harness, first: u64, second: u64, first_quic_id: u64, second_quic_id: u64, urgent: ?u64) !u64 {
+    const bytes = [_]u8{0xab} ** 40;
+    if (urgent) |id| {
+        var buffer: [wire.header_bytes]u8 = undefined;
+        var writer = wire.RecordWriter.init(&buffer, @intFromEnum(wire.CommandKind.stream_priority), 0, 0, id);
+        try harness.command(try writer.finish());
+    }
+    for (0..512) |_| {
+        try body(harness, first, &bytes, 0);
+        try body(harness, second, &bytes, 0);
+    }
+    try testing.expect(!harness.layer.applyQueued(harness.tick()));
+    harness.layer.beforeSend(conn_slot, harness.tick());
+    var packets: std.ArrayList([]u8) = .empty;
+    defer {
+        for (packets.items) |packet| testing.allocator.free(packet);
+        packets.deinit(testing.allocator);
+    }
+    try memory_pair.Pair.hold(&harness.pair.server, &packets, testing.allocator);
+    try testing.expect(packets.items.len > 4);
+    memory_pair.Pair.receive(&harness.pair.client, &harness.pair.server, packets.items[0]);
+    const first_readable = quiche.quiche_conn_stream_readable(harness.pair.client.conn, first_quic_id);
+    const second_readable = quiche.quiche_conn_stream_readable(harness.pair.client.conn, second_quic_id);
+    try testing.expect(first_readable != second_readable);
+    for (packets.items[1..]) |packet| memory_pair.Pair.receive(&harness.pair.client, &harness.pair.server, packet);
+    _ = harness.pair.exchange();
+    return if (first_readable) first_quic_id else second_quic_id;
+}
+
+test "STREAM_PRIORITY: a raw stream given urgency 0 is sent before its sibling at the default urgency 3" {
+    const harness = try Harness.createWith(.{ .configure_client = speakZrpc, .configure_server = speakZrpc });
+    defer harness.destroy();
+    harness.serverTurn();
+    _ = try harness.poll();
+    const session_id = std.mem.readInt(u64, lastOf(harness, .quic_conn).payload[0..8], .little);
+
+    // Same urgency, not incremental: the older stream goes first.
+    const a = try openUni(harness, session_id, 1);
+    const b = try openUni(harness, session_id, 2);
+    try testing.expectEqual(@as(u64, 3), try firstSent(harness, a, b, 3, 7, null));
+    // The younger stream at urgency 0 goes first.
+    const c = try openUni(harness, session_id, 3);
+    const d = try openUni(harness, session_id, 4);
+    try testing.expectEqual(@as(u64, 15), try firstSent(harness, c, d, 11, 15, d));
 }
