@@ -167,7 +167,8 @@ pub fn readUni(layer: *Layer, conn_slot: u32, stream_id: u64) void {
 pub fn closeCommand(layer: *Layer, header: wire.Header, payload: []const u8) void {
     const conn_slot = layer.serials.get(header.id) orelse return layer.stats.stale_commands.inc();
     const connection = layer.conn(conn_slot);
-    if (payload.len < 8) return;
+    // An HTTP/3 connection is closed by the server's own rules (GOAWAY, stop).
+    if (connection.protocol != .raw or payload.len < 8) return layer.stats.stale_commands.inc();
     const code = std.mem.readInt(u64, payload[0..8], .little);
     const reason = payload[8..][0..@min(payload.len - 8, max_close_reason_bytes)];
     // quiche refuses codes past 2^62 - 1 and a second close: nothing to do.
