@@ -28,6 +28,7 @@ const raw = {
   stats: null as Record<string, number> | null,
   closedByPeer: null as QuicCloseInfo | null,
   closedByUs: null as QuicCloseInfo | null,
+  creditReplies: null as string[] | null,
 };
 
 async function write(writable: WritableStream<Uint8Array>, text: string) {
@@ -73,6 +74,17 @@ async function lateProtocol(connection: QuicConnection) {
   raw.closedByPeer = await connection.closed;
 }
 
+/** "credit/1": three bidirectional streams created at once, for a client that allows one at a time. */
+async function creditProtocol(connection: QuicConnection) {
+  const replies = [0, 1, 2].map(async (i) => {
+    const stream = await connection.createBidirectionalStream();
+    await write(stream.writable, `stream ${i}`);
+    return new Response(stream.readable).text();
+  });
+  raw.creditReplies = await Promise.all(replies);
+  connection.close(0, "every answer read");
+}
+
 beforeAll(() => {
   const rpc = new RpcServer({ services: [echo, blobs], maxMessageBytes: 65 * 1024 * 1024 });
   server = serve({
@@ -80,7 +92,7 @@ beforeAll(() => {
     tls: makeCertificate(),
     datagrams: true,
     routes: { ...rpc.routes(), "/hello": () => new Response("h3 still here") },
-    quic: { ...rpc.quicProtocols(), "raw/1": rawProtocol, "late/1": null },
+    quic: { ...rpc.quicProtocols(), "raw/1": rawProtocol, "credit/1": creditProtocol, "late/1": null },
   });
   server.quic("late/1", lateProtocol);
 });
@@ -209,6 +221,15 @@ describe("raw streams and datagrams from quic-go (ALPN raw/1, no zRPC)", () => {
     expect(raw.stats!.packets_received).toBeGreaterThan(0);
     expect(raw.stats!.bytes_received).toBeGreaterThan(0);
   });
+});
+
+describe("stream credit from quic-go (ALPN credit/1)", () => {
+  test("creates past the client's MAX_STREAMS wait for it, and all three open in order", async () => {
+    const result = await runGo("-mode", "credit", "-alpn", "credit/1");
+    expect(result).toEqual({ received: ["stream 0", "stream 1", "stream 2"], ids: [1, 5, 9] });
+    await until(() => raw.creditReplies !== null);
+    expect(raw.creditReplies).toEqual(["ack stream 0", "ack stream 1", "ack stream 2"]);
+  }, 60_000);
 });
 
 describe("a handler attached with server.quic(), and the client's close", () => {

@@ -16,6 +16,12 @@
 //	saying "close", waits for the server to close the connection and
 //	reports its application error.
 //
+// usage: zrpc-quicgo -addr HOST:PORT -mode credit -alpn PROTO
+//
+//	Allows the server one bidirectional stream at a time (MAX_STREAMS 1):
+//	accepts three, one after another, reading each to its end and
+//	answering "ack " and what it read; then waits for the server to close.
+//
 // usage: zrpc-quicgo -addr HOST:PORT -mode close -alpn PROTO
 //
 //	Opens a bidirectional stream, writes "bye", reads the server's answer
@@ -100,8 +106,41 @@ func call(ctx context.Context, conn *quic.Conn, path string, message []byte) (ca
 }
 
 func dial(ctx context.Context, addr, alpn string) (*quic.Conn, error) {
+	return dialWith(ctx, addr, alpn, &quic.Config{EnableDatagrams: true, MaxIdleTimeout: 30 * time.Second})
+}
+
+func dialWith(ctx context.Context, addr, alpn string, config *quic.Config) (*quic.Conn, error) {
 	tlsConfig := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{alpn}}
-	return quic.DialAddr(ctx, addr, tlsConfig, &quic.Config{EnableDatagrams: true, MaxIdleTimeout: 30 * time.Second})
+	return quic.DialAddr(ctx, addr, tlsConfig, config)
+}
+
+// runCredit allows the server one bidirectional stream at a time
+// (MaxIncomingStreams 1); the server creates three at once. Each is read to
+// its end and answered; the next is accepted only then.
+func runCredit(ctx context.Context, addr, alpn string) (map[string]any, error) {
+	conn, err := dialWith(ctx, addr, alpn, &quic.Config{MaxIncomingStreams: 1, MaxIdleTimeout: 30 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	received := []string{}
+	ids := []int64{}
+	for i := 0; i < 3; i++ {
+		stream, err := conn.AcceptStream(ctx)
+		if err != nil {
+			return nil, err
+		}
+		text, err := io.ReadAll(stream)
+		if err != nil {
+			return nil, err
+		}
+		received = append(received, string(text))
+		ids = append(ids, int64(stream.StreamID()))
+		stream.Write([]byte("ack " + string(text)))
+		stream.Close()
+	}
+	// The server closes the connection once it read every answer.
+	<-conn.Context().Done()
+	return map[string]any{"received": received, "ids": ids}, nil
 }
 
 func runZrpc(ctx context.Context, addr string) (map[string]any, error) {
@@ -265,7 +304,7 @@ func runClose(ctx context.Context, addr, alpn string) (map[string]any, error) {
 
 func main() {
 	addr := flag.String("addr", "", "HOST:PORT")
-	mode := flag.String("mode", "zrpc", "zrpc, raw or close")
+	mode := flag.String("mode", "zrpc", "zrpc, raw, credit or close")
 	alpn := flag.String("alpn", "raw/1", "ALPN for -mode raw and close")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -279,6 +318,8 @@ func main() {
 		out, err = runRaw(ctx, *addr, *alpn)
 	case "close":
 		out, err = runClose(ctx, *addr, *alpn)
+	case "credit":
+		out, err = runCredit(ctx, *addr, *alpn)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
