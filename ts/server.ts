@@ -51,8 +51,9 @@ const H3_INTERNAL_ERROR = 0x102n;
 /**
  * A running HTTP/3 server, made by serve(): its address (`port`,
  * `hostname`, `url`), routes added at run time (`route`, `static`,
- * `webtransport`), Bun.serve's `stop`, `reload`, `requestIP`, `timeout`,
- * `ref` and `unref`, and counters (`stats`, `connectionStats`).
+ * `webtransport`), raw QUIC handlers (`quic`), Bun.serve's `stop`,
+ * `reload`, `requestIP`, `timeout`, `ref` and `unref`, and counters
+ * (`stats`, `connectionStats`, `quicConnections`).
  */
 export class Server {
   #lib: Native;
