@@ -46,7 +46,6 @@ pub const PendingPreface = struct { stream_id: u64, preface: uni_preface.Preface
 pub const max_struct_bytes = 1280;
 
 pub const H3Connection = struct {
-
     decoder: qpack.Decoder,
     peer: settings.Peer = .{},
     settings_received: bool = false,

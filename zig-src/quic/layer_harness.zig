@@ -212,4 +212,3 @@ pub fn send(conn: *quiche.Conn, stream_id: u64, bytes: []const u8, fin: bool) !v
     const written = quiche.quiche_conn_stream_send(conn, stream_id, bytes.ptr, bytes.len, fin, &error_code);
     try testing.expectEqual(@as(isize, @intCast(bytes.len)), written);
 }
-
