@@ -23,6 +23,7 @@ export const EventKind = {
   wtOpened: 16,
   wtPeerReset: 17,
   wtStopSending: 18,
+  quicConn: 19,
 } as const;
 
 /** Command kinds (records taken by zig_h3_submit). */
@@ -37,6 +38,8 @@ export const CommandKind = {
   wtOpen: 8,
   wtStopSending: 9,
   credit: 10,
+  connClose: 11,
+  streamPriority: 12,
 } as const;
 
 export const FLAG_FIN = 1;
@@ -176,6 +179,7 @@ export const CONFIG_FIELDS = [
   "worker_steering",
   "worker_id",
   "retry_key_hex",
+  "application_protos",
 ] as const;
 
 /** Status codes by name (zig_h3_status_name); the library returns the negative ones as errors. */
@@ -710,4 +714,5 @@ export const CONFIG_FIELD_OPTIONS = {
   socket_fd: "workers",
   worker_steering: "workers",
   worker_id: "workers",
+  application_protos: "quic",
 } as const;

@@ -11,7 +11,7 @@ export type { LimitOptions, SnakeCaseLimitOptions };
 
 /** A zig_h3_config field name. */
 export type ConfigField = (typeof CONFIG_FIELDS)[number];
-const STRING_FIELDS = new Set<ConfigField>(["cert_path", "key_path", "bind_address", "cc_algorithm", "qlog_dir", "keylog_path", "quic_lb_server_id_hex", "quic_lb_key_hex", "ticket_key_hex", "retry_key_hex"]);
+const STRING_FIELDS = new Set<ConfigField>(["cert_path", "key_path", "bind_address", "cc_algorithm", "qlog_dir", "keylog_path", "quic_lb_server_id_hex", "quic_lb_key_hex", "ticket_key_hex", "retry_key_hex", "application_protos"]);
 
 /** zig_h3_config values by field name, as marshalConfig takes them. */
 export type NativeConfig = Partial<Record<ConfigField, string | number | boolean | undefined>>;

@@ -33,6 +33,7 @@ export { LIMITS } from "./config.ts";
 export { Connection, DatagramError, type DatagramErrorCode } from "./datagrams.ts";
 export { WebTransportSession, type WebTransportCloseInfo, type WebTransportHandler, type WebTransportDraft } from "./webtransport.ts";
 export type { WebTransportBidirectionalStream } from "./webtransport-streams.ts";
+export { QuicConnection, type QuicCloseInfo, type QuicHandler, type QuicStreamPriority } from "./quic-connection.ts";
 export {
   WebTransportError,
   webtransportCodeToHttp3,

@@ -1,4 +1,5 @@
 // The public option and result types of serve(), and the counter names.
+import type { QuicHandler } from "./quic-connection.ts";
 import type { TlsOptions } from "./tls.ts";
 import type { Limits } from "./config.ts";
 import type { ResponseWriter } from "./response-writer.ts";
@@ -118,6 +119,17 @@ export interface ServeOptions<R extends string = string> {
   datagrams?: boolean | { receiveQueueLength?: number; sendQueueLength?: number };
   /** Accept WebTransport sessions (draft-02) on paths given to server.webtransport(). Implies datagrams. Default false. */
   webtransport?: boolean;
+  /**
+   * Raw QUIC for your own protocols, on the same port as HTTP/3: each key
+   * is an application protocol (ALPN id, e.g. "zr/1", at most 16) the
+   * handshake may choose instead of "h3", and its handler gets every such
+   * connection as a QuicConnection (its streams, datagrams and close). A
+   * value of null declares the protocol and leaves the handler to
+   * `server.quic(alpn, handler)`. A client offering none of these nor h3
+   * is refused in the handshake (TLS alert no_application_protocol).
+   * Datagrams need `datagrams` too. Default none.
+   */
+  quic?: Record<string, QuicHandler | null>;
   /**
    * Also answer HTTPS/1.1 on the TCP port of the same number, with the same
    * handlers (Bun's own server underneath), adding `alt-svc: h3=":PORT";

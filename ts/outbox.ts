@@ -69,6 +69,15 @@ export class CommandOutbox implements Outbox, DatagramOutbox, StreamOutbox, Cred
     this.#scheduleFlush();
   }
 
+  connClose(connectionId: number, code: bigint, reason: Uint8Array) {
+    this.#commands.connClose(connectionId, code, reason);
+    this.#scheduleFlush();
+  }
+  streamPriority(id: number, urgency: number, incremental: boolean) {
+    this.#commands.streamPriority(id, urgency, incremental);
+    this.#scheduleFlush();
+  }
+
   #scheduleFlush() {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;

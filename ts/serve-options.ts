@@ -6,7 +6,7 @@ import { native } from "./loader.ts";
 import { nearestName } from "./config.ts";
 
 /** The options serve() knows. */
-export const OPTION_NAMES = ["port", "hostname", "tls", "routes", "static", "fetch", "error", "development", "mode", "handlerTimeoutMs", "datagrams", "webtransport", "http1", "limits", "log", "logLevel", "workers"];
+export const OPTION_NAMES = ["port", "hostname", "tls", "routes", "static", "fetch", "error", "development", "mode", "handlerTimeoutMs", "datagrams", "webtransport", "quic", "http1", "limits", "log", "logLevel", "workers"];
 /** Bun.serve options this server does not have, and what to do instead. */
 const BUN_ONLY_OPTIONS: Record<string, string> = {
   websocket: "WebSockets are not part of HTTP/3 here; use WebTransport (webtransport: true and server.webtransport())",

@@ -10,7 +10,8 @@ import { native, type Native } from "./loader.ts";
 import { check, ZigH3Error } from "./errors.ts";
 import { marshalConfig, resolveLimits, type NativeConfig } from "./config.ts";
 import { resolvePem, resolveSession } from "./tls.ts";
-import { EventKind, HEADER_BYTES, decodeRequest, formatPeer, padded, readId, type RequestEvent } from "./wire.ts";
+import { EventKind, HEADER_BYTES, decodePeer, decodeRequest, formatPeer, padded, readId, type RequestEvent } from "./wire.ts";
+import { QuicConnection, checkAlpn, type QuicCloseInfo, type QuicConnectionHost, type QuicHandler } from "./quic-connection.ts";
 import { Deadlines } from "./deadlines.ts";
 import { Exchange } from "./exchange.ts";
 import { Incoming, type IncomingContext, type IncomingRequest } from "./incoming.ts";
@@ -51,8 +52,9 @@ const H3_INTERNAL_ERROR = 0x102n;
 /**
  * A running HTTP/3 server, made by serve(): its address (`port`,
  * `hostname`, `url`), routes added at run time (`route`, `static`,
- * `webtransport`), Bun.serve's `stop`, `reload`, `requestIP`, `timeout`,
- * `ref` and `unref`, and counters (`stats`, `connectionStats`).
+ * `webtransport`), raw QUIC handlers (`quic`), Bun.serve's `stop`,
+ * `reload`, `requestIP`, `timeout`, `ref` and `unref`, and counters
+ * (`stats`, `connectionStats`, `quicConnections`).
  */
 export class Server {
   #lib: Native;
@@ -107,6 +109,10 @@ export class Server {
   #datagramSendQueue = 0;
   /** WebTransport streams, by library id, and each session's stream set. */
   #streams!: WebTransportStreams;
+  /** Raw QUIC handlers by ALPN (null: declared, no handler yet), and the connections open. */
+  #quicHandlers = new Map<string, QuicHandler | null>();
+  #quic = new Map<number, QuicConnection>();
+  #quicHost!: QuicConnectionHost;
   #stopped: Promise<void> | null = null;
   /** In a worker of serve({ workers }): its socket, id and stats cell (ts/workers.ts). */
   #worker: WorkerBinding | null;
@@ -167,10 +173,19 @@ export class Server {
         }
       : {};
 
+    const quicConfig = this.#declareQuic(options.quic);
+    this.#quicHost = {
+      close: (id, code, reason) => this.#outbox.connClose(id, code, reason),
+      setPriority: (id, urgency, incremental) => this.#outbox.streamPriority(id, urgency, incremental),
+      stats: (id) => this.connectionStats(id),
+      datagramConnection: (id) => this.#connections.get(id),
+      datagramsEnabled: this.#datagramsEnabled,
+    };
+
     const session = resolveSession(options.tls);
     const pem = resolvePem(options.tls);
     try {
-      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...limits, ...session, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: address, port, ...worker?.config });
+      const config = marshalConfig({ log_level: logLevel, ...datagramConfig, ...quicConfig, ...limits, ...session, cert_path: pem.certPath, key_path: pem.keyPath, bind_address: address, port, ...worker?.config });
       this.#datagramSendQueue = config.read("dgram_send_queue_len");
       this.#window = config.read("max_pending_response_bytes");
       const readWindowBytes = config.read("request_read_window_bytes");
@@ -306,6 +321,69 @@ export class Server {
     return this;
   }
 
+  /** Checks serve({ quic }) and gives the library its ALPN list. */
+  #declareQuic(quic: ServeOptions["quic"]): NativeConfig {
+    if (quic === undefined || quic === null) return {};
+    if (typeof quic !== "object" || Array.isArray(quic)) throw new TypeError('quic must be an object { "<alpn>": (connection) => ... }');
+    for (const [alpn, handler] of Object.entries(quic)) {
+      if (handler !== null && typeof handler !== "function") throw new TypeError(`quic["${alpn}"] must be a function or null`);
+      this.#quicHandlers.set(checkAlpn(alpn), handler);
+    }
+    if (this.#quicHandlers.size > 16) throw new RangeError(`quic declares ${this.#quicHandlers.size} application protocols; at most 16`);
+    return this.#quicHandlers.size > 0 ? { application_protos: [...this.#quicHandlers.keys()].join(",") } : {};
+  }
+
+  /**
+   * Sets the handler of raw QUIC connections that negotiate `alpn`, which
+   * serve({ quic }) must have declared (the handshake's protocol list is
+   * fixed when the server starts); replaces the handler it had. Throws a
+   * ZigH3Error (ZIG_H3_ERR_INVALID_STATE) for an undeclared protocol.
+   */
+  quic(alpn: string, handler: QuicHandler): this {
+    if (typeof handler !== "function") throw new TypeError("quic() handler must be a function");
+    if (!this.#quicHandlers.has(alpn)) throw new ZigH3Error(-4, `quic(${JSON.stringify(alpn)}): declare the protocol in serve({ quic: { ${JSON.stringify(alpn)}: null } }) first`);
+    this.#quicHandlers.set(alpn, handler);
+    return this;
+  }
+
+  /** Raw QUIC connections open now. */
+  get quicConnections(): number {
+    return this.#quic.size;
+  }
+
+  /** QUIC_CONN: a raw QUIC connection is up; its handler gets it. */
+  #onQuicConnection(view: DataView, offset: number, length: number, id: number) {
+    const payload = offset + HEADER_BYTES;
+    const sessionId = readId(view, payload);
+    const peer = formatPeer(decodePeer(view, this.#eventBuffer, payload + 8));
+    const alpn = new TextDecoder().decode(this.#eventBytes.subarray(payload + 28, offset + length));
+    const streams = this.#streams.attach(sessionId, true);
+    const remote = peer ?? { address: "", port: 0, family: "IPv4" as const };
+    const connection = new QuicConnection(id, alpn, remote, streams, this.#quicHost);
+    this.#quic.set(id, connection);
+    const handler = this.#quicHandlers.get(alpn);
+    if (!handler) return connection.close(0, `no handler for ${alpn}`);
+    (async () => handler(connection))().catch((error) => {
+      void this.#errorHook?.(error);
+      connection.close(0, "handler failed");
+    });
+  }
+
+  /** CONN_CLOSED of a raw QUIC connection: how it ended, when the library could say. */
+  #onQuicClosed(connection: QuicConnection, view: DataView, offset: number, length: number) {
+    const payload = offset + HEADER_BYTES;
+    const info: QuicCloseInfo = { closeCode: 0, reason: "", source: "timeout", applicationClose: false };
+    if (length >= HEADER_BYTES + 10) {
+      info.closeCode = Number(view.getBigUint64(payload, true));
+      const origin = view.getUint8(payload + 8);
+      info.source = origin === 1 ? "peer" : origin === 2 ? "local" : "timeout";
+      info.applicationClose = view.getUint8(payload + 9) === 1;
+      info.reason = new TextDecoder().decode(this.#eventBytes.subarray(payload + 10, offset + length));
+    }
+    this.#quic.delete(connection.id);
+    connection.onClosed(info);
+  }
+
   /** The connection with this id, while it is open and datagrams are on. */
   connection(connectionId: number): Connection | undefined {
     return this.#connections.get(connectionId);
@@ -407,7 +485,11 @@ export class Server {
         if (!connection) this.#connections.set(id, (connection = new Connection(id, this.#outbox, this.#datagramSendQueue)));
         return connection.onInfo(view.getUint8(offset + 5), Number(view.getBigUint64(offset + HEADER_BYTES, true)));
       }
+      case EventKind.quicConn:
+        return this.#onQuicConnection(view, offset, length, id);
       case EventKind.quicDatagram: {
+        const raw = this.#quic.get(id);
+        if (raw) return this.#deliver(() => raw.onDatagram(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
         const connection = this.#connections.get(id);
         if (connection && this.#onQuicDatagram) this.#deliver(() => this.#onQuicDatagram!(connection, this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
         return;
@@ -419,10 +501,13 @@ export class Server {
       }
       case EventKind.datagramCredit:
         return this.#connections.get(id)?.onCredit(Number(view.getBigUint64(offset + HEADER_BYTES, true)));
-      case EventKind.connClosed:
+      case EventKind.connClosed: {
         this.#connections.get(id)?.onClosed();
         this.#connections.delete(id);
+        const raw = this.#quic.get(id);
+        if (raw) this.#onQuicClosed(raw, view, offset, length);
         return;
+      }
       case EventKind.log: {
         const message = new TextDecoder().decode(this.#eventBuffer.subarray(offset + HEADER_BYTES, offset + length));
         const level = LOG_LEVELS[view.getUint16(offset + 6, true)] ?? "trace";
@@ -808,6 +893,8 @@ export class Server {
     this.#statsWaiters.clear();
     for (const connection of this.#connections.values()) connection.onClosed();
     this.#connections.clear();
+    for (const connection of this.#quic.values()) connection.onClosed({ closeCode: 0, reason: "the server stopped", source: "timeout", applicationClose: false });
+    this.#quic.clear();
     this.#outbox.close();
     // A worker's last counters stay readable by its supervisor.
     this.#worker?.releasing(this.#lib, handle);

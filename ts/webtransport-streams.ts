@@ -63,6 +63,32 @@ export interface StreamLimits {
 }
 
 const mapped = (reason: unknown) => BigInt(webtransportCodeToHttp3(streamErrorCodeOf(reason)));
+
+/** The largest QUIC application error code (a varint). */
+const MAX_QUIC_CODE = (1n << 62n) - 1n;
+
+/**
+ * A raw QUIC stream's code for an abort()/cancel() reason: its
+ * `streamErrorCode` (a number or bigint, 0..2^62-1) as is, since no HTTP/3
+ * layer reserves a range; else 0.
+ */
+export function quicCodeOf(reason: unknown): bigint {
+  if (reason === null || typeof reason !== "object") return 0n;
+  const code = (reason as { streamErrorCode?: unknown }).streamErrorCode;
+  if (typeof code === "bigint") return code >= 0n && code <= MAX_QUIC_CODE ? code : 0n;
+  return typeof code === "number" && Number.isSafeInteger(code) && code >= 0 ? BigInt(code) : 0n;
+}
+
+/** The error a peer's RESET_STREAM or STOP_SENDING on a raw QUIC stream produces: its code as sent. */
+function quicPeerError(kind: "reset" | "stop", code: bigint): WebTransportError {
+  const what = kind === "reset" ? "the peer reset the stream" : "the peer stopped reading the stream";
+  return new WebTransportError(`${what} with code ${code}`, {
+    code: kind === "reset" ? "ERR_WEBTRANSPORT_STREAM_RESET" : "ERR_WEBTRANSPORT_STOP_SENDING",
+    source: "stream",
+    streamErrorCode: code <= 0xffffffffn ? Number(code) : null,
+    http3ErrorCode: code,
+  });
+}
 const EMPTY = new Uint8Array(0);
 
 function toBytes(chunk: unknown): Uint8Array {
@@ -161,7 +187,7 @@ class SendSide {
   #abort(reason: unknown) {
     if (this.#open) {
       this.#open = false;
-      this.#outbox.reset(this.#id, mapped(reason));
+      this.#outbox.reset(this.#id, this.#session.codeOf(reason));
     }
     this.#release(reason);
   }
@@ -234,7 +260,7 @@ class ReceiveSide {
           this.#consume(this.#received);
           if (!this.#open) return;
           this.#open = false;
-          this.#outbox.wtStopSending(this.#id, mapped(reason));
+          this.#outbox.wtStopSending(this.#id, this.#session.codeOf(reason));
         },
       },
       { highWaterMark: readWindowBytes, size: (chunk) => chunk?.byteLength ?? 0 },
@@ -304,8 +330,11 @@ class Stream {
     this.incoming = incoming;
   }
 
+  #pair: WebTransportBidirectionalStream | null = null;
+
+  /** The same object every time, so it can name the stream (setPriority). */
   get bidirectional(): WebTransportBidirectionalStream {
-    return { readable: this.receive!.readable, writable: this.send!.writable };
+    return (this.#pair ??= { readable: this.receive!.readable, writable: this.send!.writable });
   }
 
   fail(error: WebTransportError) {
@@ -347,10 +376,17 @@ export class SessionStreams {
   flow: SessionFlow | null = null;
   /** The peer passed a flow-control limit: the session ends with WT_FLOW_CONTROL_ERROR. */
   onFlowError: (message: string) => void = () => {};
+  /**
+   * The pseudo session of a raw QUIC connection: stream error codes cross
+   * as they are (QUIC application codes), not mapped into HTTP/3's
+   * WebTransport range.
+   */
+  readonly raw: boolean;
 
-  constructor(id: number, table: WebTransportStreams) {
+  constructor(id: number, table: WebTransportStreams, raw = false) {
     this.id = id;
     this.#table = table;
+    this.raw = raw;
     // Incoming streams are queued however many arrive: the library's
     // per-session stream limit bounds them.
     this.incomingBidirectionalStreams = new ReadableStream({
@@ -365,6 +401,21 @@ export class SessionStreams {
 
   get ended(): boolean {
     return this.#ended !== null;
+  }
+
+  /** @internal The wire code of an abort()/cancel() reason on a stream of this session. */
+  codeOf(reason: unknown): bigint {
+    return this.raw ? quicCodeOf(reason) : mapped(reason);
+  }
+
+  /** @internal The error of the peer's RESET_STREAM or STOP_SENDING with `code` on a stream of this session. */
+  peerError(kind: "reset" | "stop", code: bigint): WebTransportError {
+    return this.raw ? quicPeerError(kind, code) : peerStreamError(kind, code);
+  }
+
+  /** The library id of a stream of this session (its bidirectional pair, readable or writable), while it lives. */
+  streamId(stream: object): number | undefined {
+    return this.#table.idOf(stream);
   }
 
   /** Streams of this session whose library id is still live. */
@@ -473,6 +524,8 @@ export class WebTransportStreams {
   readonly #streams = new Map<number, Stream>();
   readonly #sessions = new Map<number, SessionStreams>();
   readonly #opens = new Map<number, PendingOpen>();
+  /** Streams by the objects the application holds (for setPriority). */
+  readonly #byObject = new WeakMap<object, Stream>();
   #nextToken = 1;
 
   constructor(outbox: StreamOutbox, limits: StreamLimits) {
@@ -490,9 +543,9 @@ export class WebTransportStreams {
     return this.#sessions.size;
   }
 
-  /** The stream set of a new session (`sessionId`: the CONNECT request's id). */
-  attach(sessionId: number): SessionStreams {
-    const session = new SessionStreams(sessionId, this);
+  /** The stream set of a new session (`sessionId`: the CONNECT request's id, or a raw QUIC connection's pseudo session). */
+  attach(sessionId: number, raw = false): SessionStreams {
+    const session = new SessionStreams(sessionId, this, raw);
     this.#sessions.set(sessionId, session);
     return session;
   }
@@ -523,10 +576,20 @@ export class WebTransportStreams {
     this.#streams.delete(stream.id);
   }
 
+  /** The live stream whose readable, writable or bidirectional pair this is. */
+  idOf(stream: object): number | undefined {
+    const found = this.#byObject.get(stream);
+    return found !== undefined && this.#streams.get(found.id) === found ? found.id : undefined;
+  }
+
   #make(id: number, session: SessionStreams, bidirectional: boolean, incoming: boolean): Stream {
     const send = bidirectional || !incoming ? new SendSide(id, this.#outbox, this.#limits.sendWindow, session) : null;
     const receive = bidirectional || incoming ? new ReceiveSide(id, this.#outbox, this.#limits.receiveLimit, this.#limits.readWindowBytes, session) : null;
-    return new Stream(id, session, send, receive, incoming);
+    const stream = new Stream(id, session, send, receive, incoming);
+    if (send) this.#byObject.set(send.writable, stream);
+    if (receive) this.#byObject.set(receive.readable, stream);
+    if (send && receive) this.#byObject.set(stream.bidirectional, stream);
+    return stream;
   }
 
   /** Stops and resets a stream nobody will read or write. */
@@ -607,12 +670,14 @@ export class WebTransportStreams {
 
   /** WT_PEER_RESET: the peer reset its sending side. */
   onPeerReset(id: number, http3: bigint) {
-    this.#streams.get(id)?.receive?.fail(peerStreamError("reset", http3));
+    const stream = this.#streams.get(id);
+    stream?.receive?.fail(stream.session.peerError("reset", http3));
   }
 
   /** WT_STOP_SENDING: the peer stopped reading; the library already reset our sending side. */
   onStopSending(id: number, http3: bigint) {
-    this.#streams.get(id)?.send?.fail(peerStreamError("stop", http3));
+    const stream = this.#streams.get(id);
+    stream?.send?.fail(stream.session.peerError("stop", http3));
   }
 
   /** COMPLETE: both directions finished; the id is dead. */

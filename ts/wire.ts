@@ -93,7 +93,7 @@ export interface WtPeerLimits {
 }
 
 /** Reads a REQUEST record's peer address: a few reads, and a copy only for IPv6. */
-function decodePeer(view: DataView, bytes: Buffer, at: number): PeerAddress {
+export function decodePeer(view: DataView, bytes: Buffer, at: number): PeerAddress {
   const family = view.getUint8(at);
   const port = view.getUint16(at + 2, true);
   if (family === 6) return { family, port, v4: 0, v6: Uint8Array.prototype.slice.call(bytes, at + 4, at + 20) };
@@ -314,6 +314,21 @@ export class CommandBatch {
     this.#header(at, HEADER_BYTES + 8, CommandKind.credit, 0, 0, id);
     this.#view.setUint32(at + HEADER_BYTES, allowedBytes % 4294967296, true);
     this.#view.setUint32(at + HEADER_BYTES + 4, Math.floor(allowedBytes / 4294967296), true);
+  }
+
+  /** CONN_CLOSE: id = raw QUIC connection id; u64 application error code, then the reason (UTF-8). */
+  connClose(connectionId: number, code: bigint, reason: Uint8Array) {
+    const size = HEADER_BYTES + 8 + reason.length;
+    const at = this.#reserve(size);
+    this.#header(at, size, CommandKind.connClose, 0, 0, connectionId);
+    this.#view.setBigUint64(at + HEADER_BYTES, code, true);
+    this.#bytes.set(reason, at + HEADER_BYTES + 8);
+  }
+
+  /** STREAM_PRIORITY: id = stream id; aux = urgency 0..7; FIN flag = incremental. */
+  streamPriority(id: number, urgency: number, incremental: boolean) {
+    const at = this.#reserve(HEADER_BYTES);
+    this.#header(at, HEADER_BYTES, CommandKind.streamPriority, incremental ? FLAG_FIN : 0, urgency, id);
   }
 
   #u64(kind: number, aux: number, id: number, value: bigint) {

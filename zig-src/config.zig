@@ -140,6 +140,11 @@ pub const Config = struct {
     /// (Session ticket keys, when they exist, are shared the same way.)
     retry_key_hex: ?[:0]const u8 = null,
 
+    /// Application protocols (ALPN ids) served as raw QUIC connections
+    /// besides h3, comma-separated: at most max_application_protos, each
+    /// 1..255 bytes of printable ASCII, never "h3" itself.
+    application_protos: ?[:0]const u8 = null,
+
     // Logging and diagnostics.
     qlog_dir: ?[:0]const u8 = null,
     keylog_path: ?[:0]const u8 = null,
@@ -163,7 +168,37 @@ pub const Config = struct {
         /// Workers read their id from connection IDs in the kernel, which
         /// cannot decrypt encrypted QUIC-LB connection IDs.
         WorkersNeedPlaintextCids,
+        ApplicationProtosInvalid,
     };
+
+    /// The most application protocols one server negotiates besides h3.
+    pub const max_application_protos = 16;
+
+    /// The ALPN protocol list in TLS wire format (each id with its length
+    /// byte), h3 first: what quiche_config_set_application_protos takes.
+    pub fn alpnWire(config: *const Config, out: []u8) Error![]const u8 {
+        const h3 = "\x02h3";
+        if (out.len < h3.len) return error.ApplicationProtosInvalid;
+        @memcpy(out[0..h3.len], h3);
+        var len: usize = h3.len;
+        const list = config.application_protos orelse return out[0..len];
+        var count: usize = 0;
+        var names = std.mem.splitScalar(u8, list, ',');
+        while (names.next()) |name| {
+            count += 1;
+            if (count > max_application_protos) return error.ApplicationProtosInvalid;
+            if (name.len == 0 or name.len > 255 or std.mem.eql(u8, name, "h3")) return error.ApplicationProtosInvalid;
+            for (name) |byte| if (byte <= 0x20 or byte >= 0x7f) return error.ApplicationProtosInvalid;
+            if (len + 1 + name.len > out.len) return error.ApplicationProtosInvalid;
+            out[len] = @intCast(name.len);
+            @memcpy(out[len + 1 ..][0..name.len], name);
+            len += 1 + name.len;
+        }
+        return out[0..len];
+    }
+
+    /// Room for the longest list alpnWire accepts.
+    pub const max_alpn_wire_bytes = 3 + max_application_protos * 256;
 
     /// Returns the first violated rule. Bounds are checked so that every
     /// record the loop may produce fits in the queue that carries it.
@@ -199,6 +234,8 @@ pub const Config = struct {
         try validateQuicLb(config);
         if (config.ticket_key_hex) |hex| _ = parseTicketKey(hex) catch return error.TicketKeyInvalid;
         try config.validateWorkers();
+        var alpn: [max_alpn_wire_bytes]u8 = undefined;
+        _ = try config.alpnWire(&alpn);
         if (config.enable_dgram) {
             try inRange(config.dgram_recv_queue_len, 1, 1 << 16);
             try inRange(config.dgram_send_queue_len, 1, 1 << 16);
@@ -446,4 +483,20 @@ test "unknown congestion control is rejected" {
     var config = testConfig();
     config.cc_algorithm = "vegas";
     try testing.expectError(error.CcAlgorithmInvalid, config.validate());
+}
+
+test "application protocols: h3 first, then each in TLS wire form; bad lists are refused" {
+    var config = testConfig();
+    var buffer: [Config.max_alpn_wire_bytes]u8 = undefined;
+    try testing.expectEqualStrings("\x02h3", try config.alpnWire(&buffer));
+    config.application_protos = "zr/1,raw/1";
+    try testing.expectEqualStrings("\x02h3\x04zr/1\x05raw/1", try config.alpnWire(&buffer));
+    try config.validate();
+    const seventeen = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q";
+    for ([_][:0]const u8{ "", "h3", "zr/1,h3", "a,,b", "a b", "zr/1,", seventeen, "caf\xc3\xa9" }) |bad| {
+        config.application_protos = bad;
+        try testing.expectError(error.ApplicationProtosInvalid, config.validate());
+    }
+    config.application_protos = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p";
+    try config.validate();
 }

@@ -88,6 +88,7 @@ pub const docs = [_]Doc{
     .{ .name = "worker_steering", .text = "Stamp worker_id into every connection ID the server chooses, so the reuseport group's steering program brings the connection's packets to this worker.", .option = "workers" },
     .{ .name = "worker_id", .text = "This worker's id, the byte its connection IDs carry.", .min = 0, .max = 255, .option = "workers" },
     .{ .name = "retry_key_hex", .text = "The key Retry tokens are authenticated with, 32 bytes in hex (64 digits): servers sharing it accept each other's tokens (serve() gives its workers one). Unset: random per server." },
+    .{ .name = "application_protos", .text = "Application protocols (ALPN) negotiated besides h3, comma-separated (e.g. \"zr/1\"); a connection that negotiates one is a raw QUIC connection handed to the application whole. A client offering none of them nor h3 is refused with the TLS alert no_application_protocol.", .option = "quic" },
 };
 
 /// The doc of `name`; a compile error if there is none.

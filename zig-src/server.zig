@@ -259,6 +259,7 @@ fn copyConfig(arena: std.mem.Allocator, config: Config) !Config {
     if (config.quic_lb_key_hex) |hex| copy.quic_lb_key_hex = try arena.dupeZ(u8, hex);
     if (config.ticket_key_hex) |hex| copy.ticket_key_hex = try arena.dupeZ(u8, hex);
     if (config.retry_key_hex) |hex| copy.retry_key_hex = try arena.dupeZ(u8, hex);
+    if (config.application_protos) |list| copy.application_protos = try arena.dupeZ(u8, list);
     return copy;
 }
 
@@ -269,8 +270,12 @@ pub fn makeQuicheConfig(config: *const Config, keys: ?*TicketKeys) CreateError!*
     if (quiche.quiche_config_load_cert_chain_from_pem_file(quiche_config, config.cert_path.ptr) != 0) return error.CertInvalid;
     std.fs.cwd().access(config.key_path, .{}) catch return error.KeyNotFound;
     if (quiche.quiche_config_load_priv_key_from_pem_file(quiche_config, config.key_path.ptr) != 0) return error.KeyInvalid;
-    const alpn = quiche.h3_application_protocol;
-    if (quiche.quiche_config_set_application_protos(quiche_config, alpn, alpn.len) != 0) return error.QuicheConfigFailed;
+    // h3 and the application's raw QUIC protocols. quiche picks the first
+    // of the client's list that is ours; when none is, BoringSSL ends the
+    // handshake with the no_application_protocol alert (QUIC requires ALPN).
+    var alpn_buffer: [Config.max_alpn_wire_bytes]u8 = undefined;
+    const alpn = config.alpnWire(&alpn_buffer) catch return error.QuicheConfigFailed;
+    if (quiche.quiche_config_set_application_protos(quiche_config, alpn.ptr, alpn.len) != 0) return error.QuicheConfigFailed;
     if (quiche.quiche_config_set_cc_algorithm_name(quiche_config, config.cc_algorithm.ptr) != 0) return error.CcAlgorithmInvalid;
     quiche.quiche_config_verify_peer(quiche_config, false);
     quiche.quiche_config_grease(quiche_config, config.grease);

@@ -33,6 +33,7 @@ test {
     _ = @import("quic/address_validation.zig");
     _ = @import("quic/fin_delivery_test.zig");
     _ = @import("quic/request_life_test.zig");
+    _ = @import("quic/raw_connection_test.zig");
     _ = @import("quic/reset_stream_at_test.zig");
     _ = @import("quic/ticket_keys.zig");
     _ = @import("quic/migration_test.zig");

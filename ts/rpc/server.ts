@@ -17,12 +17,16 @@ export interface RpcServerOptions {
   onError?: (error: unknown, path: string) => void;
 }
 
+/** The ALPN of zRPC over raw QUIC. */
+export const ZRPC_ALPN = "zr/1";
+
 /**
- * Serves services over HTTP/3 (`routes()`) and WebTransport (`webtransport`):
+ * Serves services over HTTP/3 (`routes()`), WebTransport (`webtransport`)
+ * and raw QUIC (`quic`, ALPN "zr/1"):
  *
  * ```ts
  * const rpc = new RpcServer({ services: [echo] });
- * const server = serve({ tls, webtransport: true, routes: rpc.routes() });
+ * const server = serve({ tls, webtransport: true, routes: rpc.routes(), quic: rpc.quicProtocols() });
  * server.webtransport("/zrpc", rpc.webtransport);
  * ```
  */
@@ -33,6 +37,12 @@ export class RpcServer {
   readonly fetch: (request: Request) => Response | Promise<Response>;
   /** The WebTransport session handler: `server.webtransport("/zrpc", rpc.webtransport)`. */
   readonly webtransport: (session: RpcSession) => void;
+  /**
+   * The raw QUIC connection handler (`serve({ quic: { "zr/1": rpc.quic } })`,
+   * or quicProtocols()): every bidirectional stream the client opens is one
+   * call, with the same frames as over WebTransport.
+   */
+  readonly quic: (connection: RpcSession) => void;
 
   constructor(options: RpcServerOptions) {
     const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
@@ -44,6 +54,12 @@ export class RpcServer {
     this.#options = { registry: new ServiceRegistry(options.services), maxMessageBytes, maxTimeoutMs, onError: options.onError };
     this.fetch = http3Handler(this.#options, this.#prefix);
     this.webtransport = (session) => void serveSession(session, this.#options);
+    this.quic = (connection) => void serveSession(connection, this.#options, "quic");
+  }
+
+  /** `{ "zr/1": quic }`, to give (or spread into) serve()'s `quic` option. */
+  quicProtocols(): Record<string, (connection: RpcSession) => void> {
+    return { [ZRPC_ALPN]: this.quic };
   }
 
   /** `{ "<prefix>/:service/:method": { POST: fetch } }`, to spread into `routes`. */

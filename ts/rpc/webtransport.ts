@@ -13,10 +13,10 @@ export interface RpcSession {
   readonly incomingBidirectionalStreams: ReadableStream<WebTransportBidirectionalStream>;
 }
 
-/** Serves every call the session's client opens, until the session ends. */
-export async function serveSession(session: RpcSession, options: CallOptions): Promise<void> {
+/** Serves every call the session's (or raw QUIC connection's) client opens, until it ends. */
+export async function serveSession(session: RpcSession, options: CallOptions, transport: CallIo["transport"] = "webtransport"): Promise<void> {
   try {
-    for await (const stream of session.incomingBidirectionalStreams) void serveStream(stream, options);
+    for await (const stream of session.incomingBidirectionalStreams) void serveStream(stream, options, transport);
   } catch {
     // The session ended without a clean close: its calls' streams error on their own.
   }

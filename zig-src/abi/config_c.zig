@@ -10,7 +10,7 @@ const config_docs = @import("../config_docs.zig");
 const Config = @import("../config.zig").Config;
 const LogLevel = @import("../config.zig").LogLevel;
 
-pub const abi_version: u32 = 3;
+pub const abi_version: u32 = 4;
 
 pub const ConfigC = extern struct {
     struct_size: u32,
@@ -80,6 +80,8 @@ pub const ConfigC = extern struct {
     worker_steering: u64,
     worker_id: u64,
     retry_key_hex: ?[*:0]const u8,
+    // Added in ABI version 4: raw QUIC connections by ALPN.
+    application_protos: ?[*:0]const u8,
 
     comptime {
         const fields = @typeInfo(ConfigC).@"struct".fields;
@@ -104,6 +106,7 @@ pub const ConfigC = extern struct {
         c.quic_lb_key_hex = null;
         c.ticket_key_hex = null;
         c.retry_key_hex = null;
+        c.application_protos = null;
         c.log_level = @intFromEnum(d.log_level);
         c.port = d.port;
         inline for (@typeInfo(ConfigC).@"struct".fields) |field| {
@@ -137,6 +140,7 @@ pub const ConfigC = extern struct {
             .quic_lb_key_hex = if (c.quic_lb_key_hex) |p| std.mem.span(p) else null,
             .ticket_key_hex = if (c.ticket_key_hex) |p| std.mem.span(p) else null,
             .retry_key_hex = if (c.retry_key_hex) |p| std.mem.span(p) else null,
+            .application_protos = if (c.application_protos) |p| std.mem.span(p) else null,
             .log_level = std.meta.intToEnum(LogLevel, std.math.cast(u8, c.log_level) orelse return error.InvalidArgument) catch return error.InvalidArgument,
             .port = std.math.cast(u16, c.port) orelse return error.InvalidArgument,
         };

@@ -94,7 +94,7 @@ pub fn fromCreateError(err: server_mod.CreateError) Status {
         error.CcAlgorithmInvalid => .cc_algorithm_invalid,
         error.TicketKeyInvalid => .ticket_key_invalid,
         error.TicketKeyCallbackFailed => .quiche_failed,
-        error.LimitOutOfRange, error.WebTransportNeedsDatagrams, error.WorkersNeedPlaintextCids => .config_invalid,
+        error.LimitOutOfRange, error.WebTransportNeedsDatagrams, error.WorkersNeedPlaintextCids, error.ApplicationProtosInvalid => .config_invalid,
         error.AddressInUse => .address_in_use,
         error.AddressNotAvailable => .address_not_available,
         error.PermissionDenied => .permission_denied,

@@ -153,6 +153,7 @@ pub extern fn quiche_conn_close(conn: *Conn, app: bool, err: u64, reason: [*]con
 pub extern fn quiche_conn_is_established(conn: *const Conn) bool;
 pub extern fn quiche_conn_is_in_early_data(conn: *const Conn) bool;
 pub extern fn quiche_conn_is_resumed(conn: *const Conn) bool;
+pub extern fn quiche_conn_application_proto(conn: *const Conn, out: *[*]const u8, out_len: *usize) void;
 pub extern fn quiche_conn_session(conn: *const Conn, out: *[*]const u8, out_len: *usize) void;
 pub extern fn quiche_conn_set_session(conn: *Conn, buf: [*]const u8, buf_len: usize) c_int;
 pub extern fn quiche_conn_is_closed(conn: *const Conn) bool;
@@ -175,6 +176,7 @@ pub extern fn quiche_conn_free(conn: *Conn) void;
 pub extern fn quiche_conn_stream_recv(conn: *Conn, stream_id: u64, out: [*]u8, buf_len: usize, fin: *bool, out_error_code: *u64) isize;
 pub extern fn quiche_conn_stream_send(conn: *Conn, stream_id: u64, buf: [*]const u8, buf_len: usize, fin: bool, out_error_code: *u64) isize;
 pub extern fn quiche_conn_stream_finished(conn: *const Conn, stream_id: u64) bool;
+pub extern fn quiche_conn_stream_readable(conn: *const Conn, stream_id: u64) bool;
 pub extern fn quiche_conn_stream_priority(conn: *Conn, stream_id: u64, urgency: u8, incremental: bool) c_int;
 pub extern fn quiche_conn_stream_capacity(conn: *Conn, stream_id: u64) isize;
 pub extern fn quiche_conn_stream_writable(conn: *Conn, stream_id: u64, len: usize) c_int;

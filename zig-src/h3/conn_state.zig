@@ -21,14 +21,24 @@ pub const Peer = struct {
     address: [16]u8,
 };
 
+pub const Protocol = enum(u8) { pending, h3, raw };
+
 pub const ConnState = struct {
     /// Owned by the transport, which frees it after `deinit` here.
     quiche_conn: *quiche.Conn,
     /// Number the application sees; never reused within a server's life.
     serial: u64,
     peer: Peer,
-    /// HTTP/3 state, created once the handshake completes.
+    /// HTTP/3 state, created once the handshake completes. A raw QUIC
+    /// connection (an application ALPN) has one too, for its stream ids,
+    /// the streams seen and the opens waiting for credit, and nothing of
+    /// HTTP/3 runs on it (h3/raw_connections.zig).
     h3: ?*H3Connection = null,
+    /// What the connection negotiated; `pending` until the handshake.
+    protocol: Protocol = .pending,
+    /// Raw connections: the request id of the pseudo session every stream
+    /// of the connection is bound to (0 for HTTP/3).
+    raw_session: u64 = 0,
     /// Request stream id -> request slot.
     streams: std.AutoHashMapUnmanaged(u64, u32) = .empty,
     /// Ids of requests with response bytes waiting for stream capacity.

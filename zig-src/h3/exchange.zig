@@ -26,6 +26,7 @@ const priority = @import("priority.zig");
 const stream_input = @import("stream_input.zig");
 const wt = @import("wt_streams.zig");
 const wt_opens = @import("wt_opens.zig");
+const raw_connections = @import("raw_connections.zig");
 const slow_clients = @import("slow_clients.zig");
 
 /// Largest BODY command payload the TypeScript side sends; slack for the
@@ -430,6 +431,8 @@ fn applyCommand(layer: *Layer, header: wire.Header, payload: []const u8) void {
         .quic_datagram => return datagrams.sendQuic(layer, header, payload),
         .h3_datagram => return datagrams.sendH3(layer, header, payload),
         .wt_open => return wt_opens.open(layer, header, payload),
+        .conn_close => return raw_connections.closeCommand(layer, header, payload),
+        .stream_priority => return raw_connections.priorityCommand(layer, header),
         .wt_stop_sending => {},
         .head, .body, .trailers, .reset, .credit => {},
     }
@@ -484,7 +487,7 @@ fn applyCommand(layer: *Layer, header: wire.Header, payload: []const u8) void {
             request.trailers = layer.allocator.dupe(u8, payload) catch return failRequest(layer, slot);
             request.outbound.end();
         },
-        .conn_stats, .quic_datagram, .h3_datagram, .wt_open, .credit => unreachable,
+        .conn_stats, .quic_datagram, .h3_datagram, .wt_open, .credit, .conn_close, .stream_priority => unreachable,
         .wt_stop_sending => return failRequest(layer, slot), // Only WebTransport streams stop reading alone. // handled above, before the request lookup.
         .reset => return resetStream(layer, slot, error_code),
     }
@@ -522,6 +525,9 @@ pub fn sendGoaways(layer: *Layer, step: enum { announce, final }) void {
     for (layer.conns, 0..) |*maybe, slot| {
         const connection = if (maybe.*) |*c| c else continue;
         const h3 = connection.h3 orelse continue;
+        // A raw QUIC connection has no control stream; the application
+        // closes it (its streams are not refused by a GOAWAY).
+        if (connection.protocol != .h3) continue;
         const next_id = if (connection.streams.count() == 0 and connection.max_stream_id_seen == 0) 0 else connection.max_stream_id_seen + 4;
         if (step == .announce) {
             h3.sendGoaway(layer.allocator, connection.quiche_conn, goaway_id_max, .announce);

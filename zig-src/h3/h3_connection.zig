@@ -29,6 +29,8 @@ pub const control_stream_id: u64 = 3;
 pub const encoder_stream_id: u64 = 7;
 pub const decoder_stream_id: u64 = 11;
 const first_free_uni_id: u64 = 15;
+/// A raw QUIC connection has no control or QPACK streams.
+pub const first_raw_uni_id: u64 = 3;
 const first_bidi_id: u64 = 1;
 
 /// Peer unidirectional streams whose type is still arriving; more at once

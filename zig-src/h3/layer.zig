@@ -35,6 +35,7 @@ const response_output = @import("response_output.zig");
 const wt_opens = @import("wt_opens.zig");
 const slow_clients = @import("slow_clients.zig");
 const datagrams = @import("datagrams.zig");
+const raw_connections = @import("raw_connections.zig");
 
 /// The session count we announce to clients of drafts -07 to -14
 /// (SETTINGS_WEBTRANSPORT_MAX_SESSIONS, SETTINGS_WT_MAX_SESSIONS). Above 1
@@ -84,6 +85,9 @@ pub const Layer = struct {
 
     /// Per transport connection slot: the HTTP/3 part of that connection.
     conns: []?ConnState,
+    /// Raw QUIC connections open now: each holds a pseudo session's request
+    /// slot, which is not a request a graceful stop waits for.
+    raw_sessions: u32 = 0,
     /// Connection id (serial) -> slot, for commands that name a connection.
     serials: std.AutoHashMapUnmanaged(u64, u32),
     requests: RequestTable,
@@ -127,6 +131,7 @@ pub const Layer = struct {
         layer.drain_phase = .serving;
         layer.drain_phase_end_ns = 0;
         layer.doorbell_due = false;
+        layer.raw_sessions = 0;
         layer.pending_control = .empty;
 
         layer.conns = try allocator.alloc(?ConnState, config.max_connections);
@@ -235,14 +240,19 @@ pub const Layer = struct {
     /// the Finished may be the next datagram of the same batch.
     pub fn onPacket(layer: *Layer, conn_slot: u32, now_ns: u64) void {
         const state = layer.conn(conn_slot);
-        if (state.h3 == null and
+        if (state.protocol == .pending and
             (quiche.quiche_conn_is_established(state.quiche_conn) or quiche.quiche_conn_is_in_early_data(state.quiche_conn)))
         {
             // Both are known once the ClientHello is processed: BoringSSL
             // has then accepted the ticket and decided on the early data.
             if (quiche.quiche_conn_is_resumed(state.quiche_conn)) layer.stats.connections_resumed.inc();
             if (quiche.quiche_conn_is_in_early_data(state.quiche_conn)) layer.stats.connections_early_data.inc();
-            layer.openH3(state);
+            if (raw_connections.negotiatedH3(state.quiche_conn)) {
+                state.protocol = .h3;
+                layer.openH3(state);
+            } else {
+                raw_connections.open(layer, conn_slot);
+            }
         }
         if (state.h3 != null and quiche.quiche_conn_is_in_early_data(state.quiche_conn)) {
             layer.setClock(now_ns);
@@ -270,8 +280,11 @@ pub const Layer = struct {
     /// reset, the application hears CONN_CLOSED, and its state is freed.
     pub fn closeConnection(layer: *Layer, conn_slot: u32) void {
         exchange.abortConnectionRequests(layer, conn_slot);
+        raw_connections.close(layer, conn_slot);
         const state = layer.conn(conn_slot);
-        if (state.announced) events.pushControl(layer, .conn_closed, state.serial, null);
+        if (state.announced) {
+            if (state.protocol == .raw) raw_connections.announceClosed(layer, state) else events.pushControl(layer, .conn_closed, state.serial, null);
+        }
         _ = layer.serials.remove(state.serial);
         state.deinit(layer.allocator);
         layer.conns[conn_slot] = null;
@@ -344,7 +357,7 @@ pub const Layer = struct {
     }
 
     pub fn activeRequests(layer: *const Layer) u32 {
-        return layer.requests.activeCount();
+        return layer.requests.activeCount() - layer.raw_sessions;
     }
 
     pub fn announceShutdown(layer: *Layer) void {

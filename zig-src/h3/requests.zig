@@ -63,6 +63,9 @@ pub const Request = struct {
     wt_session: u64 = 0,
     /// WebTransport streams of this session still open (sessions only).
     wt_stream_count: u32 = 0,
+    /// The pseudo session of a raw QUIC connection (h3/raw_connections.zig):
+    /// no stream of its own; every stream of the connection is bound to it.
+    raw_session: bool = false,
     /// Bytes of our own WebTransport stream's preface (stream type and
     /// session ID) that a reset keeps delivered with RESET_STREAM_AT; 0 for
     /// streams the peer opened, whose sending side starts with data.

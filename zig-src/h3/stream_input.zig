@@ -22,6 +22,7 @@ const exchange = @import("exchange.zig");
 const wt = @import("wt_streams.zig");
 const slow_clients = @import("slow_clients.zig");
 const stop_sending = @import("stop_sending.zig");
+const raw_connections = @import("raw_connections.zig");
 
 pub const Flow = enum { more, stop };
 
@@ -41,7 +42,7 @@ pub fn readConnection(layer: *Layer, conn_slot: u32) void {
     }
     if (h3.blocked.items.len > 0) retryBlocked(layer, conn_slot);
     if (!h3.failed) stop_sending.notice(layer, conn_slot);
-    h3.flushControl(connection.quiche_conn);
+    if (connection.protocol == .h3) h3.flushControl(connection.quiche_conn);
 }
 
 fn readSlotStream(layer: *Layer, conn_slot: u32, stream_id: u64) void {
@@ -53,10 +54,14 @@ fn readSlotStream(layer: *Layer, conn_slot: u32, stream_id: u64) void {
         return;
     }
     const h3 = connection.h3.?;
+    // A raw stream is announced at once (WT_STREAM): without room for it,
+    // it waits unread for the connection's next read.
+    if (connection.protocol == .raw and !hasRoom(layer)) return;
     const first = h3.seen_bidi.firstSight(layer.allocator, stream_id) catch
         return h3.fail(connection.quiche_conn, Code.internal_error, "out of memory");
     if (!first) return discard(layer, conn_slot, stream_id);
     const slot = openRequest(layer, conn_slot, stream_id) orelse return;
+    if (connection.protocol == .raw and raw_connections.bindBidi(layer, slot) == .stop) return;
     pump(layer, slot);
 }
 
@@ -95,7 +100,7 @@ fn openRequest(layer: *Layer, conn_slot: u32, stream_id: u64) ?u32 {
     return slot;
 }
 
-fn hasRoom(layer: *Layer) bool {
+pub fn hasRoom(layer: *Layer) bool {
     return layer.events.hasRoomFor(wire.header_bytes + layer.stream_buffer.len, layer.controlReserve());
 }
 
@@ -362,6 +367,7 @@ fn onPeerReset(layer: *Layer, slot: u32, error_code: u64) void {
 /// A client unidirectional stream: its type first, then its role.
 fn readPeerUni(layer: *Layer, conn_slot: u32, stream_id: u64) void {
     const connection = layer.conn(conn_slot);
+    if (connection.protocol == .raw) return raw_connections.readUni(layer, conn_slot, stream_id);
     const h3 = connection.h3.?;
     if (h3.control_in == stream_id) return readCritical(layer, conn_slot, stream_id, .control);
     if (h3.encoder_in == stream_id) return readCritical(layer, conn_slot, stream_id, .qpack_encoder);

@@ -42,7 +42,8 @@ pub fn open(layer: *Layer, header: wire.Header, payload: []const u8) void {
     };
     const session_slot = liveSession(layer, ask.session_id) orelse return answer(layer, ask, 0, 0, .session_gone);
     const session = layer.requests.get(session_slot);
-    if (session.wt_stream_count >= layer.config.max_webtransport_streams_per_session) return answer(layer, ask, 0, 0, .stream_limit);
+    // A raw connection's streams are bounded by QUIC's MAX_STREAMS alone.
+    if (!session.raw_session and session.wt_stream_count >= layer.config.max_webtransport_streams_per_session) return answer(layer, ask, 0, 0, .stream_limit);
     const connection = layer.conn(session.conn_slot);
     const h3 = connection.h3.?;
     if (waitingFor(h3.waiting_opens.items, ask.bidirectional) or streamsLeft(connection.quiche_conn, ask.bidirectional) == 0) {
@@ -93,10 +94,12 @@ pub fn dropWaiting(layer: *Layer, conn_slot: u32, session_id: u64) void {
 }
 
 /// The live, accepted session with this request id: not one we already
-/// closed (its slot stays until the client's side of the CONNECT ends).
+/// closed (its slot stays until the client's side of the CONNECT ends), or
+/// a raw QUIC connection's pseudo session, live as long as its connection.
 fn liveSession(layer: *Layer, session_id: u64) ?u32 {
     const slot = layer.requests.slotOf(session_id) orelse return null;
     const session = layer.requests.get(slot);
+    if (session.raw_session) return slot;
     if (!session.is_connect or !session.acceptedHead() or session.kind != .request or session.writeDone()) return null;
     return slot;
 }
@@ -125,7 +128,9 @@ fn openNow(layer: *Layer, session_slot: u32, ask: WaitingOpen) void {
     // batch, and a stream past the peer's MAX_STREAMS fails here.
     const stream_id = connection.h3.?.takeStreamId(ask.bidirectional);
     var preface: [16]u8 = undefined;
-    const preface_len = encodePreface(&preface, ask.bidirectional, session.stream_id);
+    // A raw connection's streams carry the application's bytes only; the
+    // empty write still creates the stream in quiche.
+    const preface_len = if (session.raw_session) 0 else encodePreface(&preface, ask.bidirectional, session.stream_id);
     var error_code: u64 = 0;
     const written = quiche.quiche_conn_stream_send(quiche_conn, stream_id, &preface, preface_len, false, &error_code);
     if (written < 0 and written != quiche.err_done) {
@@ -156,6 +161,10 @@ fn openNow(layer: *Layer, session_slot: u32, ask: WaitingOpen) void {
     request.read_allowed_bytes = layer.config.request_read_window_bytes;
     request.input.phase = .raw;
     request.frame_out.appendSlice(layer.allocator, preface[sent..preface_len]) catch return exchange.failRequest(layer, slot);
+    // A raw QUIC stream starts at RFC 9218's default priority (urgency 3,
+    // not incremental) rather than quiche's own, so STREAM_PRIORITY orders
+    // it against its siblings as the RFC says.
+    if (session.raw_session) _ = quiche.quiche_conn_stream_priority(quiche_conn, stream_id, request.urgency, request.incremental);
     answer(layer, ask, layer.requests.idOf(slot), stream_id, .opened);
     output.queueOutput(layer, slot);
 }

@@ -36,14 +36,27 @@ fn findSession(layer: *Layer, conn_slot: u32, session_stream_id: u64) ?u32 {
 /// A peer stream names its session: bind it, or reject it.
 pub fn bindIncoming(layer: *Layer, slot: u32, session_stream_id: u64, bidirectional: bool) stream_input.Flow {
     const request = layer.requests.get(slot);
-    request.kind = .webtransport;
-    // WebTransport streams have no head either way, and a peer's
-    // unidirectional stream has no sending side.
-    request.inbound.transition(.body);
-    if (bidirectional) request.outbound.sendHead() else request.outbound.transition(.done);
+    prepareIncoming(request, bidirectional);
     const session_slot = findSession(layer, request.conn_slot, session_stream_id) orelse return reject(layer, slot);
     const session = layer.requests.get(session_slot);
     if (session.wt_stream_count >= layer.config.max_webtransport_streams_per_session) return reject(layer, slot);
+    return bindToSession(layer, slot, session_slot, bidirectional);
+}
+
+/// A peer stream becomes a WebTransport-kind slot: it has no head either
+/// way, and a peer's unidirectional stream has no sending side.
+pub fn prepareIncoming(request: *Request, bidirectional: bool) void {
+    request.kind = .webtransport;
+    request.inbound.transition(.body);
+    if (bidirectional) request.outbound.sendHead() else request.outbound.transition(.done);
+}
+
+/// Binds a peer stream to its session (a CONNECT request's, or a raw
+/// connection's pseudo session) and announces it with WT_STREAM.
+pub fn bindToSession(layer: *Layer, slot: u32, session_slot: u32, bidirectional: bool) stream_input.Flow {
+    const request = layer.requests.get(slot);
+    assert(request.kind == .webtransport);
+    const session = layer.requests.get(session_slot);
     session.wt_stream_count += 1;
     request.wt_session = layer.requests.idOf(session_slot);
 
@@ -57,7 +70,7 @@ pub fn bindIncoming(layer: *Layer, slot: u32, session_stream_id: u64, bidirectio
     return .more;
 }
 
-fn reject(layer: *Layer, slot: u32) stream_input.Flow {
+pub fn reject(layer: *Layer, slot: u32) stream_input.Flow {
     exchange.resetStream(layer, slot, buffered_stream_rejected);
     return .stop;
 }

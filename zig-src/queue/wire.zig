@@ -63,7 +63,10 @@ pub const EventKind = enum(u8) {
     /// most half full.
     datagram_credit = 13,
     /// id = connection id; the connection is gone. Sent only for
-    /// connections a CONN_INFO event announced.
+    /// connections a CONN_INFO or QUIC_CONN event announced. For a raw QUIC
+    /// connection the payload, when present, says how: u64 error code, u8
+    /// origin (0 unknown, e.g. idle timeout; 1 the peer's CONNECTION_CLOSE;
+    /// 2 ours), u8 1 when the code is an application code, then the reason.
     conn_closed = 14,
     /// id = WebTransport stream id (a request-table id, like a request's);
     /// aux = 1 bidirectional, 0 unidirectional; payload: u64 session id (the
@@ -84,6 +87,13 @@ pub const EventKind = enum(u8) {
     /// (STOP_SENDING): our sending side was reset with the same code and
     /// further BODY commands are dropped. payload: u64 HTTP/3 error code.
     wt_stop_sending = 18,
+    /// id = connection id; a raw QUIC connection (an application ALPN, not
+    /// h3) completed its handshake. payload: u64 pseudo session id (streams
+    /// of the connection name it in WT_STREAM; WT_OPEN with it opens
+    /// streams, which carry no preface), the peer address (20 bytes as in
+    /// REQUEST), then the ALPN. Its datagrams are QUIC_DATAGRAM events; it
+    /// ends with CONN_CLOSED.
+    quic_conn = 19,
 };
 
 pub const CommandKind = enum(u8) {
@@ -120,6 +130,14 @@ pub const CommandKind = enum(u8) {
     /// application lets the library deliver, counted from the start of the
     /// body. Absolute, so repeats are harmless; smaller values are ignored.
     credit = 10,
+    /// id = connection id (a raw QUIC connection); payload: u64 application
+    /// error code, then the reason (UTF-8, at most 1024 bytes kept).
+    /// CONNECTION_CLOSE with an application error.
+    conn_close = 11,
+    /// id = a stream id (a raw QUIC or WebTransport stream); aux = urgency
+    /// 0..7; flags.fin: incremental. RFC 9218 priority on quiche's stream
+    /// scheduler.
+    stream_priority = 12,
 };
 
 pub const flag_fin: u8 = 1;

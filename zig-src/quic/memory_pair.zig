@@ -155,7 +155,9 @@ pub fn certificateDir() !CertificateDir {
 
 fn newConfig() !*quiche.Config {
     const config = quiche.quiche_config_new(quiche.protocol_version) orelse return error.ConfigFailed;
-    const protos = "\x04test";
+    // h3: the layer tests drive HTTP/3, and a connection that negotiates
+    // anything else is a raw QUIC connection (h3/raw_connections.zig).
+    const protos = "\x02h3";
     _ = quiche.quiche_config_set_application_protos(config, protos, protos.len);
     quiche.quiche_config_set_max_idle_timeout(config, 30_000);
     quiche.quiche_config_set_initial_max_data(config, 1 << 20);
