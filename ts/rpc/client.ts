@@ -26,7 +26,12 @@ export interface RpcChannel {
 }
 
 export interface CallOptions {
-  /** The call's deadline, sent to the server and enforced here too (DEADLINE_EXCEEDED). */
+  /**
+   * The call's deadline, sent to the server, which ends the call with
+   * DEADLINE_EXCEEDED when it passes. The caller also gives up on its own,
+   * LOCAL_DEADLINE_GRACE_MS plus a tenth later, so a server that cannot
+   * answer still does not hold the call.
+   */
   timeoutMs?: number;
   /** Metadata sent with the call: lower-case names. */
   metadata?: Record<string, string>;
@@ -40,6 +45,9 @@ export interface RpcClientOptions {
   /** The largest response message accepted, in bytes. Default 4 MiB. */
   maxMessageBytes?: number;
 }
+
+/** How much longer than its deadline a caller waits for the server's own DEADLINE_EXCEEDED before it cancels the call itself. */
+export const LOCAL_DEADLINE_GRACE_MS = 250;
 
 /** Calls methods by their path, `service/method`. */
 export class RpcClient {
@@ -76,7 +84,11 @@ export class RpcClient {
   async *#call(path: string, requests: AsyncIterable<unknown> | Iterable<unknown>, whole: boolean, options: CallOptions): AsyncGenerator<unknown> {
     const aborter = new AbortController();
     const timeoutMs = options.timeoutMs ?? 0;
-    const timer = timeoutMs > 0 ? setTimeout(() => aborter.abort(new RpcError("DEADLINE_EXCEEDED", `no answer within ${timeoutMs} ms`)), timeoutMs) : undefined;
+    // The server's DEADLINE_EXCEEDED comes first when it can answer at all:
+    // cancelling at the same instant would reset the stream under it, and
+    // the two sides would disagree on how the call ended.
+    const localMs = timeoutMs + LOCAL_DEADLINE_GRACE_MS + Math.ceil(timeoutMs / 10);
+    const timer = timeoutMs > 0 ? setTimeout(() => aborter.abort(new RpcError("DEADLINE_EXCEEDED", `no answer within ${timeoutMs} ms`)), localMs) : undefined;
     const onCancel = () => aborter.abort(new RpcError("CANCELLED", "the call was cancelled"));
     if (options.signal?.aborted) onCancel();
     options.signal?.addEventListener("abort", onCancel, { once: true });
