@@ -77,6 +77,25 @@ describe("zRPC over WebTransport (Chromium)", () => {
     expect(result).toEqual({ count: 10_000, ordered: true });
   }, 60_000);
 
+  test("server streaming holds the handler back while the page does not read (QUIC flow control through Chromium)", async () => {
+    await inPage(`window.paused = client.serverStream("test.v1.Echo/count", { n: 10000000 }); return (await window.paused.next()).value;`);
+    // The page stops reading. Chromium still takes what its stream buffer
+    // holds (about 7 MB here), then flow control stops the server and the
+    // handler's writes wait: the count of messages it produced stops moving.
+    let producedWhilePaused = -1;
+    for (let i = 0; i < 100 && producedWhilePaused !== seen.produced; i++) {
+      producedWhilePaused = seen.produced;
+      await Bun.sleep(300);
+    }
+    expect(seen.produced).toBe(producedWhilePaused);
+    expect(producedWhilePaused).toBeLessThan(1_000_000);
+    // Reading resumes it: the page reads past what was buffered, so the
+    // handler must have produced at least that many.
+    await inPage(`for (let i = 0; i < 1000000; i++) await window.paused.next(); return true;`);
+    expect(seen.produced).toBeGreaterThanOrEqual(1_000_000);
+    await inPage(`await window.paused.return(undefined); return true;`);
+  }, 120_000);
+
   test("client streaming and bidirectional calls", async () => {
     const sum = await inPage(`return client.clientStream("test.v1.Echo/sum", Array.from({ length: 1000 }, (_, i) => i));`);
     expect(sum).toEqual({ total: 499_500, count: 1000 });
