@@ -64,8 +64,8 @@ async function drive(port: number) {
 
 async function main() {
   const runs = modes.map(async (mode) => {
-    const probe = process.env.PROBE === "1" ? { MEMORY_PROBE: join(tmpdir(), `soak-probe-${process.env.PROBE_TAG ?? ""}${mode}.jsonl`) } : {};
-    if (probe.MEMORY_PROBE) writeFileSync(probe.MEMORY_PROBE, "");
+    const probe: Record<string, string> = {};
+    if (process.env.PROBE === "1") writeFileSync((probe.MEMORY_PROBE = join(tmpdir(), `soak-probe-${process.env.PROBE_TAG ?? ""}${mode}.jsonl`)), "");
     const server = await startServer(root, "bench/servers/ours.ts", { MODE: mode, ...tls, ...probe });
     const driver = Bun.spawn([bun, join(import.meta.dir, "soak-long.ts")], { env: { ...process.env, SOAK_DRIVER: String(server.port) }, stdout: "pipe", stderr: "inherit" });
     const samples: { minute: number; rss_kib: number }[] = [];

@@ -42,6 +42,7 @@ import { Http1PortTakenError, Http1Server, type Http1Info } from "./http1.ts";
 import { bindAddress, checkOptionNames, describeNewFailure, ensureDirectory, resolvePort } from "./serve-options.ts";
 import { errorPage, HandlerTimeoutError } from "./handler-errors.ts";
 import { RouteTable } from "./route-table.ts";
+import { GcPacer, REQUEST_GARBAGE_BYTES } from "./gc-pacer.ts";
 export { HandlerTimeoutError };
 
 const EVENT_BUFFER_BYTES = 1 << 20;
@@ -107,6 +108,8 @@ export class Server {
   /** WebTransport streams, by library id, and each session's stream set. */
   #streams!: WebTransportStreams;
   #stopped: Promise<void> | null = null;
+  /** Requests collections as the request path leaves garbage (ts/gc-pacer.ts). */
+  #gcPacer = new GcPacer();
 
   #development: boolean;
   /** Whether the server keeps Bun's event loop alive (ref()/unref()). */
@@ -346,6 +349,7 @@ export class Server {
         return this.#onRequest(decodeRequest(view, this.#eventBuffer, offset, id));
       case EventKind.body: {
         // The event buffer is reused by the next poll, so the chunk is copied.
+        this.#gcPacer.add(length - HEADER_BYTES);
         const live = this.#live.get(id);
         if (live) return live.sink?.data(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length));
         return void this.#streams.onBody(id, () => this.#eventBytes.slice(offset + HEADER_BYTES, offset + length));
@@ -395,11 +399,13 @@ export class Server {
         return connection.onInfo(view.getUint8(offset + 5), Number(view.getBigUint64(offset + HEADER_BYTES, true)));
       }
       case EventKind.quicDatagram: {
+        this.#gcPacer.add(length - HEADER_BYTES);
         const connection = this.#connections.get(id);
         if (connection && this.#onQuicDatagram) this.#deliver(() => this.#onQuicDatagram!(connection, this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
         return;
       }
       case EventKind.h3Datagram: {
+        this.#gcPacer.add(length - HEADER_BYTES);
         const live = this.#live.get(id);
         if (live) this.#deliver(() => live.incoming.datagrams.deliver(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
         return;
@@ -451,6 +457,7 @@ export class Server {
   }
 
   #onRequest(event: RequestEvent) {
+    this.#gcPacer.add(REQUEST_GARBAGE_BYTES);
     const route = this.#routes.resolve(event.routeId, event.method, event.path);
     const incoming = new Incoming(event, this.#incomingContext, route?.params ?? null);
     const exchange = new Exchange(incoming, this.#outbox, this.#window, this.#live);
