@@ -43,9 +43,9 @@ describe("collections as requests are served (Bun's fetch over HTTP/3)", () => {
 
   beforeAll(() => {
     // Counts the collections the library asks for (Bun.gc(false)); still collects.
-    Bun.gc = (force: boolean) => {
+    Bun.gc = (force?: boolean) => {
       if (!force) asyncCollections++;
-      return gc(force);
+      return gc(force ?? false);
     };
     server = serve({
       port: 0,
