@@ -7,7 +7,7 @@
 // that nothing the library keeps holds a finished request alive.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve, type Server } from "../ts/index.ts";
-import { GC_BUDGET_BYTES, GcPacer, REQUEST_GARBAGE_BYTES } from "../ts/gc-pacer.ts";
+import { FULL_EVERY, FULL_MIN_INTERVAL_MS, GC_BUDGET_BYTES, GcPacer, REQUEST_GARBAGE_BYTES } from "../ts/gc-pacer.ts";
 import { makeCertificate } from "./helpers/certs.ts";
 import { h3fetch } from "./helpers/clients.ts";
 
@@ -25,6 +25,24 @@ describe("GcPacer", () => {
     pacer.add(1000);
     expect(collections).toBe(2);
     expect(pacer.collections).toBe(2);
+  });
+
+  test("every FULL_EVERY-th collection is full, unless the last full one is more recent than FULL_MIN_INTERVAL_MS", () => {
+    let nowMs = 0;
+    const kinds: boolean[] = [];
+    const pacer = new GcPacer(10, (full) => kinds.push(full), () => nowMs);
+    // The clock stands still: no full collection, however many are asked for.
+    for (let i = 0; i < 2 * FULL_EVERY; i++) pacer.add(10);
+    expect(kinds.filter(Boolean).length).toBe(0);
+    nowMs += FULL_MIN_INTERVAL_MS;
+    for (let i = 0; i < FULL_EVERY; i++) pacer.add(10);
+    expect(kinds.slice(-FULL_EVERY)).toEqual([...Array(FULL_EVERY - 1).fill(false), true]);
+    // Just after it, the next FULL_EVERY-th is young-generation again.
+    nowMs += FULL_MIN_INTERVAL_MS - 1;
+    for (let i = 0; i < FULL_EVERY; i++) pacer.add(10);
+    expect(kinds.slice(-FULL_EVERY).every((full) => !full)).toBe(true);
+    expect(pacer.fullCollections).toBe(1);
+    expect(pacer.collections).toBe(4 * FULL_EVERY);
   });
 
   test("a budget that is not positive is refused", () => {
