@@ -10,8 +10,12 @@
 //
 //   node_modules/.bin/bun bench/soak-long.ts
 //   SOAK_MINUTES=2 WARMUP_MINUTES=0.5 MODES=poll node_modules/.bin/bun bench/soak-long.ts
+//
+// PROBE=1 also has each server write where its memory is (JavaScriptCore's
+// heap, glibc's and mimalloc's allocations, the library's counters; see
+// bench/servers/memory-probe.ts) every 10 s to $TMPDIR/soak-probe-<mode>.jsonl.
 import { readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { rssKib, startServer } from "./harness.ts";
 
@@ -60,7 +64,9 @@ async function drive(port: number) {
 
 async function main() {
   const runs = modes.map(async (mode) => {
-    const server = await startServer(root, "bench/servers/ours.ts", { MODE: mode, ...tls });
+    const probe: Record<string, string> = {};
+    if (process.env.PROBE === "1") writeFileSync((probe.MEMORY_PROBE = join(tmpdir(), `soak-probe-${process.env.PROBE_TAG ?? ""}${mode}.jsonl`)), "");
+    const server = await startServer(root, "bench/servers/ours.ts", { MODE: mode, ...tls, ...probe });
     const driver = Bun.spawn([bun, join(import.meta.dir, "soak-long.ts")], { env: { ...process.env, SOAK_DRIVER: String(server.port) }, stdout: "pipe", stderr: "inherit" });
     const samples: { minute: number; rss_kib: number }[] = [];
     const started = Date.now();

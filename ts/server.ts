@@ -44,6 +44,7 @@ import { bindAddress, checkOptionNames, describeNewFailure, ensureDirectory, res
 import { errorPage, HandlerTimeoutError } from "./handler-errors.ts";
 import { RouteTable } from "./route-table.ts";
 import { Supervisor, serveAsWorker, workerBinding, type WorkerBinding } from "./workers.ts";
+import { GcPacer, REQUEST_GARBAGE_BYTES } from "./gc-pacer.ts";
 export { HandlerTimeoutError };
 
 const EVENT_BUFFER_BYTES = 1 << 20;
@@ -116,6 +117,8 @@ export class Server {
   #stopped: Promise<void> | null = null;
   /** In a worker of serve({ workers }): its socket, id and stats cell (ts/workers.ts). */
   #worker: WorkerBinding | null;
+  /** Requests collections as the request path leaves garbage (ts/gc-pacer.ts). */
+  #gcPacer = new GcPacer();
 
   #development: boolean;
   /** Whether the server keeps Bun's event loop alive (ref()/unref()). */
@@ -437,6 +440,7 @@ export class Server {
         return this.#onRequest(decodeRequest(view, this.#eventBuffer, offset, id));
       case EventKind.body: {
         // The event buffer is reused by the next poll, so the chunk is copied.
+        this.#gcPacer.add(length - HEADER_BYTES);
         const live = this.#live.get(id);
         if (live) return live.sink?.data(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length));
         return void this.#streams.onBody(id, () => this.#eventBytes.slice(offset + HEADER_BYTES, offset + length));
@@ -488,6 +492,7 @@ export class Server {
       case EventKind.quicConn:
         return this.#onQuicConnection(view, offset, length, id);
       case EventKind.quicDatagram: {
+        this.#gcPacer.add(length - HEADER_BYTES);
         const raw = this.#quic.get(id);
         if (raw) return this.#deliver(() => raw.onDatagram(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
         const connection = this.#connections.get(id);
@@ -495,6 +500,7 @@ export class Server {
         return;
       }
       case EventKind.h3Datagram: {
+        this.#gcPacer.add(length - HEADER_BYTES);
         const live = this.#live.get(id);
         if (live) this.#deliver(() => live.incoming.datagrams.deliver(this.#eventBytes.slice(offset + HEADER_BYTES, offset + length)));
         return;
@@ -549,6 +555,7 @@ export class Server {
   }
 
   #onRequest(event: RequestEvent) {
+    this.#gcPacer.add(REQUEST_GARBAGE_BYTES);
     const route = this.#routes.resolve(event.routeId, event.method, event.path);
     const incoming = new Incoming(event, this.#incomingContext, route?.params ?? null);
     const exchange = new Exchange(incoming, this.#outbox, this.#window, this.#live);

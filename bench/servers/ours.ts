@@ -8,6 +8,7 @@
 // Prints "ready <port>" when listening.
 import { serve, type EventMode } from "../../ts/index.ts";
 import { baselineSum, route } from "./handlers.ts";
+import { startMemoryProbe } from "./memory-probe.ts";
 
 const mode = process.env.MODE ?? "poll";
 const native = mode === "native";
@@ -39,5 +40,7 @@ server.onDatagram((connection, data) => {
     // A full queue drops the echo; the load generator counts it as lost.
   }
 });
+// Diagnostics for bench/soak-long.ts (PROBE=1): where the memory is.
+if (process.env.MEMORY_PROBE) startMemoryProbe(server, process.env.MEMORY_PROBE, Number(process.env.MEMORY_PROBE_MS ?? 10_000));
 console.log(`ready ${server.port}`);
 process.on("SIGTERM", () => void server.stop().then(() => process.exit(0)));
