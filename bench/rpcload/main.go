@@ -93,6 +93,28 @@ func tlsConf(alpn string) *tls.Config {
 	return &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{alpn}}
 }
 
+// streamCaller makes each call on a new bidirectional stream from open():
+// the call's HEADERS and MESSAGE frames, FIN, then the whole reply (WebTransport
+// and raw QUIC carry the same frames).
+func streamCaller(open func() (io.ReadWriteCloser, error)) caller {
+	call := append(head(), frame(0, request)...)
+	return func() error {
+		stream, err := open()
+		if err != nil {
+			return err
+		}
+		if _, err := stream.Write(call); err != nil {
+			return err
+		}
+		stream.Close()
+		reply, err := io.ReadAll(stream)
+		if err != nil {
+			return err
+		}
+		return checkReply(reply)
+	}
+}
+
 func dial() (caller, func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -145,43 +167,13 @@ func dial() (caller, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		call := append(head(), frame(0, request)...)
-		return func() error {
-			stream, err := session.OpenStreamSync(context.Background())
-			if err != nil {
-				return err
-			}
-			if _, err := stream.Write(call); err != nil {
-				return err
-			}
-			stream.Close()
-			reply, err := io.ReadAll(stream)
-			if err != nil {
-				return err
-			}
-			return checkReply(reply)
-		}, func() { conn.CloseWithError(0, "") }, nil
+		return streamCaller(func() (io.ReadWriteCloser, error) { return session.OpenStreamSync(context.Background()) }), func() { conn.CloseWithError(0, "") }, nil
 	case "quic":
 		conn, err := quic.DialAddr(ctx, addr, tlsConf("zr/1"), quicConf)
 		if err != nil {
 			return nil, nil, err
 		}
-		call := append(head(), frame(0, request)...)
-		return func() error {
-			stream, err := conn.OpenStreamSync(context.Background())
-			if err != nil {
-				return err
-			}
-			if _, err := stream.Write(call); err != nil {
-				return err
-			}
-			stream.Close()
-			reply, err := io.ReadAll(stream)
-			if err != nil {
-				return err
-			}
-			return checkReply(reply)
-		}, func() { conn.CloseWithError(0, "") }, nil
+		return streamCaller(func() (io.ReadWriteCloser, error) { return conn.OpenStreamSync(context.Background()) }), func() { conn.CloseWithError(0, "") }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown mode %q", *mode)
 }

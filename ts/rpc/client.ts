@@ -3,6 +3,7 @@
 // only Web APIs, so a page can bundle it.
 import { jsonCodec, type Codec } from "./codec.ts";
 import { decodeStatus, encodeFrame, FrameDecoder, FrameType, type CallHead } from "./frame.ts";
+import { raceAbort } from "./abort.ts";
 import { RpcError, RpcStatus } from "./status.ts";
 
 /** One call's two byte streams, as a channel opened them. */
@@ -164,16 +165,4 @@ async function only<O>(responses: AsyncGenerator<unknown>): Promise<O> {
   }
   if (!first) throw new RpcError("INTERNAL", "the server sent no response");
   return first.value as O;
-}
-
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => {}); // Its outcome no longer matters, and must not be reported unhandled.
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

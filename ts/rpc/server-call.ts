@@ -5,6 +5,7 @@
 import type { Codec } from "./codec.ts";
 import { decodeHead, encodeFrame, encodeStatus, FrameDecoder, FrameType, type CallHead } from "./frame.ts";
 import type { CallContext, MethodDefinition, RpcTransport, ServiceRegistry } from "./service.ts";
+import { raceAbort } from "./abort.ts";
 import { RpcError, RpcStatus } from "./status.ts";
 
 /** Where one call's bytes come from and go to. */
@@ -65,7 +66,7 @@ export async function serveCall(io: CallIo, options: CallOptions, head: CallHead
     const codec = found.service.codec;
     // The handler races the call's signal: a deadline or a cancel ends the
     // call at once, whatever the handler is waiting on.
-    await untilAborted(run(found.method, frames.messages(codec, aborter.signal), context, codec, io), aborter.signal);
+    await raceAbort(run(found.method, frames.messages(codec, aborter.signal), context, codec, io), aborter.signal);
     await io.finish({ code: RpcStatus.OK, message: "", metadata: trailers }, encodeFrame(FrameType.status, encodeStatus({ code: RpcStatus.OK, message: "", metadata: trailers })));
   } catch (thrown) {
     const error = asRpcError(thrown, head?.path ?? "", options);
@@ -91,19 +92,6 @@ function asRpcError(thrown: unknown, path: string, options: CallOptions): RpcErr
   if (thrown instanceof RpcError) return thrown;
   options.onError?.(thrown, path);
   return new RpcError("INTERNAL", "internal error");
-}
-
-/** Resolves with `work`, or rejects with the signal's reason as soon as it aborts. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => {}); // Its outcome no longer matters, and must not be reported unhandled.
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 async function run(method: MethodDefinition, requests: AsyncIterable<unknown>, context: CallContext, codec: Codec<any>, io: CallIo): Promise<void> {
