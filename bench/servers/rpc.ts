@@ -1,6 +1,7 @@
 // Contender: zRPC on zig-quiche-h3 (bench/rpc.ts). bench.v1.Echo/say answers
-// its request message, over HTTP/3 (POST /zrpc/bench.v1.Echo/say) and
-// WebTransport (a session at /zrpc); the shared handler answers everything
+// its request message, over HTTP/3 (POST /zrpc/bench.v1.Echo/say),
+// WebTransport (a session at /zrpc) and raw QUIC (ALPN zr/1, a stream per
+// call); the shared handler answers everything
 // else (POST /json is the same call as plain JSON). Prints "ready <port>".
 import { serve } from "../../ts/index.ts";
 import { defineService, RpcServer, unary } from "../../ts/rpc/index.ts";
@@ -15,6 +16,7 @@ const server = serve({
   handlerTimeoutMs: 0,
   limits: { max_connections: 16384, max_requests: 65536, max_active_requests_per_conn: 0 },
   routes: rpc.routes(),
+  quic: rpc.quicProtocols(),
   fetch: (request) => route(request, new URL(request.url).pathname),
 });
 server.webtransport("/zrpc", rpc.webtransport);
