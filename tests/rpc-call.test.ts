@@ -2,12 +2,20 @@
 // transport stand-in whose writes complete only when the test lets them,
 // as a stream's writes do when the peer stops reading.
 import { describe, expect, test } from "bun:test";
-import { defineService, encodeFrame, encodeHead, FrameDecoder, FrameType, decodeStatus, serverStream } from "../ts/rpc/index.ts";
+import { defineService, encodeFrame, encodeHead, FrameDecoder, FrameType, decodeStatus, serverStream, unary } from "../ts/rpc/index.ts";
 import { serveCall, type CallIo } from "../ts/rpc/server-call.ts";
 import { ServiceRegistry } from "../ts/rpc/service.ts";
 
 let produced = 0;
 const counter = defineService("t.Counter", {
+  badTrailer: unary((_request: unknown, context) => {
+    try {
+      context.setTrailer("Bad Name", "x");
+    } catch (error) {
+      return (error as Error).name;
+    }
+    return "accepted";
+  }),
   count: serverStream(async function* (request: { n: number }) {
     for (let i = 0; i < request.n; i++) {
       produced++;
@@ -56,5 +64,21 @@ describe("serveCall", () => {
     const frames = written.flatMap((bytes) => new FrameDecoder(1024).push(bytes));
     expect(frames.map((f) => Number(new TextDecoder().decode(f.payload)))).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
     expect(decodeStatus(new FrameDecoder(1024).push(finished!)[0]!.payload)).toEqual({ code: 0, message: "", metadata: {} });
+  });
+
+  test("a trailer name that cannot go on the wire is refused where the handler sets it", async () => {
+    const written: Uint8Array[] = [];
+    let status: { code: number } | null = null;
+    const io: CallIo = {
+      transport: "h3",
+      readable: requestOf("t.Counter/badTrailer", {}),
+      write: async (bytes) => void written.push(bytes),
+      finish: async (s) => void (status = s),
+      reset: () => {},
+      peerGone: new AbortController().signal,
+    };
+    await serveCall(io, { registry: new ServiceRegistry([counter]), maxMessageBytes: 1 << 20, maxTimeoutMs: 0 });
+    expect(status).toMatchObject({ code: 0 });
+    expect(new TextDecoder().decode(new FrameDecoder(1024).push(written[0]!)[0]!.payload)).toBe('"TypeError"');
   });
 });

@@ -60,7 +60,11 @@ export async function serveCall(io: CallIo, options: CallOptions, head: CallHead
       signal: aborter.signal,
       transport: io.transport,
       setTrailer(name, value) {
-        trailers[name.toLowerCase()] = String(value);
+        // Checked here, where the handler can see its mistake, rather than
+        // when the STATUS frame is encoded after it returned.
+        const lower = String(name).toLowerCase();
+        if (!METADATA_NAME.test(lower)) throw new TypeError(`trailer name ${JSON.stringify(name)} is not ASCII letters, digits, '.', '_' or '-'`);
+        trailers[lower] = String(value);
       },
     };
     const codec = found.service.codec;
@@ -82,6 +86,9 @@ export async function serveCall(io: CallIo, options: CallOptions, head: CallHead
     io.peerGone.removeEventListener("abort", onPeerGone);
   }
 }
+
+/** What a metadata name may hold on the wire (frame.ts), lower-cased. */
+const METADATA_NAME = /^[a-z0-9._-]+$/;
 
 function capTimeout(timeoutMs: number, maxTimeoutMs: number): number {
   if (maxTimeoutMs <= 0) return timeoutMs;
