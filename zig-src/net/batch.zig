@@ -360,20 +360,42 @@ pub const SendBatch = struct {
 
 const testing = std.testing;
 
+/// A receiving socket on 127.0.0.1 and a sending socket aimed at it, for the tests below.
+const Loopback = struct {
+    receiver: posix.socket_t,
+    sender: posix.socket_t,
+    destination: posix.sockaddr.storage,
+    destination_len: posix.socklen_t,
+
+    /// `receive_buffer_bytes`: SO_RCVBUF of the receiver, for a test that sends more than the default holds.
+    fn open(receive_buffer_bytes: ?c_int) !Loopback {
+        const address = try std.net.Address.parseIp("127.0.0.1", 0);
+        const receiver = try posix.socket(posix.AF.INET, posix.SOCK.DGRAM | posix.SOCK.NONBLOCK, 0);
+        errdefer posix.close(receiver);
+        if (receive_buffer_bytes) |bytes| try posix.setsockopt(receiver, posix.SOL.SOCKET, posix.SO.RCVBUF, &std.mem.toBytes(bytes));
+        try posix.bind(receiver, &address.any, address.getOsSockLen());
+        var bound: std.net.Address = undefined;
+        var bound_len: posix.socklen_t = @sizeOf(std.net.Address);
+        try posix.getsockname(receiver, &bound.any, &bound_len);
+        const sender = try posix.socket(posix.AF.INET, posix.SOCK.DGRAM | posix.SOCK.NONBLOCK, 0);
+        var loopback = Loopback{ .receiver = receiver, .sender = sender, .destination = undefined, .destination_len = bound_len };
+        @memcpy(std.mem.asBytes(&loopback.destination)[0..bound_len], std.mem.asBytes(&bound.any)[0..bound_len]);
+        return loopback;
+    }
+
+    fn close(loopback: *Loopback) void {
+        posix.close(loopback.sender);
+        posix.close(loopback.receiver);
+    }
+};
+
 test "runs of equal-size packets go out as GSO messages and arrive as separate datagrams" {
-    const address = try std.net.Address.parseIp("127.0.0.1", 0);
-    const receiver = try posix.socket(posix.AF.INET, posix.SOCK.DGRAM | posix.SOCK.NONBLOCK, 0);
-    defer posix.close(receiver);
-    const size = std.mem.toBytes(@as(c_int, 1 << 20));
-    try posix.setsockopt(receiver, posix.SOL.SOCKET, posix.SO.RCVBUF, &size);
-    try posix.bind(receiver, &address.any, address.getOsSockLen());
-    var bound: std.net.Address = undefined;
-    var bound_len: posix.socklen_t = @sizeOf(std.net.Address);
-    try posix.getsockname(receiver, &bound.any, &bound_len);
-    const sender = try posix.socket(posix.AF.INET, posix.SOCK.DGRAM | posix.SOCK.NONBLOCK, 0);
-    defer posix.close(sender);
-    var destination: posix.sockaddr.storage = undefined;
-    @memcpy(std.mem.asBytes(&destination)[0..bound_len], std.mem.asBytes(&bound.any)[0..bound_len]);
+    var loopback = try Loopback.open(1 << 20);
+    defer loopback.close();
+    const receiver = loopback.receiver;
+    const sender = loopback.sender;
+    const destination = loopback.destination;
+    const bound_len = loopback.destination_len;
 
     // 60 full packets (more than one GSO send may hold: 60 × 1350 bytes
     // exceeds a UDP datagram), a short one that ends a run, then 5 more.
@@ -403,20 +425,15 @@ test "runs of equal-size packets go out as GSO messages and arrive as separate d
 }
 
 test "a send batch and a receive batch carry datagrams intact over loopback" {
-    const address = try std.net.Address.parseIp("127.0.0.1", 0);
-    const receiver = try posix.socket(posix.AF.INET, posix.SOCK.DGRAM | posix.SOCK.NONBLOCK, 0);
-    defer posix.close(receiver);
-    try posix.bind(receiver, &address.any, address.getOsSockLen());
-    var bound: std.net.Address = undefined;
-    var bound_len: posix.socklen_t = @sizeOf(std.net.Address);
-    try posix.getsockname(receiver, &bound.any, &bound_len);
-    const sender = try posix.socket(posix.AF.INET, posix.SOCK.DGRAM | posix.SOCK.NONBLOCK, 0);
-    defer posix.close(sender);
+    var loopback = try Loopback.open(null);
+    defer loopback.close();
+    const receiver = loopback.receiver;
+    const sender = loopback.sender;
+    const destination = loopback.destination;
+    const bound_len = loopback.destination_len;
 
     var send_batch = try SendBatch.init(testing.allocator, 8, 100);
     defer send_batch.deinit(testing.allocator);
-    var destination: posix.sockaddr.storage = undefined;
-    @memcpy(std.mem.asBytes(&destination)[0..bound_len], std.mem.asBytes(&bound.any)[0..bound_len]);
     for (0..8) |i| {
         const slot = send_batch.next();
         @memset(slot[0 .. i + 1], @intCast(i));
@@ -439,19 +456,14 @@ test "a send batch and a receive batch carry datagrams intact over loopback" {
 
 test "with SO_TXTIME on, every message carries its send time and arrives intact (GSO runs and single packets)" {
     const udp = @import("udp.zig");
-    const address = try std.net.Address.parseIp("127.0.0.1", 0);
-    const receiver = try posix.socket(posix.AF.INET, posix.SOCK.DGRAM | posix.SOCK.NONBLOCK, 0);
-    defer posix.close(receiver);
-    try posix.bind(receiver, &address.any, address.getOsSockLen());
-    var bound: std.net.Address = undefined;
-    var bound_len: posix.socklen_t = @sizeOf(std.net.Address);
-    try posix.getsockname(receiver, &bound.any, &bound_len);
-    const sender = try posix.socket(posix.AF.INET, posix.SOCK.DGRAM | posix.SOCK.NONBLOCK, 0);
-    defer posix.close(sender);
+    var loopback = try Loopback.open(null);
+    defer loopback.close();
+    const receiver = loopback.receiver;
+    const sender = loopback.sender;
+    const destination = loopback.destination;
+    const bound_len = loopback.destination_len;
     // Linux accepts the option for CLOCK_MONOTONIC without privileges.
     try testing.expect(udp.enableTxtime(sender));
-    var destination: posix.sockaddr.storage = undefined;
-    @memcpy(std.mem.asBytes(&destination)[0..bound_len], std.mem.asBytes(&bound.any)[0..bound_len]);
 
     // Four equal packets (one GSO message), then two shorter ones. The send
     // times are now, as quiche gives them when nothing is held back, except
